@@ -1,0 +1,90 @@
+/** Base class of every error tickwork throws on purpose. */
+export class TickworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A job with this id already exists in the target store. */
+export class ConflictingIdError extends TickworkError {
+  /** The id that clashed. */
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`Job identifier (${JSON.stringify(jobId)}) conflicts with an existing job`);
+    this.jobId = jobId;
+  }
+}
+
+/** No job with this id exists (in the given store, or in any). */
+export class JobLookupError extends TickworkError {
+  /** The id that was looked up. */
+  readonly jobId: string;
+  constructor(jobId: string, jobstore?: string) {
+    super(
+      jobstore === undefined
+        ? `No job by the id of ${JSON.stringify(jobId)} was found`
+        : `No job by the id of ${JSON.stringify(jobId)} was found in job store ${JSON.stringify(jobstore)}`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/** A run was refused because the job already has `maxInstances` runs going. */
+export class MaxInstancesReachedError extends TickworkError {
+  /** The job whose limit was reached. */
+  readonly jobId: string;
+  constructor(jobId: string, maxInstances: number) {
+    super(
+      `Job ${JSON.stringify(jobId)} has already reached its maximum number of instances (${maxInstances})`,
+    );
+    this.jobId = jobId;
+  }
+}
+
+/** `start()` was called on a scheduler that is already running. */
+export class SchedulerAlreadyRunningError extends TickworkError {
+  constructor() {
+    super('Scheduler is already running');
+  }
+}
+
+/** An operation that needs a running scheduler was called on a stopped one. */
+export class SchedulerNotRunningError extends TickworkError {
+  constructor() {
+    super('Scheduler is not running');
+  }
+}
+
+/** A job (its arguments, task or trigger) cannot be stored in a persistent job store. */
+export class SerializationError extends TickworkError {
+  /** Where in the job the problem is, such as `args[1].conn`. */
+  readonly path: string;
+  constructor(path: string, reason: string) {
+    super(`Cannot store ${path}: ${reason}`);
+    this.path = path;
+  }
+}
+
+/** A task reference could not be resolved to a function. */
+export class TaskLookupError extends TickworkError {
+  /** The reference that failed. */
+  readonly ref: string;
+  constructor(ref: string, reason: string, options?: { cause?: unknown }) {
+    super(`Cannot resolve task ${JSON.stringify(ref)}: ${reason}`, options);
+    this.ref = ref;
+  }
+}
+
+/** A run took longer than the job's `timeout` and was aborted. */
+export class JobTimeoutError extends TickworkError {
+  /** The job that timed out. */
+  readonly jobId: string;
+  /** The timeout, in seconds. */
+  readonly timeout: number;
+  constructor(jobId: string, timeout: number) {
+    super(`Job ${JSON.stringify(jobId)} timed out after ${timeout} s`);
+    this.jobId = jobId;
+    this.timeout = timeout;
+  }
+}

@@ -1,0 +1,128 @@
+/** APScheduler-compatible event codes, usable as bit masks. */
+export const EVENT_SCHEDULER_STARTED = 1;
+export const EVENT_SCHEDULER_SHUTDOWN = 2;
+export const EVENT_SCHEDULER_PAUSED = 4;
+export const EVENT_SCHEDULER_RESUMED = 8;
+export const EVENT_EXECUTOR_ADDED = 16;
+export const EVENT_EXECUTOR_REMOVED = 32;
+export const EVENT_JOBSTORE_ADDED = 64;
+export const EVENT_JOBSTORE_REMOVED = 128;
+export const EVENT_ALL_JOBS_REMOVED = 256;
+export const EVENT_JOB_ADDED = 512;
+export const EVENT_JOB_REMOVED = 1024;
+export const EVENT_JOB_MODIFIED = 2048;
+export const EVENT_JOB_EXECUTED = 4096;
+export const EVENT_JOB_ERROR = 8192;
+export const EVENT_JOB_MISSED = 16384;
+export const EVENT_JOB_SUBMITTED = 32768;
+export const EVENT_JOB_MAX_INSTANCES = 65536;
+/** The OR of every event code. */
+export const EVENT_ALL = 131071;
+
+/** Every event name, mapped to its code. */
+export const EVENT_CODES = {
+  scheduler_started: EVENT_SCHEDULER_STARTED,
+  scheduler_shutdown: EVENT_SCHEDULER_SHUTDOWN,
+  scheduler_paused: EVENT_SCHEDULER_PAUSED,
+  scheduler_resumed: EVENT_SCHEDULER_RESUMED,
+  executor_added: EVENT_EXECUTOR_ADDED,
+  executor_removed: EVENT_EXECUTOR_REMOVED,
+  jobstore_added: EVENT_JOBSTORE_ADDED,
+  jobstore_removed: EVENT_JOBSTORE_REMOVED,
+  all_jobs_removed: EVENT_ALL_JOBS_REMOVED,
+  job_added: EVENT_JOB_ADDED,
+  job_removed: EVENT_JOB_REMOVED,
+  job_modified: EVENT_JOB_MODIFIED,
+  job_executed: EVENT_JOB_EXECUTED,
+  job_error: EVENT_JOB_ERROR,
+  job_missed: EVENT_JOB_MISSED,
+  job_submitted: EVENT_JOB_SUBMITTED,
+  job_max_instances: EVENT_JOB_MAX_INSTANCES,
+} as const;
+
+/** The name of an event. */
+export type EventName = keyof typeof EVENT_CODES;
+
+/** Fields every event has. */
+export interface BaseEvent {
+  /** The event's code (see `EVENT_*`). */
+  code: number;
+  /** The `schedulerId` of the scheduler that emitted it. */
+  schedulerId: string;
+}
+
+/** A scheduler lifecycle event. */
+export interface SchedulerEvent extends BaseEvent {
+  /** The name of the event. */
+  name: 'scheduler_started' | 'scheduler_shutdown' | 'scheduler_paused' | 'scheduler_resumed';
+}
+
+/** An executor or job store was added or removed, or a store's jobs were all removed. */
+export interface AliasEvent extends BaseEvent {
+  /** The name of the event. */
+  name: 'executor_added' | 'executor_removed' | 'jobstore_added' | 'jobstore_removed' | 'all_jobs_removed';
+  /** The alias of the executor or job store. */
+  alias: string;
+}
+
+/** A job was added, removed or modified. */
+export interface JobEvent extends BaseEvent {
+  /** The name of the event. */
+  name: 'job_added' | 'job_removed' | 'job_modified';
+  /** The job's id. */
+  jobId: string;
+  /** The alias of the job's store. */
+  jobstore: string;
+}
+
+/** A run of a job finished, failed or was missed. */
+export interface JobExecutionEvent extends BaseEvent {
+  /** The name of the event. */
+  name: 'job_executed' | 'job_error' | 'job_missed';
+  /** The job's id. */
+  jobId: string;
+  /** The alias of the job's store. */
+  jobstore: string;
+  /** The fire time this run was for. */
+  scheduledRunTime: Date;
+  /** What the job returned (resolved to), for `job_executed`. */
+  retval?: unknown;
+  /** What the job threw (rejected with), for `job_error`. */
+  error?: unknown;
+}
+
+/** Runs of a job were submitted to an executor, or refused because of `maxInstances`. */
+export interface JobSubmissionEvent extends BaseEvent {
+  /** The name of the event. */
+  name: 'job_submitted' | 'job_max_instances';
+  /** The job's id. */
+  jobId: string;
+  /** The alias of the job's store. */
+  jobstore: string;
+  /** The fire times of the runs. */
+  scheduledRunTimes: Date[];
+}
+
+/** Every event, by name. */
+export interface SchedulerEventMap {
+  scheduler_started: SchedulerEvent & { name: 'scheduler_started' };
+  scheduler_shutdown: SchedulerEvent & { name: 'scheduler_shutdown' };
+  scheduler_paused: SchedulerEvent & { name: 'scheduler_paused' };
+  scheduler_resumed: SchedulerEvent & { name: 'scheduler_resumed' };
+  executor_added: AliasEvent & { name: 'executor_added' };
+  executor_removed: AliasEvent & { name: 'executor_removed' };
+  jobstore_added: AliasEvent & { name: 'jobstore_added' };
+  jobstore_removed: AliasEvent & { name: 'jobstore_removed' };
+  all_jobs_removed: AliasEvent & { name: 'all_jobs_removed' };
+  job_added: JobEvent & { name: 'job_added' };
+  job_removed: JobEvent & { name: 'job_removed' };
+  job_modified: JobEvent & { name: 'job_modified' };
+  job_executed: JobExecutionEvent & { name: 'job_executed'; retval: unknown };
+  job_error: JobExecutionEvent & { name: 'job_error'; error: unknown };
+  job_missed: JobExecutionEvent & { name: 'job_missed' };
+  job_submitted: JobSubmissionEvent & { name: 'job_submitted' };
+  job_max_instances: JobSubmissionEvent & { name: 'job_max_instances' };
+}
+
+/** Any event. */
+export type SchedulerEventAny = SchedulerEventMap[EventName];

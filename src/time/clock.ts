@@ -1,0 +1,47 @@
+/**
+ * The one place tickwork reads the time and arms timers. Everything else calls `clock`, so tests
+ * can drive time with fake timers (which replace the globals this module looks up at each call)
+ * or with `setClock()`.
+ */
+
+/** A handle returned by `Clock.setTimeout`. */
+export type TimerHandle = unknown;
+
+/** What tickwork needs from a clock. */
+export interface Clock {
+  /** The current time, in epoch milliseconds. */
+  now(): number;
+  /** Calls `fn` after `ms` milliseconds; `unref` lets the process exit while it is pending. */
+  setTimeout(fn: () => void, ms: number, unref?: boolean): TimerHandle;
+  /** Cancels a timer made by `setTimeout`. */
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** The longest single sleep: long sleeps are split so wall-clock jumps are noticed. */
+export const MAX_SLEEP_MS = 60_000;
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms, unref = false) {
+    const handle = setTimeout(fn, Math.min(Math.max(0, ms), MAX_SLEEP_MS));
+    if (unref && typeof handle === 'object' && handle !== null && 'unref' in handle) handle.unref();
+    return handle;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as ReturnType<typeof setTimeout>);
+  },
+};
+
+let current: Clock = systemClock;
+
+/** The clock tickwork reads. Delegates to the current clock, so it may be imported once. */
+export const clock: Clock = {
+  now: () => current.now(),
+  setTimeout: (fn, ms, unref) => current.setTimeout(fn, Math.min(Math.max(0, ms), MAX_SLEEP_MS), unref),
+  clearTimeout: (handle) => current.clearTimeout(handle),
+};
+
+/** Replaces the clock (for tests or simulations); `setClock()` restores the system clock. */
+export function setClock(replacement?: Clock): void {
+  current = replacement ?? systemClock;
+}
