@@ -1,0 +1,30 @@
+/**
+ * The Executor interface (SPEC section 8): runs jobs and reports back as events.
+ */
+import type { SchedulerEventAny } from '../events.js';
+import type { Job } from '../job.js';
+import type { Logger } from '../logger.js';
+
+/** What an executor needs from its scheduler. */
+export interface ExecutorHost {
+  /** The scheduler's logger. */
+  readonly logger: Logger;
+  /** The scheduler's id (hostname and pid by default). */
+  readonly schedulerId: string;
+  /** Emits an event to the scheduler's listeners (listeners that throw are logged). */
+  dispatchEvent(event: SchedulerEventAny): void;
+}
+
+/** Runs jobs. */
+export interface Executor {
+  /** Called by the scheduler when it starts (or when the executor is added to a running one). */
+  start(scheduler: ExecutorHost, alias: string): Promise<void>;
+  /** Stops taking jobs; with `wait`, resolves once running jobs are done, else aborts them. */
+  shutdown(wait?: boolean): Promise<void>;
+  /**
+   * Runs `job` once for each of `runTimes` (already coalesced). Throws
+   * `MaxInstancesReachedError` when the job has `maxInstances` runs going; runs whose fire time
+   * is older than `misfireGraceTime` when they start are reported as `job_missed`.
+   */
+  submitJob(job: Job, runTimes: Date[]): void;
+}
