@@ -8,5 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   splitting: false,
+  shims: true,
   external: ['better-sqlite3', 'pg', 'ioredis'],
 });
