@@ -10,9 +10,20 @@ import { describeValue } from './describe.js';
 import { TaskLookupError } from './errors.js';
 import type { JobFunction } from './job.js';
 
-const functionsByName = new Map<string, JobFunction>();
-const namesByFunction = new Map<JobFunction, string>();
+// One registry per thread, shared by every copy of tickwork loaded in it (the ESM and CommonJS
+// builds, the worker entry's bundle), so a module's registerTask reaches the worker that runs it.
+const REGISTRY_KEY = Symbol.for('tickwork.taskRegistry');
+const registry = ((globalThis as { [REGISTRY_KEY]?: TaskRegistry })[REGISTRY_KEY] ??= {
+  functionsByName: new Map(),
+  namesByFunction: new Map(),
+});
+const { functionsByName, namesByFunction } = registry;
 const imported = new Map<string, Promise<JobFunction>>();
+
+interface TaskRegistry {
+  functionsByName: Map<string, JobFunction>;
+  namesByFunction: Map<JobFunction, string>;
+}
 
 /** Registers `fn` under `name`, so jobs in persistent stores can name it. Returns `fn`. */
 export function registerTask<F extends JobFunction>(name: string, fn: F): F {
