@@ -10,6 +10,11 @@ export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
 export type { DateInput } from './time/inputs.js';
 export type { Trigger, TriggerJSON } from './triggers/base.js';
+export { CalendarIntervalTrigger } from './triggers/calendar-interval.js';
+export { AndTrigger, type CombiningTriggerOptions, OrTrigger } from './triggers/combining.js';
+export { CronTrigger, type CrontabOptions } from './triggers/cron/index.js';
+export { DateTrigger } from './triggers/date.js';
+export { IntervalTrigger } from './triggers/interval.js';
 export type {
   CalendarIntervalTriggerOptions,
   CronField,
@@ -19,3 +24,4 @@ export type {
   TriggerAlias,
   TriggerOptionsByAlias,
 } from './triggers/options.js';
+export { createTrigger, registerTrigger, triggerFromJSON } from './triggers/registry.js';

@@ -1,0 +1,176 @@
+/**
+ * CalendarIntervalTrigger: every N calendar units at a fixed wall-clock time, as APScheduler 4
+ * has it (a day that does not exist in a month is skipped; the day of month is kept).
+ */
+import { describeValue } from '../describe.js';
+import { DAY_MS, dayOfDays, daysFromCivil, daysInMonth, monthOfDays, yearOfDays } from '../time/calendar.js';
+import { clock } from '../time/clock.js';
+import { toEpochMs } from '../time/inputs.js';
+import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
+import type { Trigger, TriggerJSON } from './base.js';
+import type { CalendarIntervalTriggerOptions } from './options.js';
+import { checkAmount, checkOptionKeys } from './validate.js';
+
+const UNIT_KEYS = ['years', 'months', 'weeks', 'days'] as const;
+const TIME_KEYS = [
+  ['hour', 23],
+  ['minute', 59],
+  ['second', 59],
+] as const;
+
+function isoDate(days: number): string {
+  return new Date(days * DAY_MS).toISOString().slice(0, 10);
+}
+
+function checkTime(value: unknown, option: string, max: number): number {
+  const n = checkAmount(value, option, true);
+  if (n > max)
+    throw new RangeError(`Expected ${option} to be an integer from 0 to ${max}, got ${describeValue(value)}`);
+  return n;
+}
+
+/** Fires every `years`/`months`/`weeks`/`days` at `hour:minute:second` wall time in `timezone`. */
+export class CalendarIntervalTrigger implements Trigger {
+  readonly years: number;
+  readonly months: number;
+  readonly weeks: number;
+  readonly days: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+  /** First date (days since 1970-01-01). */
+  readonly startDay: number;
+  /** Last date (days since 1970-01-01), or `null`. */
+  readonly endDay: number | null;
+  /** The zone the dates and time are read in. */
+  readonly timezone: TimeZone;
+  private readonly timeMs: number;
+
+  constructor(options: CalendarIntervalTriggerOptions = {}) {
+    checkOptionKeys(
+      options,
+      [...UNIT_KEYS, ...TIME_KEYS.map((t) => t[0]), 'startDate', 'endDate', 'timezone'],
+      'calendarinterval',
+    );
+    this.years = checkAmount(options.years, 'years', true);
+    this.months = checkAmount(options.months, 'months', true);
+    this.weeks = checkAmount(options.weeks, 'weeks', true);
+    this.days = checkAmount(options.days, 'days', true);
+    if (this.years + this.months + this.weeks + this.days === 0) {
+      throw new RangeError('Expected at least one of years, months, weeks, days to be 1 or more, got none');
+    }
+    this.hour = checkTime(options.hour, 'hour', 23);
+    this.minute = checkTime(options.minute, 'minute', 59);
+    this.second = checkTime(options.second, 'second', 59);
+    this.timeMs = ((this.hour * 60 + this.minute) * 60 + this.second) * 1000;
+    this.timezone = getZone(options.timezone ?? localZoneName(), 'timezone');
+    const dayOf = (ms: number) => Math.floor(this.timezone.toWall(ms) / DAY_MS);
+    this.startDay = dayOf(
+      options.startDate == null ? clock.now() : toEpochMs(options.startDate, this.timezone, 'startDate'),
+    );
+    this.endDay =
+      options.endDate == null ? null : dayOf(toEpochMs(options.endDate, this.timezone, 'endDate'));
+    if (this.endDay !== null && this.endDay < this.startDay) {
+      throw new RangeError(
+        `Expected endDate to be on or after startDate (${isoDate(this.startDay)}), got ${isoDate(this.endDay)}`,
+      );
+    }
+  }
+
+  /** Restores a trigger from `toJSON()` output. */
+  static fromJSON(json: TriggerJSON | Record<string, unknown>): CalendarIntervalTrigger {
+    const { type, ...rest } = json as Record<string, unknown>;
+    if (type !== undefined && type !== 'calendarinterval') {
+      throw new TypeError(`Expected a calendarinterval trigger's JSON, got type ${describeValue(type)}`);
+    }
+    return new CalendarIntervalTrigger(rest as CalendarIntervalTriggerOptions);
+  }
+
+  /** The instant of the fire on a date (days since 1970-01-01). */
+  private fireOn(day: number): number {
+    return this.timezone.fromWall(day * DAY_MS + this.timeMs);
+  }
+
+  /** The date after `day` in the sequence (APScheduler 4's rule). */
+  private step(day: number): number {
+    const dom = dayOfDays(day);
+    let year = yearOfDays(day);
+    let month = monthOfDays(day);
+    if (this.years !== 0 || this.months !== 0) {
+      // Skip months that lack this day of month, keeping the day.
+      for (;;) {
+        month += this.months;
+        year += this.years + Math.floor((month - 1) / 12);
+        month = ((month - 1) % 12) + 1;
+        if (dom <= daysInMonth(year, month)) break;
+      }
+    }
+    return daysFromCivil(year, month, dom) + this.days + this.weeks * 7;
+  }
+
+  /** The first date of the sequence whose fire instant is at or after `nowMs`. */
+  private firstFrom(nowMs: number): number {
+    let day = this.startDay;
+    const nowDay = Math.floor(this.timezone.toWall(nowMs) / DAY_MS);
+    const stepDays = this.days + this.weeks * 7;
+    const stepMonths = this.years * 12 + this.months;
+    if (nowDay - 2 > day) {
+      // Jump close to `now` where the sequence has a closed form, then walk.
+      if (stepMonths === 0) {
+        day += Math.floor((nowDay - 2 - day) / stepDays) * stepDays;
+      } else if (stepDays === 0) {
+        const dom = dayOfDays(day);
+        const startMonths = yearOfDays(day) * 12 + monthOfDays(day) - 1;
+        const nowMonths = yearOfDays(nowDay) * 12 + monthOfDays(nowDay) - 1;
+        const jumps = Math.floor((nowMonths - startMonths) / stepMonths) - 1;
+        if (jumps > 0) {
+          // Walk back to the last month of the sequence that has this day.
+          for (let j = jumps; j > 0; j--) {
+            const m = startMonths + j * stepMonths;
+            const y = Math.floor(m / 12);
+            if (dom <= daysInMonth(y, (m % 12) + 1)) {
+              day = daysFromCivil(y, (m % 12) + 1, dom);
+              break;
+            }
+          }
+        }
+      }
+    }
+    while (this.fireOn(day) < nowMs) day = this.step(day);
+    return day;
+  }
+
+  /** The next fire time (see `Trigger`). */
+  getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {
+    let day: number;
+    if (previousFireTime === null) {
+      day = this.firstFrom(now.getTime());
+    } else {
+      const prev = previousFireTime.getTime();
+      day = this.step(Math.floor(this.timezone.toWall(prev) / DAY_MS));
+      while (this.fireOn(day) <= prev) day = this.step(day);
+    }
+    if (this.endDay !== null && day > this.endDay) return null;
+    return new Date(this.fireOn(day));
+  }
+
+  /** `{ type: 'calendarinterval', <units>, hour, minute, second, startDate, endDate?, timezone }`. */
+  toJSON(): TriggerJSON {
+    const json: TriggerJSON = { type: 'calendarinterval' };
+    for (const key of UNIT_KEYS) if (this[key] !== 0) json[key] = this[key];
+    json.hour = this.hour;
+    json.minute = this.minute;
+    json.second = this.second;
+    json.startDate = isoDate(this.startDay);
+    if (this.endDay !== null) json.endDate = isoDate(this.endDay);
+    json.timezone = this.timezone.name;
+    return json;
+  }
+
+  /** `calendarinterval[months=1, time=09:00:00]`. */
+  toString(): string {
+    const units = UNIT_KEYS.filter((k) => this[k] !== 0).map((k) => `${k}=${this[k]}`);
+    const time = [this.hour, this.minute, this.second].map((n) => String(n).padStart(2, '0')).join(':');
+    return `calendarinterval[${[...units, `time=${time}`].join(', ')}]`;
+  }
+}

@@ -1,0 +1,1 @@
+export { CronTrigger, type CrontabOptions } from './trigger.js';

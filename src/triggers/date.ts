@@ -1,0 +1,49 @@
+/**
+ * DateTrigger: fires once.
+ */
+import { describeValue } from '../describe.js';
+import { clock } from '../time/clock.js';
+import { toEpochMs } from '../time/inputs.js';
+import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
+import type { Trigger, TriggerJSON } from './base.js';
+import { formatInstant } from './format.js';
+import type { DateTriggerOptions } from './options.js';
+import { checkOptionKeys, isoOrNull } from './validate.js';
+
+/** Fires once, at `runDate` (default: now). */
+export class DateTrigger implements Trigger {
+  /** The instant it fires at (epoch ms). */
+  readonly runMs: number;
+  /** The zone date strings without an offset were read in. */
+  readonly timezone: TimeZone;
+
+  constructor(options: DateTriggerOptions = {}) {
+    checkOptionKeys(options, ['runDate', 'timezone'], 'date');
+    this.timezone = getZone(options.timezone ?? localZoneName(), 'timezone');
+    this.runMs = options.runDate == null ? clock.now() : toEpochMs(options.runDate, this.timezone, 'runDate');
+  }
+
+  /** Restores a trigger from `toJSON()` output. */
+  static fromJSON(json: TriggerJSON | Record<string, unknown>): DateTrigger {
+    const { type, ...rest } = json as Record<string, unknown>;
+    if (type !== undefined && type !== 'date') {
+      throw new TypeError(`Expected a date trigger's JSON, got type ${describeValue(type)}`);
+    }
+    return new DateTrigger(rest as DateTriggerOptions);
+  }
+
+  /** `runDate` the first time, then `null`. */
+  getNextFireTime(previousFireTime: Date | null, _now: Date): Date | null {
+    return previousFireTime === null ? new Date(this.runMs) : null;
+  }
+
+  /** `{ type: 'date', runDate, timezone }`. */
+  toJSON(): TriggerJSON {
+    return { type: 'date', runDate: isoOrNull(this.runMs), timezone: this.timezone.name };
+  }
+
+  /** `date[2026-01-01 09:00:00 UTC]`. */
+  toString(): string {
+    return `date[${formatInstant(this.runMs, this.timezone)}]`;
+  }
+}

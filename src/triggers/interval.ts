@@ -1,0 +1,103 @@
+/**
+ * IntervalTrigger: fires every fixed amount of elapsed time.
+ */
+import { describeValue } from '../describe.js';
+import { clock } from '../time/clock.js';
+import { toEpochMs } from '../time/inputs.js';
+import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
+import { applyJitter, type Trigger, type TriggerJSON } from './base.js';
+import { formatTimedelta } from './format.js';
+import type { IntervalTriggerOptions } from './options.js';
+import { checkAmount, checkJitter, checkOptionKeys, isoOrNull } from './validate.js';
+
+const UNITS = [
+  ['weeks', 604_800_000],
+  ['days', 86_400_000],
+  ['hours', 3_600_000],
+  ['minutes', 60_000],
+  ['seconds', 1000],
+] as const;
+
+/** Fires every interval of elapsed time from `startDate` (default: now + interval). */
+export class IntervalTrigger implements Trigger {
+  /** The interval in milliseconds. */
+  readonly intervalMs: number;
+  /** The first fire time (epoch ms). */
+  readonly startMs: number;
+  /** No fire after this instant (epoch ms), or `null`. */
+  readonly endMs: number | null;
+  /** The zone date strings without an offset were read in. */
+  readonly timezone: TimeZone;
+  /** Random delay added to each fire time, in seconds. */
+  readonly jitter: number | null;
+  private readonly units: Partial<Record<(typeof UNITS)[number][0], number>> = {};
+
+  constructor(options: IntervalTriggerOptions = {}) {
+    checkOptionKeys(
+      options,
+      [...UNITS.map((u) => u[0]), 'startDate', 'endDate', 'timezone', 'jitter'],
+      'interval',
+    );
+    let total = 0;
+    for (const [unit, ms] of UNITS) {
+      const amount = checkAmount(options[unit], unit);
+      if (options[unit] !== undefined && options[unit] !== null) this.units[unit] = amount;
+      total += amount * ms;
+    }
+    this.intervalMs = Math.round(total);
+    if (this.intervalMs <= 0) {
+      throw new RangeError(
+        `Expected the interval (weeks, days, hours, minutes, seconds) to be longer than 0, got ${describeValue(total)} ms`,
+      );
+    }
+    this.timezone = getZone(options.timezone ?? localZoneName(), 'timezone');
+    this.startMs =
+      options.startDate == null
+        ? clock.now() + this.intervalMs
+        : toEpochMs(options.startDate, this.timezone, 'startDate');
+    this.endMs = options.endDate == null ? null : toEpochMs(options.endDate, this.timezone, 'endDate');
+    if (this.endMs !== null && this.endMs < this.startMs) {
+      throw new RangeError(
+        `Expected endDate to be at or after startDate (${isoOrNull(this.startMs)}), got ${isoOrNull(this.endMs)}`,
+      );
+    }
+    this.jitter = checkJitter(options.jitter);
+  }
+
+  /** Restores a trigger from `toJSON()` output. */
+  static fromJSON(json: TriggerJSON | Record<string, unknown>): IntervalTrigger {
+    const { type, ...rest } = json as Record<string, unknown>;
+    if (type !== undefined && type !== 'interval') {
+      throw new TypeError(`Expected an interval trigger's JSON, got type ${describeValue(type)}`);
+    }
+    return new IntervalTrigger(rest as IntervalTriggerOptions);
+  }
+
+  /** The next fire time (see `Trigger`): elapsed time, never wall time. */
+  getNextFireTime(previousFireTime: Date | null, now: Date): Date | null {
+    let next: number;
+    if (previousFireTime !== null) {
+      next = previousFireTime.getTime() + this.intervalMs;
+    } else {
+      const nowMs = now.getTime();
+      if (this.startMs > nowMs) next = this.startMs;
+      else next = this.startMs + this.intervalMs * Math.ceil((nowMs - this.startMs) / this.intervalMs);
+    }
+    if (this.endMs !== null && next > this.endMs) return null;
+    return new Date(applyJitter(next, this.jitter, this.endMs));
+  }
+
+  /** `{ type: 'interval', <units given>, startDate, endDate?, timezone, jitter? }`. */
+  toJSON(): TriggerJSON {
+    const json: TriggerJSON = { type: 'interval', ...this.units, startDate: isoOrNull(this.startMs) };
+    if (this.endMs !== null) json.endDate = isoOrNull(this.endMs);
+    json.timezone = this.timezone.name;
+    if (this.jitter !== null) json.jitter = this.jitter;
+    return json;
+  }
+
+  /** `interval[1:00:00]`, as APScheduler prints it. */
+  toString(): string {
+    return `interval[${formatTimedelta(this.intervalMs)}]`;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Option checks shared by the triggers, with p-queue-style messages naming option and value.
+ */
+import { describeValue } from '../describe.js';
+
+/** Throws a TypeError for an options value that is not an object, or a key that is not allowed. */
+export function checkOptionKeys(options: unknown, allowed: readonly string[], kind: string): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected ${kind} trigger options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(
+        `Unknown option ${JSON.stringify(key)} for a ${kind} trigger (expected one of ${allowed.join(', ')})`,
+      );
+    }
+  }
+}
+
+/** Validates `jitter`: `null`/`undefined` or a finite number of seconds >= 0. */
+export function checkJitter(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Expected jitter to be a number of seconds from 0 and up, got ${describeValue(value)}`,
+    );
+  }
+  return value === 0 ? null : value;
+}
+
+/** Validates a non-negative finite number option, returning 0 when absent. */
+export function checkAmount(value: unknown, option: string, integer = false): number {
+  if (value === undefined || value === null) return 0;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new RangeError(
+      `Expected ${option} to be ${integer ? 'an integer' : 'a number'} from 0 and up, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/** An epoch-ms instant as a UTC ISO-8601 string with milliseconds. */
+export function isoOrNull(ms: number): string {
+  return new Date(ms).toISOString();
+}
