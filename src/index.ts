@@ -2,9 +2,31 @@
 export * from './errors.js';
 export * from './events.js';
 export type { Executor, ExecutorHost } from './executors/base.js';
-export type { Job, JobChanges, JobFields, JobFunction } from './job.js';
+export { BaseExecutor, RunContext } from './executors/base-executor.js';
+export { getJobContext, type JobContext } from './executors/context.js';
+export { PromisePoolExecutor, type PromisePoolExecutorOptions } from './executors/promise-pool.js';
+export { WorkerThreadExecutor, type WorkerThreadExecutorOptions } from './executors/worker-thread.js';
+export { Job, type JobChanges, type JobFields, type JobFunction, type JobHost } from './job.js';
 export type { Logger } from './logger.js';
+export { BackgroundScheduler } from './scheduler/background.js';
+export {
+  Scheduler,
+  type SchedulerState,
+  STATE_PAUSED,
+  STATE_RUNNING,
+  STATE_STOPPED,
+} from './scheduler/base.js';
+export { BlockingScheduler } from './scheduler/blocking.js';
+export type { EventListener, MaskListener } from './scheduler/event-hub.js';
+export type {
+  CommonJobOptions,
+  JobDefaults,
+  JobOptions,
+  SchedulerOptions,
+  TaskJobOptions,
+} from './scheduler/options.js';
 export type { JobStore, StoreHost } from './stores/base.js';
+export { MemoryJobStore } from './stores/memory.js';
 export { registerTask } from './tasks.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';

@@ -1,6 +1,7 @@
 /**
  * Job: the data of one scheduled job, and methods that delegate to its scheduler.
  */
+import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
 
 /** Any function a job may run; its arguments come from the job's `args`. */
@@ -51,8 +52,9 @@ export interface JobFields {
 }
 
 /** Options that `modifyJob` may change (every job field but `id`). */
-export type JobChanges = Partial<Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func'>> & {
+export type JobChanges = Partial<Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime'>> & {
   func?: JobFunction | string;
+  nextRunTime?: DateInput | null;
 };
 
 /** One scheduled job. Get them from `addJob`, `getJob` and `getJobs`; do not construct them. */

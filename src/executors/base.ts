@@ -13,6 +13,8 @@ export interface ExecutorHost {
   readonly schedulerId: string;
   /** Emits an event to the scheduler's listeners (listeners that throw are logged). */
   dispatchEvent(event: SchedulerEventAny): void;
+  /** True when some listener would receive an event with this code (lets hot paths skip building it). */
+  wantsEvent(code: number): boolean;
 }
 
 /** Runs jobs. */

@@ -45,3 +45,32 @@ export const clock: Clock = {
 export function setClock(replacement?: Clock): void {
   current = replacement ?? systemClock;
 }
+
+/**
+ * Calls `fn` at `deadlineMs` (epoch ms), however far away, re-arming capped sleeps and re-reading
+ * the clock on each wake-up. Returns a function that cancels it.
+ */
+export function atDeadline(deadlineMs: number, fn: () => void, unref = false): () => void {
+  let handle: TimerHandle | null = null;
+  let cancelled = false;
+  const arm = () => {
+    if (cancelled) return;
+    const wait = deadlineMs - clock.now();
+    if (wait <= 0) {
+      handle = null;
+      fn();
+      return;
+    }
+    handle = clock.setTimeout(arm, wait, unref);
+  };
+  arm();
+  return () => {
+    cancelled = true;
+    if (handle !== null) clock.clearTimeout(handle);
+  };
+}
+
+/** Resolves after pending I/O callbacks ran: lets a long loop give the event loop a turn. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,215 @@
+/**
+ * BaseExecutor: what every executor shares: `maxInstances` counting, the misfire check when a
+ * run starts, timeouts and aborts, a concurrency limit with a FIFO queue, and reporting results
+ * as events. Subclasses say how one run is carried out (`runJob`).
+ */
+import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
+import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
+import type { Job } from '../job.js';
+import { atDeadline, clock } from '../time/clock.js';
+import type { Executor, ExecutorHost } from './base.js';
+import type { JobContext } from './worker-context.js';
+
+/** Why a run was aborted by `shutdown({ wait: false })`. */
+export class ShutdownAbortError extends Error {
+  constructor() {
+    super('The executor shut down without waiting for this run');
+    this.name = 'AbortError';
+  }
+}
+
+/**
+ * One run's context (`getJobContext()`). Its AbortController is made on demand: most runs never
+ * look at their signal.
+ */
+export class RunContext implements JobContext {
+  #controller: AbortController | null = null;
+  #reason: unknown = undefined;
+  #aborted = false;
+
+  constructor(
+    readonly jobId: string,
+    readonly scheduledRunTime: Date,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** The base of every executor; subclasses implement `runJob`. */
+export abstract class BaseExecutor implements Executor {
+  /** The scheduler this executor reports to, once started. */
+  protected host: ExecutorHost | null = null;
+  /** The executor's alias in its scheduler. */
+  protected alias = 'default';
+  /** Most runs at once (the rest wait in a FIFO queue); `Infinity` when the subclass queues. */
+  protected concurrency = Number.POSITIVE_INFINITY;
+  readonly #instances = new Map<string, number>();
+  readonly #queue: Array<() => Promise<void>> = [];
+  #queueHead = 0;
+  #active = 0;
+  readonly #running = new Set<RunContext>();
+  #idle: Array<() => void> = [];
+
+  /** Called by the scheduler when it starts. */
+  async start(host: ExecutorHost, alias: string): Promise<void> {
+    this.host = host;
+    this.alias = alias;
+  }
+
+  /** Waits for running and queued runs (`wait`), or aborts them. */
+  async shutdown(wait = true): Promise<void> {
+    if (!wait) {
+      const reason = new ShutdownAbortError();
+      for (const run of this.#running) run.abort(reason);
+      // Queued runs never start.
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+      return;
+    }
+    if (this.#active === 0 && this.#queueHead >= this.#queue.length) return;
+    await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Runs in progress or queued, per job id (for `maxInstances`). */
+  instancesOf(jobId: string): number {
+    return this.#instances.get(jobId) ?? 0;
+  }
+
+  /** Runs `job` once per run time, in one instance; throws when `maxInstances` is reached. */
+  submitJob(job: Job, runTimes: Date[]): void {
+    const instances = this.#instances.get(job.id) ?? 0;
+    if (instances >= job.maxInstances) throw new MaxInstancesReachedError(job.id, job.maxInstances);
+    this.#instances.set(job.id, instances + 1);
+    const task = () => this.#runInstance(job, runTimes);
+    if (this.#active < this.concurrency) this.#start(task);
+    else this.#queue.push(task);
+  }
+
+  /**
+   * Carries out one run of `job` for `runTime`; resolves to what the job returned, rejects with
+   * what it threw. `context.signal` aborts on timeout and on `shutdown({ wait: false })`.
+   */
+  protected abstract runJob(job: Job, runTime: Date, context: RunContext): Promise<unknown>;
+
+  #start(task: () => Promise<void>): void {
+    this.#active++;
+    task().then(() => this.#next());
+  }
+
+  #next(): void {
+    this.#active--;
+    if (this.#queueHead < this.#queue.length) {
+      const task = this.#queue[this.#queueHead];
+      this.#queue[this.#queueHead++] = undefined as unknown as () => Promise<void>;
+      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#queueHead);
+        this.#queueHead = 0;
+      }
+      this.#start(task);
+    } else if (this.#active === 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  async #runInstance(job: Job, runTimes: Date[]): Promise<void> {
+    try {
+      for (const runTime of runTimes) {
+        const grace = job.misfireGraceTime;
+        if (grace !== null && clock.now() - runTime.getTime() > grace * 1000) {
+          this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
+          this.host?.logger.warn(
+            `Run time of job ${JSON.stringify(job.id)} was missed by more than ${grace} s`,
+          );
+          continue;
+        }
+        await this.#runOnce(job, runTime);
+      }
+    } catch (error) {
+      // Only a bug in reporting gets here; keep the executor going.
+      this.host?.logger.error('Executor failed while reporting a run', error);
+    } finally {
+      const left = (this.#instances.get(job.id) ?? 1) - 1;
+      if (left === 0) this.#instances.delete(job.id);
+      else this.#instances.set(job.id, left);
+    }
+  }
+
+  async #runOnce(job: Job, runTime: Date): Promise<void> {
+    const run = new RunContext(job.id, runTime);
+    this.#running.add(run);
+    let cancelTimeout: (() => void) | null = null;
+    try {
+      let result: Promise<unknown>;
+      try {
+        result = this.runJob(job, runTime, run);
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+      if (job.timeout !== null) {
+        const timeout = job.timeout;
+        result = Promise.race([
+          result,
+          new Promise<never>((_, reject) => {
+            cancelTimeout = atDeadline(
+              clock.now() + timeout * 1000,
+              () => {
+                const error = new JobTimeoutError(job.id, timeout);
+                run.abort(error);
+                reject(error);
+              },
+              true,
+            );
+          }),
+        ]);
+      }
+      const retval = await result;
+      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, retval);
+    } catch (error) {
+      this.host?.logger.error(`Job ${JSON.stringify(job.id)} raised an error`, error);
+      this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
+    } finally {
+      (cancelTimeout as (() => void) | null)?.();
+      this.#running.delete(run);
+    }
+  }
+
+  #emit(
+    code: number,
+    name: 'job_executed' | 'job_error' | 'job_missed',
+    job: Job,
+    scheduledRunTime: Date,
+    retval?: unknown,
+    error?: unknown,
+  ): void {
+    const host = this.host;
+    if (host === null || !host.wantsEvent(code)) return;
+    const event = {
+      code,
+      name,
+      schedulerId: host.schedulerId,
+      jobId: job.id,
+      jobstore: job.jobstore,
+      scheduledRunTime,
+      retval,
+      error,
+    };
+    if (name !== 'job_executed') delete event.retval;
+    if (name !== 'job_error') delete event.error;
+    host.dispatchEvent(event as never);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * PromisePoolExecutor: runs sync and async job functions in-process, at most `maxWorkers` at once.
+ */
+import { describeValue } from '../describe.js';
+import type { Job } from '../job.js';
+import { BaseExecutor, type RunContext } from './base-executor.js';
+import { jobContextStorage } from './worker-context.js';
+
+/** Options of `PromisePoolExecutor`. */
+export interface PromisePoolExecutorOptions {
+  /** Most runs at once; the rest wait in a FIFO queue. Default 10. */
+  maxWorkers?: number;
+}
+
+/** Runs job functions on the main thread's event loop, at most `maxWorkers` at once. */
+export class PromisePoolExecutor extends BaseExecutor {
+  /** Most runs at once. */
+  readonly maxWorkers: number;
+
+  constructor(options: PromisePoolExecutorOptions = {}) {
+    super();
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(
+        `Expected PromisePoolExecutor options to be an object, got ${describeValue(options)}`,
+      );
+    }
+    for (const key of Object.keys(options)) {
+      if (key !== 'maxWorkers')
+        throw new TypeError(`Unknown option ${JSON.stringify(key)} for PromisePoolExecutor`);
+    }
+    const maxWorkers = options.maxWorkers ?? 10;
+    if (
+      typeof maxWorkers !== 'number' ||
+      !(Number.isInteger(maxWorkers) || maxWorkers === Number.POSITIVE_INFINITY) ||
+      maxWorkers < 1
+    ) {
+      throw new TypeError(
+        `Expected maxWorkers to be an integer from 1 and up, got ${describeValue(maxWorkers)}`,
+      );
+    }
+    this.maxWorkers = maxWorkers;
+    this.concurrency = maxWorkers;
+  }
+
+  protected override async runJob(job: Job, _runTime: Date, context: RunContext): Promise<unknown> {
+    const func = job.func as (...args: unknown[]) => unknown;
+    return jobContextStorage().run(context, () => func(...job.args));
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * WorkerThreadExecutor: runs task references in a pool of worker threads, for CPU-bound jobs
+ * that would otherwise stall the main thread's event loop.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { describeValue } from '../describe.js';
+import type { Job } from '../job.js';
+import { BaseExecutor, type RunContext } from './base-executor.js';
+import { WorkerPool } from './worker-pool.js';
+import { findUncloneableArg, type WorkerInit } from './worker-protocol.js';
+import { workerSource } from './worker-source.js';
+
+/** Options of `WorkerThreadExecutor`. */
+export interface WorkerThreadExecutorOptions {
+  /** Most worker threads (and so runs) at once; default: the number of CPU cores. */
+  maxWorkers?: number;
+  /** Seconds an idle worker thread is kept for reuse before it is stopped; default 60. */
+  idleTimeout?: number;
+  /** Seconds a worker may go on after its run was aborted before it is terminated; default 1. */
+  gracePeriod?: number;
+  /**
+   * Modules every worker imports when it starts (specifiers as in task references: relative to
+   * the working directory, or package names), so the `registerTask` calls they make run in the
+   * worker too and those names can be used as task references.
+   */
+  preload?: string[];
+}
+
+function positive(option: string, value: unknown, integer: boolean, zeroAllowed: boolean): number {
+  const ok =
+    typeof value === 'number' &&
+    (integer ? Number.isInteger(value) : Number.isFinite(value)) &&
+    (zeroAllowed ? value >= 0 : value > 0);
+  if (!ok) {
+    const expected = integer
+      ? 'an integer from 1 and up'
+      : `a number of seconds ${zeroAllowed ? '>= 0' : '> 0'}`;
+    throw new TypeError(`Expected ${option} to be ${expected}, got ${describeValue(value)}`);
+  }
+  return value as number;
+}
+
+/**
+ * Runs jobs in worker threads. A job must name its function by a task reference:
+ * `'module-specifier#exportName'`, or a `registerTask` name from a module listed in `preload`.
+ * Arguments and return values cross the thread boundary by structured clone.
+ */
+export class WorkerThreadExecutor extends BaseExecutor {
+  /** Most worker threads alive at once. */
+  readonly maxWorkers: number;
+  readonly #idleTimeoutMs: number;
+  readonly #gracePeriodMs: number;
+  readonly #preload: string[];
+  #pool: WorkerPool | null = null;
+
+  constructor(options: WorkerThreadExecutorOptions = {}) {
+    super();
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(
+        `Expected WorkerThreadExecutor options to be an object, got ${describeValue(options)}`,
+      );
+    }
+    this.maxWorkers = positive('maxWorkers', options.maxWorkers ?? availableParallelism(), true, false);
+    this.#idleTimeoutMs = positive('idleTimeout', options.idleTimeout ?? 60, false, true) * 1000;
+    this.#gracePeriodMs = positive('gracePeriod', options.gracePeriod ?? 1, false, true) * 1000;
+    const preload = options.preload ?? [];
+    if (!Array.isArray(preload) || preload.some((entry) => typeof entry !== 'string' || entry === '')) {
+      throw new TypeError(
+        `Expected preload to be an array of module specifiers, got ${describeValue(options.preload)}`,
+      );
+    }
+    this.#preload = [...preload];
+  }
+
+  /** Live worker threads (busy and idle). */
+  get workerCount(): number {
+    return this.#pool?.size ?? 0;
+  }
+
+  /** Refuses a job that a worker cannot run: no task reference, or arguments that do not clone. */
+  validateJob(job: Job): void {
+    if (job.taskRef === null) {
+      throw new TypeError(
+        `Job ${JSON.stringify(job.id)} cannot run in a worker thread: its function ${describeValue(job.func)} ` +
+          `has no task reference (pass 'module-specifier#exportName', or register it with registerTask ` +
+          'in a module listed in the executor\u2019s preload option)',
+      );
+    }
+    const bad = findUncloneableArg(job.args);
+    if (bad !== null) {
+      throw new TypeError(
+        `Job ${JSON.stringify(job.id)} cannot run in a worker thread: ${bad.path} cannot be copied to it ` +
+          `(structured clone): ${bad.reason}`,
+      );
+    }
+  }
+
+  protected override runJob(job: Job, runTime: Date, context: RunContext): Promise<unknown> {
+    this.validateJob(job);
+    const pool = (this.#pool ??= this.#createPool());
+    return pool.run(
+      { taskRef: job.taskRef!, args: job.args, jobId: job.id, scheduledRunTime: runTime.getTime() },
+      context.signal,
+    );
+  }
+
+  override async shutdown(wait = true): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    const reason = new Error('The executor shut down without waiting for this run');
+    await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
+  }
+
+  #createPool(): WorkerPool {
+    const source = workerSource();
+    const workerData: WorkerInit = { preload: this.#preload };
+    return new WorkerPool({
+      maxWorkers: this.maxWorkers,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      gracePeriodMs: this.#gracePeriodMs,
+      spawn: () => new Worker(source.filename, { ...source.options, workerData }),
+    });
+  }
+}

@@ -1,0 +1,586 @@
+/**
+ * The scheduler: lifecycle, job stores and executors, events, and the job API. The run loop is
+ * in `processing.ts`.
+ */
+import { describeValue } from '../describe.js';
+import {
+  ConflictingIdError,
+  JobLookupError,
+  SchedulerAlreadyRunningError,
+  SchedulerNotRunningError,
+} from '../errors.js';
+import {
+  EVENT_ALL,
+  EVENT_ALL_JOBS_REMOVED,
+  EVENT_EXECUTOR_ADDED,
+  EVENT_EXECUTOR_REMOVED,
+  EVENT_JOB_ADDED,
+  EVENT_JOB_ERROR,
+  EVENT_JOB_MODIFIED,
+  EVENT_JOB_REMOVED,
+  EVENT_JOBSTORE_ADDED,
+  EVENT_JOBSTORE_REMOVED,
+  EVENT_SCHEDULER_PAUSED,
+  EVENT_SCHEDULER_RESUMED,
+  EVENT_SCHEDULER_SHUTDOWN,
+  EVENT_SCHEDULER_STARTED,
+  type EventName,
+  type SchedulerEventAny,
+} from '../events.js';
+import type { Executor, ExecutorHost } from '../executors/base.js';
+import { PromisePoolExecutor } from '../executors/promise-pool.js';
+import { Job, type JobChanges, type JobFunction } from '../job.js';
+import type { Logger } from '../logger.js';
+import type { JobStore, StoreHost } from '../stores/base.js';
+import { MemoryJobStore } from '../stores/memory.js';
+import { clock } from '../time/clock.js';
+import type { Trigger } from '../triggers/base.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
+import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
+import { applyChanges, checkJobOptions, resolveFunc, resolveTrigger, splitOptions } from './jobs.js';
+import { Mutex } from './mutex.js';
+import {
+  applyOptions,
+  checkAlias,
+  checkPlugin,
+  defaultSettings,
+  type JobOptions,
+  type SchedulerOptions,
+  type SchedulerSettings,
+  type TaskJobOptions,
+} from './options.js';
+import { formatJobTable } from './print.js';
+import { RunLoop } from './processing.js';
+
+/** The scheduler is stopped. */
+export const STATE_STOPPED = 0;
+/** The scheduler is running. */
+export const STATE_RUNNING = 1;
+/** The scheduler is started but does not run jobs. */
+export const STATE_PAUSED = 2;
+
+/** A scheduler state. */
+export type SchedulerState = typeof STATE_STOPPED | typeof STATE_RUNNING | typeof STATE_PAUSED;
+
+interface PendingJob {
+  job: Job;
+  explicitNextRunTime: boolean;
+  replaceExisting: boolean;
+}
+
+/** What every scheduler shares. Use `BackgroundScheduler` or `BlockingScheduler`. */
+export abstract class Scheduler implements StoreHost, ExecutorHost {
+  #settings: SchedulerSettings = defaultSettings();
+  #state: SchedulerState = STATE_STOPPED;
+  readonly #stores = new Map<string, JobStore>();
+  readonly #executors = new Map<string, Executor>();
+  #pending: PendingJob[] = [];
+  readonly #events = new EventHub(() => this.#settings.logger);
+  readonly #mutex = new Mutex();
+  readonly #loop: RunLoop;
+
+  constructor(options: SchedulerOptions = {}) {
+    this.#loop = new RunLoop({
+      host: this,
+      stores: this.#stores,
+      executors: this.#executors,
+      mutex: this.#mutex,
+      settings: () => this.#settings,
+      isRunning: () => this.#state === STATE_RUNNING,
+      daemon: () => this.timersUnref(),
+    });
+    this.configure(options);
+  }
+
+  /** Whether this scheduler's timers let the process exit. */
+  protected timersUnref(): boolean {
+    return false;
+  }
+
+  /** The `daemon` option. */
+  protected get daemon(): boolean {
+    return this.#settings.daemon;
+  }
+
+  /** The scheduler's logger. */
+  get logger(): Logger {
+    return this.#settings.logger;
+  }
+
+  /** This scheduler's id in events and shared stores. */
+  get schedulerId(): string {
+    return this.#settings.schedulerId;
+  }
+
+  /** The IANA zone of triggers and date inputs without an offset. */
+  get timezone(): string {
+    return this.#settings.timezone;
+  }
+
+  /** `STATE_STOPPED`, `STATE_RUNNING` or `STATE_PAUSED`. */
+  get state(): SchedulerState {
+    return this.#state;
+  }
+
+  /** True unless stopped. */
+  get running(): boolean {
+    return this.#state !== STATE_STOPPED;
+  }
+
+  /** Changes options while stopped. */
+  configure(options: SchedulerOptions = {}): void {
+    if (this.#state !== STATE_STOPPED) throw new SchedulerAlreadyRunningError();
+    const settings = applyOptions(this.#settings, options);
+    const stores =
+      options.jobstores ?? (this.#stores.size === 0 ? { default: new MemoryJobStore() } : undefined);
+    const executors =
+      options.executors ??
+      (this.#executors.size === 0 ? { default: new PromisePoolExecutor({ maxWorkers: 10 }) } : undefined);
+    for (const [kind, plugins] of [
+      ['jobstore', stores],
+      ['executor', executors],
+    ] as const) {
+      if (plugins === undefined) continue;
+      if (typeof plugins !== 'object' || plugins === null) {
+        throw new TypeError(
+          `Expected ${kind}s to be an object of alias to ${kind}, got ${describeValue(plugins)}`,
+        );
+      }
+      for (const [alias, plugin] of Object.entries(plugins)) checkPlugin(plugin, kind, alias);
+    }
+    this.#settings = settings;
+    if (stores !== undefined) {
+      for (const [alias, store] of Object.entries(stores)) this.#stores.set(alias, store);
+      if (!this.#stores.has('default')) this.#stores.set('default', new MemoryJobStore());
+    }
+    if (executors !== undefined) {
+      for (const [alias, executor] of Object.entries(executors)) this.#executors.set(alias, executor);
+      if (!this.#executors.has('default'))
+        this.#executors.set('default', new PromisePoolExecutor({ maxWorkers: 10 }));
+    }
+  }
+
+  // ---- lifecycle ----
+
+  /** Starts the scheduler (paused if asked): stores and executors start, pending jobs are added. */
+  async start(options: { paused?: boolean } = {}): Promise<void> {
+    if (this.#state !== STATE_STOPPED) throw new SchedulerAlreadyRunningError();
+    for (const [alias, executor] of this.#executors) await executor.start(this, alias);
+    for (const [alias, store] of this.#stores) await store.start(this, alias);
+    this.#state = options.paused === true ? STATE_PAUSED : STATE_RUNNING;
+    const pending = this.#pending;
+    this.#pending = [];
+    const now = clock.now();
+    for (const entry of pending) {
+      entry.job.pending = false;
+      try {
+        await this.#realAddJob(entry.job, entry.replaceExisting, entry.explicitNextRunTime, now);
+      } catch (error) {
+        this.logger.error(`Could not add pending job ${JSON.stringify(entry.job.id)}`, error);
+      }
+    }
+    this.logger.info('Scheduler started');
+    this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
+    this.#loop.start();
+  }
+
+  /** Stops the scheduler; with `wait` (default), after running jobs are done. */
+  async shutdown(options: { wait?: boolean } = {}): Promise<void> {
+    if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
+    this.#state = STATE_STOPPED;
+    await this.#loop.stop();
+    const wait = options.wait ?? true;
+    await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
+    for (const store of this.#stores.values()) {
+      try {
+        await store.shutdown();
+      } catch (error) {
+        this.logger.error('A job store failed to shut down', error);
+      }
+    }
+    this.logger.info('Scheduler has been shut down');
+    this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
+  }
+
+  /** Stops running jobs until `resume()`. */
+  pause(): void {
+    if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
+    if (this.#state === STATE_RUNNING) {
+      this.#state = STATE_PAUSED;
+      this.#emit({ code: EVENT_SCHEDULER_PAUSED, name: 'scheduler_paused' });
+    }
+  }
+
+  /** Runs jobs again after `pause()`. */
+  resume(): void {
+    if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
+    if (this.#state === STATE_PAUSED) {
+      this.#state = STATE_RUNNING;
+      this.#emit({ code: EVENT_SCHEDULER_RESUMED, name: 'scheduler_resumed' });
+      this.wakeup();
+    }
+  }
+
+  /** Looks at the stores now (many calls in a row make one pass). */
+  wakeup(): void {
+    this.#loop.wakeup();
+  }
+
+  // ---- stores and executors ----
+
+  /** Adds a job store (started at once when the scheduler runs). */
+  async addJobstore(store: JobStore, alias = 'default'): Promise<void> {
+    checkAlias(alias, 'alias');
+    checkPlugin(store, 'jobstore', alias);
+    if (this.#stores.has(alias) && !(alias === 'default' && this.#isUntouchedDefaultStore())) {
+      throw new TypeError(`This scheduler already has a job store by the alias of ${JSON.stringify(alias)}`);
+    }
+    if (this.running) await store.start(this, alias);
+    this.#stores.set(alias, store);
+    this.#emit({ code: EVENT_JOBSTORE_ADDED, name: 'jobstore_added', alias });
+    if (this.running) this.wakeup();
+  }
+
+  #isUntouchedDefaultStore(): boolean {
+    const store = this.#stores.get('default');
+    return store instanceof MemoryJobStore && store.size === 0 && !this.running;
+  }
+
+  /** Removes a job store (shutting it down). */
+  async removeJobstore(alias: string, shutdown = true): Promise<void> {
+    const store = this.#lookupStore(alias);
+    this.#stores.delete(alias);
+    if (shutdown && this.running) await store.shutdown();
+    this.#emit({ code: EVENT_JOBSTORE_REMOVED, name: 'jobstore_removed', alias });
+  }
+
+  /** Adds an executor (started at once when the scheduler runs). */
+  async addExecutor(executor: Executor, alias = 'default'): Promise<void> {
+    checkAlias(alias, 'alias');
+    checkPlugin(executor, 'executor', alias);
+    if (this.#executors.has(alias) && !(alias === 'default' && !this.running)) {
+      throw new TypeError(`This scheduler already has an executor by the alias of ${JSON.stringify(alias)}`);
+    }
+    if (this.running) await executor.start(this, alias);
+    this.#executors.set(alias, executor);
+    this.#emit({ code: EVENT_EXECUTOR_ADDED, name: 'executor_added', alias });
+  }
+
+  /** Removes an executor (shutting it down, waiting for its running jobs). */
+  async removeExecutor(alias: string, shutdown = true): Promise<void> {
+    const executor = this.#executors.get(alias);
+    if (executor === undefined) {
+      throw new TypeError(
+        `No executor by the alias of ${JSON.stringify(alias)} (have ${[...this.#executors.keys()].join(', ')})`,
+      );
+    }
+    this.#executors.delete(alias);
+    if (shutdown && this.running) await executor.shutdown(true);
+    this.#emit({ code: EVENT_EXECUTOR_REMOVED, name: 'executor_removed', alias });
+  }
+
+  #lookupStore(alias: unknown): JobStore {
+    const store = typeof alias === 'string' ? this.#stores.get(alias) : undefined;
+    if (store === undefined) {
+      throw new TypeError(
+        `Expected jobstore to be one of ${[...this.#stores.keys()].map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(alias)}`,
+      );
+    }
+    return store;
+  }
+
+  #checkExecutor(alias: string): void {
+    if (!this.#executors.has(alias)) {
+      throw new TypeError(
+        `Expected executor to be one of ${[...this.#executors.keys()].map((a) => JSON.stringify(a)).join(', ')}, got ${describeValue(alias)}`,
+      );
+    }
+  }
+
+  // ---- events ----
+
+  /** Listens to one event by name. */
+  on<K extends EventName>(name: K, listener: EventListener<K>): this {
+    this.#events.on(name, listener);
+    return this;
+  }
+
+  /** Listens to the next event of this name only. */
+  once<K extends EventName>(name: K, listener: EventListener<K>): this {
+    this.#events.once(name, listener);
+    return this;
+  }
+
+  /** Stops listening. */
+  off<K extends EventName>(name: K, listener: EventListener<K>): this {
+    this.#events.off(name, listener);
+    return this;
+  }
+
+  /** APScheduler's listener: `callback` gets every event whose code is in `mask`. */
+  addListener(callback: MaskListener, mask: number = EVENT_ALL): void {
+    this.#events.addMaskListener(callback, mask);
+  }
+
+  /** Removes a listener added with `addListener`. */
+  removeListener(callback: MaskListener): void {
+    this.#events.removeMaskListener(callback);
+  }
+
+  /** Delivers an event to the listeners (used by executors and stores). */
+  dispatchEvent(event: SchedulerEventAny): void {
+    this.#events.dispatch(event);
+  }
+
+  /** True when some listener would receive an event with this code. */
+  wantsEvent(code: number): boolean {
+    return this.#events.wants(code);
+  }
+
+  #emit(event: Record<string, unknown> & { code: number; name: string }): void {
+    if (!this.#events.wants(event.code)) return;
+    this.#events.dispatch({ ...event, schedulerId: this.schedulerId } as unknown as SchedulerEventAny);
+  }
+
+  /** Reports a stored job that cannot be restored: logged and emitted as `job_error`. */
+  reportBrokenJob(jobId: string, jobstore: string, error: unknown): void {
+    this.logger.error(
+      `Job ${JSON.stringify(jobId)} in job store ${JSON.stringify(jobstore)} cannot be restored`,
+      error,
+    );
+    this.#emit({
+      code: EVENT_JOB_ERROR,
+      name: 'job_error',
+      jobId,
+      jobstore,
+      scheduledRunTime: new Date(clock.now()),
+      error,
+    });
+  }
+
+  // ---- jobs ----
+
+  /** Adds a job with a trigger alias, whose options are merged into the job options. */
+  addJob<F extends JobFunction, K extends TriggerAlias>(
+    func: F,
+    trigger: K,
+    options?: TriggerOptionsByAlias[K] & JobOptions<F>,
+  ): Promise<Job>;
+  /** Adds a job with a Trigger instance (or none: run once, now). */
+  addJob<F extends JobFunction>(func: F, trigger?: Trigger, options?: JobOptions<F>): Promise<Job>;
+  /** Adds a job naming its function by a task reference. */
+  addJob<K extends TriggerAlias>(
+    func: string,
+    trigger?: K | Trigger,
+    options?: TriggerOptionsByAlias[K] & TaskJobOptions,
+  ): Promise<Job>;
+  async addJob(func: unknown, trigger?: unknown, options?: unknown): Promise<Job> {
+    const [jobOptions, triggerOptions] = splitOptions(options);
+    const checked = checkJobOptions(jobOptions, this.#settings.jobDefaults, this.timezone);
+    const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
+    const store = this.#lookupStore(checked.jobstore);
+    this.#checkExecutor(checked.executor);
+    const { func: fn, taskRef } = await resolveFunc(func);
+    const job = new Job(this, {
+      id: checked.id,
+      name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
+      func: fn,
+      taskRef,
+      args: checked.args,
+      trigger: resolvedTrigger,
+      executor: checked.executor,
+      jobstore: checked.jobstore,
+      misfireGraceTime: checked.misfireGraceTime,
+      coalesce: checked.coalesce,
+      maxInstances: checked.maxInstances,
+      timeout: checked.timeout,
+      nextRunTime: checked.nextRunTime ?? null,
+    });
+    await store.validateJob?.(job);
+    const executor = this.#executors.get(checked.executor) as Executor & { validateJob?(job: Job): void };
+    executor.validateJob?.(job);
+    const explicit = checked.nextRunTime !== undefined;
+    if (this.#state === STATE_STOPPED) {
+      const clash = this.#pending.findIndex((p) => p.job.id === job.id);
+      if (clash >= 0) {
+        if (!checked.replaceExisting) throw new ConflictingIdError(job.id);
+        this.#pending.splice(clash, 1);
+      }
+      job.pending = true;
+      this.#pending.push({ job, explicitNextRunTime: explicit, replaceExisting: checked.replaceExisting });
+      this.logger.info(`Adding job tentatively -- it will be properly scheduled when the scheduler starts`);
+      return job;
+    }
+    await this.#realAddJob(job, checked.replaceExisting, explicit, clock.now());
+    return job;
+  }
+
+  async #realAddJob(
+    job: Job,
+    replaceExisting: boolean,
+    explicitNextRunTime: boolean,
+    now: number,
+  ): Promise<void> {
+    if (!explicitNextRunTime) job.nextRunTime = job.trigger.getNextFireTime(null, new Date(now));
+    const store = this.#lookupStore(job.jobstore);
+    await this.#mutex.run(async () => {
+      try {
+        await store.addJob(job);
+      } catch (error) {
+        if (!(error instanceof ConflictingIdError) || !replaceExisting) throw error;
+        await store.updateJob(job);
+      }
+    });
+    this.logger.info(`Added job ${JSON.stringify(job.name)} to job store ${JSON.stringify(job.jobstore)}`);
+    this.#emit({ code: EVENT_JOB_ADDED, name: 'job_added', jobId: job.id, jobstore: job.jobstore });
+    if (this.#state === STATE_RUNNING) this.wakeup();
+  }
+
+  /** Decorator-style `addJob`: `scheduledJob('cron', { hour: 9 })(fn)` adds `fn` and returns it. */
+  scheduledJob<K extends TriggerAlias>(
+    trigger: K | Trigger,
+    options?: TriggerOptionsByAlias[K] & JobOptions,
+  ): <F extends JobFunction>(func: F) => F {
+    return (func) => {
+      this.addJob(func as JobFunction, trigger as Trigger, options as JobOptions).catch((error: unknown) =>
+        this.logger.error('scheduledJob could not add its job', error),
+      );
+      return func;
+    };
+  }
+
+  /** Finds a job (pending or stored) and its store alias; throws `JobLookupError`. */
+  async #findJob(
+    id: unknown,
+    jobstore?: string,
+  ): Promise<{ job: Job; alias: string; pending: PendingJob | null }> {
+    if (typeof id !== 'string')
+      throw new TypeError(`Expected job id to be a string, got ${describeValue(id)}`);
+    if (jobstore !== undefined) this.#lookupStore(jobstore);
+    for (const entry of this.#pending) {
+      if (entry.job.id === id && (jobstore === undefined || entry.job.jobstore === jobstore)) {
+        return { job: entry.job, alias: entry.job.jobstore, pending: entry };
+      }
+    }
+    for (const [alias, store] of this.#stores) {
+      if (jobstore !== undefined && alias !== jobstore) continue;
+      const job = await store.lookupJob(id);
+      if (job !== null) return { job, alias, pending: null };
+    }
+    throw new JobLookupError(id, jobstore);
+  }
+
+  /** Changes options of a job (any but `id`). */
+  async modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job> {
+    const { job, alias, pending } = await this.#findJob(id, jobstore);
+    const fields = await applyChanges(job, changes, this.timezone);
+    this.#checkExecutor(fields.executor);
+    const modified = new Job(this, fields, job.pending);
+    const store = this.#lookupStore(alias);
+    await store.validateJob?.(modified);
+    if (pending !== null) {
+      pending.job = modified;
+      if (changes.nextRunTime !== undefined) pending.explicitNextRunTime = true;
+    } else {
+      await this.#mutex.run(() => store.updateJob(modified));
+    }
+    this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: id, jobstore: alias });
+    if (this.#state === STATE_RUNNING) this.wakeup();
+    return modified;
+  }
+
+  /** Gives a job a new trigger and computes its next run time from it. */
+  async rescheduleJob(
+    id: string,
+    trigger: string | Trigger,
+    triggerOptions: Record<string, unknown> = {},
+    jobstore?: string,
+  ): Promise<Job> {
+    const resolved = resolveTrigger(trigger, triggerOptions, this.timezone);
+    const nextRunTime = resolved.getNextFireTime(null, new Date(clock.now()));
+    return this.modifyJob(id, { trigger: resolved, nextRunTime }, jobstore);
+  }
+
+  /** Pauses a job (it keeps its place; `resumeJob` computes a new run time). */
+  async pauseJob(id: string, jobstore?: string): Promise<Job> {
+    return this.modifyJob(id, { nextRunTime: null }, jobstore);
+  }
+
+  /** Resumes a paused job; removes it (and resolves to `null`) if its trigger is done. */
+  async resumeJob(id: string, jobstore?: string): Promise<Job | null> {
+    const { job, alias } = await this.#findJob(id, jobstore);
+    const next = job.trigger.getNextFireTime(null, new Date(clock.now()));
+    if (next === null) {
+      await this.removeJob(id, alias);
+      return null;
+    }
+    return this.modifyJob(id, { nextRunTime: next }, alias);
+  }
+
+  /** Removes a job. */
+  async removeJob(id: string, jobstore?: string): Promise<void> {
+    const { alias, pending } = await this.#findJob(id, jobstore);
+    if (pending !== null) this.#pending = this.#pending.filter((p) => p !== pending);
+    else await this.#mutex.run(() => this.#lookupStore(alias).removeJob(id));
+    this.logger.info(`Removed job ${JSON.stringify(id)}`);
+    this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
+  }
+
+  /** Removes every job (of one store, or of all). */
+  async removeAllJobs(jobstore?: string): Promise<void> {
+    if (jobstore !== undefined) this.#lookupStore(jobstore);
+    this.#pending = this.#pending.filter((p) => jobstore !== undefined && p.job.jobstore !== jobstore);
+    for (const [alias, store] of this.#stores) {
+      if (jobstore !== undefined && alias !== jobstore) continue;
+      await this.#mutex.run(() => store.removeAllJobs());
+      this.#emit({ code: EVENT_ALL_JOBS_REMOVED, name: 'all_jobs_removed', alias });
+    }
+  }
+
+  /** The job with this id, or `null`. */
+  async getJob(id: string, jobstore?: string): Promise<Job | null> {
+    try {
+      return (await this.#findJob(id, jobstore)).job;
+    } catch (error) {
+      if (error instanceof JobLookupError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Jobs (of one store, or of all), by next run time; pending jobs whose first run time is not
+   * known yet after those, paused jobs last. `pending`: only pending (true) or only stored (false).
+   */
+  async getJobs(jobstore?: string, pending?: boolean): Promise<Job[]> {
+    if (jobstore !== undefined) this.#lookupStore(jobstore);
+    const jobs: Job[] = [];
+    if (pending !== false) {
+      for (const p of this.#pending)
+        if (jobstore === undefined || p.job.jobstore === jobstore) jobs.push(p.job);
+    }
+    if (pending !== true) {
+      for (const [alias, store] of this.#stores) {
+        if (jobstore === undefined || alias === jobstore) jobs.push(...(await store.getAllJobs()));
+      }
+    }
+    const rank = (job: Job): number => {
+      const explicit = this.#pending.find((p) => p.job === job)?.explicitNextRunTime ?? true;
+      if (job.pending && !explicit) return Number.MAX_VALUE;
+      return job.nextRunTime === null ? Number.POSITIVE_INFINITY : job.nextRunTime.getTime();
+    };
+    const ranks = new Map(jobs.map((j) => [j, rank(j)]));
+    return jobs.sort((a, b) => (ranks.get(a) as number) - (ranks.get(b) as number) || 0);
+  }
+
+  /** Prints a table of jobs (id, name, trigger, next run) per store. */
+  async printJobs(jobstore?: string, out: { write(text: string): unknown } = process.stdout): Promise<void> {
+    const aliases = jobstore === undefined ? [...this.#stores.keys()] : [jobstore];
+    const sections: Array<{ title: string; jobs: Job[] }> = [];
+    if (this.#state === STATE_STOPPED)
+      sections.push({ title: 'Pending jobs', jobs: await this.getJobs(jobstore, true) });
+    for (const alias of aliases) {
+      sections.push({ title: `Jobstore ${alias}`, jobs: await this.getJobs(alias, false) });
+    }
+    out.write(formatJobTable(sections, this.timezone));
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Turning `addJob`/`modifyJob` arguments into job fields, with every check done before anything
+ * changes.
+ */
+import { randomBytes } from 'node:crypto';
+import { describeValue } from '../describe.js';
+import type { JobChanges, JobFields, JobFunction } from '../job.js';
+import { resolveTask, taskRefOf } from '../tasks.js';
+import { toEpochMs } from '../time/inputs.js';
+import { getZone } from '../time/zone.js';
+import type { Trigger } from '../triggers/base.js';
+import { createTrigger } from '../triggers/registry.js';
+import {
+  checkBoolean,
+  checkMaxInstances,
+  checkSeconds,
+  JOB_OPTION_KEYS,
+  type JobDefaults,
+} from './options.js';
+
+/** A job about to be added: its fields and how to add it. */
+export interface JobDraft {
+  fields: Omit<JobFields, 'nextRunTime'>;
+  /** The first run time when given (`null` = paused); `undefined` = from the trigger at add time. */
+  nextRunTime: Date | null | undefined;
+  replaceExisting: boolean;
+}
+
+/** True for an object that looks like a Trigger. */
+export function isTrigger(value: unknown): value is Trigger {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Trigger).getNextFireTime === 'function' &&
+    typeof (value as Trigger).toJSON === 'function'
+  );
+}
+
+/** Makes a trigger from an alias and options, or checks a Trigger instance. */
+export function resolveTrigger(
+  trigger: unknown,
+  triggerOptions: Record<string, unknown>,
+  timezone: string,
+): Trigger {
+  if (trigger === undefined || trigger === null) {
+    return createTrigger('date', triggerOptions, timezone);
+  }
+  if (isTrigger(trigger)) {
+    const extra = Object.keys(triggerOptions);
+    if (extra.length > 0) {
+      throw new TypeError(
+        `Unknown job option ${JSON.stringify(extra[0])} (trigger options go with a trigger alias, not a Trigger instance)`,
+      );
+    }
+    return trigger;
+  }
+  return createTrigger(trigger, triggerOptions, timezone);
+}
+
+/** Splits `addJob` options into job options and trigger options. */
+export function splitOptions(options: unknown): [Record<string, unknown>, Record<string, unknown>] {
+  if (options === undefined) return [{}, {}];
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected job options to be an object, got ${describeValue(options)}`);
+  }
+  const job: Record<string, unknown> = {};
+  const trigger: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (JOB_OPTION_KEYS.has(key)) job[key] = value;
+    else trigger[key] = value;
+  }
+  return [job, trigger];
+}
+
+/** Resolves `func` (a function or a task reference) to the function and its task reference. */
+export async function resolveFunc(func: unknown): Promise<{ func: JobFunction; taskRef: string | null }> {
+  if (typeof func === 'function')
+    return { func: func as JobFunction, taskRef: taskRefOf(func as JobFunction) };
+  if (typeof func === 'string') return { func: await resolveTask(func), taskRef: func };
+  throw new TypeError(
+    `Expected func to be a function or a task reference string ("name" or "module#export"), got ${describeValue(func)}`,
+  );
+}
+
+/** Checks the job options that need no I/O; throws naming the option and the value. */
+export function checkJobOptions(
+  options: Record<string, unknown>,
+  defaults: JobDefaults,
+  timezone: string,
+): Omit<JobDraft['fields'], 'func' | 'taskRef' | 'trigger' | 'name'> & {
+  name: string | undefined;
+  nextRunTime: Date | null | undefined;
+  replaceExisting: boolean;
+} {
+  const id = options.id === undefined ? randomBytes(16).toString('hex') : options.id;
+  if (typeof id !== 'string' || id === '') {
+    throw new TypeError(`Expected id to be a non-empty string, got ${describeValue(options.id)}`);
+  }
+  if (options.name !== undefined && typeof options.name !== 'string') {
+    throw new TypeError(`Expected name to be a string, got ${describeValue(options.name)}`);
+  }
+  const args = options.args ?? [];
+  if (!Array.isArray(args))
+    throw new TypeError(`Expected args to be an array, got ${describeValue(options.args)}`);
+  for (const alias of ['jobstore', 'executor'] as const) {
+    const value = options[alias];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new TypeError(`Expected ${alias} to be a non-empty string, got ${describeValue(value)}`);
+    }
+  }
+  let nextRunTime: Date | null | undefined;
+  if (options.nextRunTime === null) nextRunTime = null;
+  else if (options.nextRunTime !== undefined) {
+    nextRunTime = new Date(toEpochMs(options.nextRunTime, getZone(timezone), 'nextRunTime'));
+  }
+  return {
+    id,
+    name: options.name as string | undefined,
+    args: [...args],
+    executor: (options.executor as string | undefined) ?? 'default',
+    jobstore: (options.jobstore as string | undefined) ?? 'default',
+    misfireGraceTime:
+      options.misfireGraceTime === undefined
+        ? defaults.misfireGraceTime
+        : checkSeconds(options.misfireGraceTime, 'misfireGraceTime'),
+    coalesce: options.coalesce === undefined ? defaults.coalesce : checkBoolean(options.coalesce, 'coalesce'),
+    maxInstances:
+      options.maxInstances === undefined ? defaults.maxInstances : checkMaxInstances(options.maxInstances),
+    timeout: options.timeout === undefined ? defaults.timeout : checkSeconds(options.timeout, 'timeout'),
+    nextRunTime,
+    replaceExisting:
+      options.replaceExisting === undefined
+        ? false
+        : checkBoolean(options.replaceExisting, 'replaceExisting'),
+  };
+}
+
+const CHANGE_KEYS = new Set([
+  'name',
+  'func',
+  'args',
+  'trigger',
+  'executor',
+  'misfireGraceTime',
+  'coalesce',
+  'maxInstances',
+  'timeout',
+  'nextRunTime',
+]);
+
+/** Applies `modifyJob` changes to a copy of the fields; throws before anything changes. */
+export async function applyChanges(
+  current: JobFields,
+  changes: JobChanges,
+  timezone: string,
+): Promise<JobFields> {
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+    throw new TypeError(`Expected changes to be an object, got ${describeValue(changes)}`);
+  }
+  const out: JobFields = { ...current };
+  for (const [key, value] of Object.entries(changes)) {
+    if (key === 'id') throw new TypeError('The id of a job cannot be changed');
+    if (!CHANGE_KEYS.has(key)) throw new TypeError(`Unknown job option ${JSON.stringify(key)} in changes`);
+    if (value === undefined) continue;
+    switch (key) {
+      case 'name':
+        if (typeof value !== 'string')
+          throw new TypeError(`Expected name to be a string, got ${describeValue(value)}`);
+        out.name = value;
+        break;
+      case 'func': {
+        const resolved = await resolveFunc(value);
+        out.func = resolved.func;
+        out.taskRef = resolved.taskRef;
+        break;
+      }
+      case 'args':
+        if (!Array.isArray(value))
+          throw new TypeError(`Expected args to be an array, got ${describeValue(value)}`);
+        out.args = [...value];
+        break;
+      case 'trigger':
+        if (!isTrigger(value))
+          throw new TypeError(`Expected trigger to be a Trigger, got ${describeValue(value)}`);
+        out.trigger = value;
+        break;
+      case 'executor':
+        if (typeof value !== 'string' || value === '') {
+          throw new TypeError(`Expected executor to be a non-empty string, got ${describeValue(value)}`);
+        }
+        out.executor = value;
+        break;
+      case 'misfireGraceTime':
+        out.misfireGraceTime = checkSeconds(value, 'misfireGraceTime');
+        break;
+      case 'timeout':
+        out.timeout = checkSeconds(value, 'timeout');
+        break;
+      case 'coalesce':
+        out.coalesce = checkBoolean(value, 'coalesce');
+        break;
+      case 'maxInstances':
+        out.maxInstances = checkMaxInstances(value);
+        break;
+      case 'nextRunTime':
+        out.nextRunTime =
+          value === null ? null : new Date(toEpochMs(value, getZone(timezone), 'nextRunTime'));
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,244 @@
+/**
+ * Scheduler and job options: their types, defaults and validation.
+ */
+import { hostname } from 'node:os';
+import { describeValue } from '../describe.js';
+import type { Executor } from '../executors/base.js';
+import type { JobFunction } from '../job.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { JobStore } from '../stores/base.js';
+import type { DateInput } from '../time/inputs.js';
+import { getZone, localZoneName } from '../time/zone.js';
+
+/** Defaults applied to every job that does not set them. */
+export interface JobDefaults {
+  /** Seconds after its fire time a run may still start; `null` = no limit. Default 1. */
+  misfireGraceTime: number | null;
+  /** Run a backlog of missed fire times once instead of once each. Default true. */
+  coalesce: boolean;
+  /** Runs of one job allowed at once. Default 1. */
+  maxInstances: number;
+  /** Seconds a run may take before it is aborted; `null` = no limit. Default null. */
+  timeout: number | null;
+}
+
+/** Options of a scheduler (constructor or `configure()`). */
+export interface SchedulerOptions {
+  /** IANA zone of triggers and of date inputs without an offset. Default: the system's zone. */
+  timezone?: string;
+  /** Job stores by alias. Default `{ default: new MemoryJobStore() }`. */
+  jobstores?: Record<string, JobStore>;
+  /** Executors by alias. Default `{ default: new PromisePoolExecutor({ maxWorkers: 10 }) }`. */
+  executors?: Record<string, Executor>;
+  /** Job option defaults. */
+  jobDefaults?: Partial<JobDefaults>;
+  /** Seconds to wait after a store error before using that store again. Default 10. */
+  jobstoreRetryInterval?: number;
+  /** BackgroundScheduler: do not keep the process alive (timers are unref'd). Default false. */
+  daemon?: boolean;
+  /** Where to log (`debug/info/warn/error`; pino and console fit). Default: silent. */
+  logger?: Logger;
+  /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
+  schedulerId?: string;
+}
+
+type ArgsOption<F extends JobFunction> = F extends (...args: infer P) => unknown
+  ? [] extends P
+    ? { args?: P }
+    : { args: P }
+  : { args?: unknown[] };
+
+/** Job options shared by every trigger (SPEC section 3). */
+export interface CommonJobOptions {
+  /** Unique id (default: random hex). */
+  id?: string;
+  /** Human name (default: the function's name). */
+  name?: string;
+  misfireGraceTime?: number | null;
+  coalesce?: boolean;
+  maxInstances?: number;
+  /** Seconds a run may take before it is aborted with `JobTimeoutError`. */
+  timeout?: number | null;
+  /** First run time (even a past one, then treated as missed); `null` adds the job paused. */
+  nextRunTime?: DateInput | null;
+  /** Alias of the store to keep the job in. Default `default`. */
+  jobstore?: string;
+  /** Alias of the executor to run it. Default `default`. */
+  executor?: string;
+  /** Replace a job with the same id instead of throwing `ConflictingIdError`. */
+  replaceExisting?: boolean;
+}
+
+/** Job options, with `args` checked against the function's parameters. */
+export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions & ArgsOption<F>;
+
+/** Job options for a job that names its function by a task reference. */
+export type TaskJobOptions = CommonJobOptions & { args?: unknown[] };
+
+/** The keys of the job options (everything else in `addJob`'s options goes to the trigger). */
+export const JOB_OPTION_KEYS = new Set([
+  'id',
+  'name',
+  'args',
+  'misfireGraceTime',
+  'coalesce',
+  'maxInstances',
+  'timeout',
+  'nextRunTime',
+  'jobstore',
+  'executor',
+  'replaceExisting',
+]);
+
+const SCHEDULER_OPTION_KEYS = new Set([
+  'timezone',
+  'jobstores',
+  'executors',
+  'jobDefaults',
+  'jobstoreRetryInterval',
+  'daemon',
+  'logger',
+  'schedulerId',
+]);
+
+/** Validates a grace time or timeout: `null` or a positive number of seconds. */
+export function checkSeconds(value: unknown, option: string): number | null {
+  if (value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(
+      `Expected ${option} to be a number of seconds above 0 or null, got ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Validates `maxInstances`. */
+export function checkMaxInstances(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected maxInstances to be an integer from 1 and up, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Validates a boolean option. */
+export function checkBoolean(value: unknown, option: string): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`Expected ${option} to be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+/** Validates and completes job defaults. */
+export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaults {
+  if (given === undefined) return base;
+  if (typeof given !== 'object' || given === null) {
+    throw new TypeError(`Expected jobDefaults to be an object, got ${describeValue(given)}`);
+  }
+  const out = { ...base };
+  for (const [key, value] of Object.entries(given)) {
+    if (key === 'misfireGraceTime')
+      out.misfireGraceTime = checkSeconds(value, 'jobDefaults.misfireGraceTime');
+    else if (key === 'timeout') out.timeout = checkSeconds(value, 'jobDefaults.timeout');
+    else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
+    else if (key === 'maxInstances') out.maxInstances = checkMaxInstances(value);
+    else throw new TypeError(`Unknown option ${JSON.stringify(key)} in jobDefaults`);
+  }
+  return out;
+}
+
+const STORE_METHODS = [
+  'start',
+  'shutdown',
+  'lookupJob',
+  'getDueJobs',
+  'getNextRunTime',
+  'getAllJobs',
+  'addJob',
+];
+const EXECUTOR_METHODS = ['start', 'shutdown', 'submitJob'];
+
+/** Checks that `value` has the methods of a JobStore or Executor. */
+export function checkPlugin(value: unknown, kind: 'jobstore' | 'executor', alias: string): void {
+  const methods = kind === 'jobstore' ? STORE_METHODS : EXECUTOR_METHODS;
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  if (!ok) {
+    throw new TypeError(
+      `Expected ${kind} ${JSON.stringify(alias)} to be a ${kind === 'jobstore' ? 'JobStore' : 'Executor'}, got ${describeValue(value)}`,
+    );
+  }
+}
+
+/** Checks an alias argument. */
+export function checkAlias(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new TypeError(`Expected ${option} to be a non-empty string, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** The validated, non-plugin scheduler settings. */
+export interface SchedulerSettings {
+  timezone: string;
+  jobDefaults: JobDefaults;
+  jobstoreRetryIntervalMs: number;
+  daemon: boolean;
+  logger: Logger;
+  schedulerId: string;
+}
+
+/** The settings a new scheduler starts with. */
+export function defaultSettings(): SchedulerSettings {
+  return {
+    timezone: localZoneName(),
+    jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null },
+    jobstoreRetryIntervalMs: 10_000,
+    daemon: false,
+    logger: silentLogger,
+    schedulerId: `${hostname()}-${process.pid}`,
+  };
+}
+
+/** Applies options to settings (validating them); stores and executors are left to the caller. */
+export function applyOptions(settings: SchedulerSettings, options: unknown): SchedulerSettings {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected scheduler options to be an object, got ${describeValue(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!SCHEDULER_OPTION_KEYS.has(key)) {
+      throw new TypeError(
+        `Unknown scheduler option ${JSON.stringify(key)} (expected one of ${[...SCHEDULER_OPTION_KEYS].join(', ')})`,
+      );
+    }
+  }
+  const out = { ...settings };
+  if (o.timezone !== undefined) out.timezone = getZone(o.timezone, 'timezone').name;
+  out.jobDefaults = resolveJobDefaults(o.jobDefaults, settings.jobDefaults);
+  if (o.jobstoreRetryInterval !== undefined) {
+    const v = o.jobstoreRetryInterval;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new TypeError(
+        `Expected jobstoreRetryInterval to be a number of seconds above 0, got ${describeValue(v)}`,
+      );
+    }
+    out.jobstoreRetryIntervalMs = v * 1000;
+  }
+  if (o.daemon !== undefined) out.daemon = checkBoolean(o.daemon, 'daemon');
+  if (o.logger !== undefined) {
+    const logger = o.logger as Record<string, unknown>;
+    const ok =
+      typeof logger === 'object' &&
+      logger !== null &&
+      ['debug', 'info', 'warn', 'error'].every((m) => typeof logger[m] === 'function');
+    if (!ok) {
+      throw new TypeError(
+        `Expected logger to have debug, info, warn and error methods, got ${describeValue(o.logger)}`,
+      );
+    }
+    out.logger = o.logger as Logger;
+  }
+  if (o.schedulerId !== undefined) out.schedulerId = checkAlias(o.schedulerId, 'schedulerId');
+  return out;
+}

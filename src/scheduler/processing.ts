@@ -1,0 +1,222 @@
+/**
+ * The run loop: one timer for the whole scheduler; each pass reads the clock once, hands due
+ * jobs to their executors, advances or removes them, and sleeps until the earliest next run
+ * time of all stores (at most 60 s at once, so wall-clock jumps are noticed).
+ */
+import { MaxInstancesReachedError } from '../errors.js';
+import {
+  EVENT_JOB_MAX_INSTANCES,
+  EVENT_JOB_MODIFIED,
+  EVENT_JOB_REMOVED,
+  EVENT_JOB_SUBMITTED,
+  type SchedulerEventAny,
+} from '../events.js';
+import type { Executor, ExecutorHost } from '../executors/base.js';
+import type { Job } from '../job.js';
+import type { JobStore, StoreHost } from '../stores/base.js';
+import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
+import type { Mutex } from './mutex.js';
+import type { SchedulerSettings } from './options.js';
+
+// Jobs handled between two turns of the event loop during a large burst.
+const BATCH = 1000;
+
+/** What the run loop needs from its scheduler. */
+export interface LoopContext {
+  host: StoreHost & ExecutorHost;
+  stores: Map<string, JobStore>;
+  executors: Map<string, Executor>;
+  mutex: Mutex;
+  settings(): SchedulerSettings;
+  isRunning(): boolean;
+  daemon(): boolean;
+}
+
+/** Every fire time from `job.nextRunTime` up to `now`, and the first one after. */
+export function missedRunTimes(job: Job, now: number): { runTimes: Date[]; next: Date | null } {
+  const runTimes: Date[] = [];
+  const nowDate = new Date(now);
+  let t = job.nextRunTime;
+  while (t !== null && t.getTime() <= now) {
+    runTimes.push(t);
+    t = job.trigger.getNextFireTime(t, nowDate);
+  }
+  return { runTimes, next: t };
+}
+
+/** Drives processing passes for one scheduler. */
+export class RunLoop {
+  #timer: TimerHandle | null = null;
+  #soon: TimerHandle | null = null;
+  #pass: Promise<void> | null = null;
+  #again = false;
+  #stopped = true;
+  readonly #retryAt = new Map<string, number>();
+
+  constructor(private readonly ctx: LoopContext) {}
+
+  /** Starts passes (the first one at once). */
+  start(): void {
+    this.#stopped = false;
+    this.#retryAt.clear();
+    this.wakeup();
+  }
+
+  /** Stops passes; resolves once the pass under way (if any) is done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#clearTimers();
+    await this.#pass;
+  }
+
+  /** Runs a pass soon; many calls in a row make one pass. */
+  wakeup(): void {
+    if (this.#stopped) return;
+    if (this.#pass !== null) {
+      this.#again = true;
+      return;
+    }
+    if (this.#soon !== null) return;
+    if (this.#timer !== null) {
+      clock.clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    this.#soon = clock.setTimeout(
+      () => {
+        this.#soon = null;
+        this.#pass = this.#run();
+      },
+      0,
+      this.ctx.daemon(),
+    );
+  }
+
+  #clearTimers(): void {
+    if (this.#timer !== null) clock.clearTimeout(this.#timer);
+    if (this.#soon !== null) clock.clearTimeout(this.#soon);
+    this.#timer = this.#soon = null;
+  }
+
+  async #run(): Promise<void> {
+    let delay = MAX_SLEEP_MS;
+    do {
+      this.#again = false;
+      try {
+        delay = await this.#process();
+      } catch (error) {
+        this.ctx.host.logger.error('Processing jobs failed', error);
+        delay = this.ctx.settings().jobstoreRetryIntervalMs;
+      }
+    } while (this.#again && !this.#stopped);
+    this.#pass = null;
+    if (this.#stopped) return;
+    this.ctx.host.logger.debug(`Next wakeup is due in ${delay} ms`);
+    this.#timer = clock.setTimeout(
+      () => {
+        this.#timer = null;
+        this.wakeup();
+      },
+      delay,
+      this.ctx.daemon(),
+    );
+  }
+
+  /** One pass over every store; resolves to the milliseconds until the next one is due. */
+  async #process(): Promise<number> {
+    if (!this.ctx.isRunning()) return MAX_SLEEP_MS;
+    const now = clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [alias, store] of this.ctx.stores) {
+      const retry = this.#retryAt.get(alias);
+      if (retry !== undefined && retry > now) {
+        next = Math.min(next, retry);
+        continue;
+      }
+      try {
+        const storeNext = await this.ctx.mutex.run(() => this.#processStore(store, alias, now));
+        if (storeNext !== null) next = Math.min(next, storeNext);
+        this.#retryAt.delete(alias);
+      } catch (error) {
+        const interval = this.ctx.settings().jobstoreRetryIntervalMs;
+        this.ctx.host.logger.warn(
+          `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
+          error,
+        );
+        this.#retryAt.set(alias, now + interval);
+        next = Math.min(next, now + interval);
+      }
+      if (this.#stopped) break;
+    }
+    return next === Number.POSITIVE_INFINITY ? MAX_SLEEP_MS : Math.max(0, next - clock.now());
+  }
+
+  async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
+    const due = await store.getDueJobs(new Date(now));
+    for (let i = 0; i < due.length; i++) {
+      if (this.#stopped || !this.ctx.isRunning()) break;
+      await this.#processJob(store, alias, due[i], now);
+      if (i % BATCH === BATCH - 1) await yieldToEventLoop();
+    }
+    const next = await store.getNextRunTime();
+    return next === null ? null : next.getTime();
+  }
+
+  async #processJob(store: JobStore, alias: string, job: Job, now: number): Promise<void> {
+    const host = this.ctx.host;
+    const executor = this.ctx.executors.get(job.executor);
+    if (executor === undefined) {
+      // Keep the job (nothing is lost) but stop it from being due again and again.
+      host.logger.error(
+        `Executor lookup failed for job ${JSON.stringify(job.id)} (${JSON.stringify(job.executor)}): pausing it`,
+      );
+      job.nextRunTime = null;
+      await store.updateJob(job);
+      this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
+      return;
+    }
+    const { runTimes, next } = missedRunTimes(job, now);
+    if (runTimes.length === 0) return;
+    const submitted = job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
+    try {
+      executor.submitJob(job, submitted);
+      this.#emit({
+        code: EVENT_JOB_SUBMITTED,
+        name: 'job_submitted',
+        jobId: job.id,
+        jobstore: alias,
+        scheduledRunTimes: submitted,
+      });
+    } catch (error) {
+      if (error instanceof MaxInstancesReachedError) {
+        host.logger.warn(
+          `Execution of job ${JSON.stringify(job.id)} skipped: maximum number of running instances reached (${job.maxInstances})`,
+        );
+        this.#emit({
+          code: EVENT_JOB_MAX_INSTANCES,
+          name: 'job_max_instances',
+          jobId: job.id,
+          jobstore: alias,
+          scheduledRunTimes: submitted,
+        });
+      } else {
+        host.logger.error(
+          `Error submitting job ${JSON.stringify(job.id)} to executor ${JSON.stringify(job.executor)}`,
+          error,
+        );
+      }
+    }
+    if (next === null) {
+      await store.removeJob(job.id);
+      this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
+    } else {
+      job.nextRunTime = next;
+      await store.updateJob(job);
+    }
+  }
+
+  #emit(event: Record<string, unknown> & { code: number; name: string }): void {
+    const host = this.ctx.host;
+    if (!host.wantsEvent(event.code)) return;
+    host.dispatchEvent({ ...event, schedulerId: host.schedulerId } as unknown as SchedulerEventAny);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * MemoryJobStore: jobs in a binary min-heap by next run time, plus a map by id. Add, update,
+ * remove and next-due are O(log n); `getDueJobs` is O(k log k) for k due jobs.
+ */
+import { ConflictingIdError, JobLookupError } from '../errors.js';
+import type { Job } from '../job.js';
+import type { JobStore, StoreHost } from './base.js';
+
+interface Entry {
+  job: Job;
+  /** Next run time in epoch ms; `Infinity` when paused (then not in the heap). */
+  key: number;
+  /** Insertion order, so jobs due at the same instant keep the order they were added in. */
+  seq: number;
+  /** Index in the heap, or -1 when paused. */
+  pos: number;
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.key < b.key || (a.key === b.key && a.seq < b.seq);
+}
+
+function keyOf(job: Job): number {
+  return job.nextRunTime === null ? Number.POSITIVE_INFINITY : job.nextRunTime.getTime();
+}
+
+/** Keeps jobs in memory (the default store); they are gone when the process ends. */
+export class MemoryJobStore implements JobStore {
+  readonly #byId = new Map<string, Entry>();
+  readonly #heap: Entry[] = [];
+  #seq = 0;
+
+  /** Nothing to open. */
+  async start(_scheduler: StoreHost, _alias: string): Promise<void> {}
+
+  /** Nothing to close. */
+  async shutdown(): Promise<void> {}
+
+  /** The job with this id, or `null`. */
+  async lookupJob(id: string): Promise<Job | null> {
+    return this.#byId.get(id)?.job ?? null;
+  }
+
+  /** Jobs due at `now`, earliest first. */
+  async getDueJobs(now: Date): Promise<Job[]> {
+    const limit = now.getTime();
+    const heap = this.#heap;
+    const due: Entry[] = [];
+    if (heap.length === 0 || heap[0].key > limit) return [];
+    // Depth-first over the heap: a node's children are never earlier than it.
+    const stack = [0];
+    while (stack.length > 0) {
+      const i = stack.pop() as number;
+      if (i >= heap.length || heap[i].key > limit) continue;
+      due.push(heap[i]);
+      stack.push(2 * i + 2, 2 * i + 1);
+    }
+    due.sort((a, b) => a.key - b.key || a.seq - b.seq);
+    return due.map((e) => e.job);
+  }
+
+  /** The earliest next run time, or `null`. */
+  async getNextRunTime(): Promise<Date | null> {
+    return this.#heap.length === 0 ? null : new Date(this.#heap[0].key);
+  }
+
+  /** Every job by next run time, paused jobs last. */
+  async getAllJobs(): Promise<Job[]> {
+    return [...this.#byId.values()].sort((a, b) => a.key - b.key || a.seq - b.seq).map((e) => e.job);
+  }
+
+  /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
+  async addJob(job: Job): Promise<void> {
+    this.addJobNow(job);
+  }
+
+  /** `addJob` without the promise, for callers adding many jobs in a loop. */
+  addJobNow(job: Job): void {
+    if (this.#byId.has(job.id)) throw new ConflictingIdError(job.id);
+    const entry: Entry = { job, key: keyOf(job), seq: this.#seq++, pos: -1 };
+    this.#byId.set(job.id, entry);
+    if (entry.key !== Number.POSITIVE_INFINITY) this.#insert(entry);
+  }
+
+  /** Replaces the job with this id; rejects with `JobLookupError` if there is none. */
+  async updateJob(job: Job): Promise<void> {
+    this.updateJobNow(job);
+  }
+
+  /** `updateJob` without the promise. */
+  updateJobNow(job: Job): void {
+    const entry = this.#byId.get(job.id);
+    if (entry === undefined) throw new JobLookupError(job.id);
+    entry.job = job;
+    const key = keyOf(job);
+    if (key === entry.key) return;
+    const old = entry.key;
+    entry.key = key;
+    if (entry.pos < 0) {
+      this.#insert(entry);
+    } else if (key === Number.POSITIVE_INFINITY) {
+      this.#delete(entry);
+    } else if (key < old) {
+      this.#up(entry.pos);
+    } else {
+      this.#down(entry.pos);
+    }
+  }
+
+  /** Removes a job; rejects with `JobLookupError` if there is none. */
+  async removeJob(id: string): Promise<void> {
+    this.removeJobNow(id);
+  }
+
+  /** `removeJob` without the promise. */
+  removeJobNow(id: string): void {
+    const entry = this.#byId.get(id);
+    if (entry === undefined) throw new JobLookupError(id);
+    this.#byId.delete(id);
+    if (entry.pos >= 0) this.#delete(entry);
+  }
+
+  /** Removes every job. */
+  async removeAllJobs(): Promise<void> {
+    this.#byId.clear();
+    this.#heap.length = 0;
+  }
+
+  /** How many jobs the store holds. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  #insert(entry: Entry): void {
+    entry.pos = this.#heap.length;
+    this.#heap.push(entry);
+    this.#up(entry.pos);
+  }
+
+  #delete(entry: Entry): void {
+    const heap = this.#heap;
+    const last = heap.pop() as Entry;
+    const pos = entry.pos;
+    entry.pos = -1;
+    if (last === entry) return;
+    heap[pos] = last;
+    last.pos = pos;
+    if (pos > 0 && before(last, heap[(pos - 1) >> 1])) this.#up(pos);
+    else this.#down(pos);
+  }
+
+  #up(pos: number): void {
+    const heap = this.#heap;
+    const entry = heap[pos];
+    while (pos > 0) {
+      const parent = (pos - 1) >> 1;
+      if (!before(entry, heap[parent])) break;
+      heap[pos] = heap[parent];
+      heap[pos].pos = pos;
+      pos = parent;
+    }
+    heap[pos] = entry;
+    entry.pos = pos;
+  }
+
+  #down(pos: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const entry = heap[pos];
+    for (;;) {
+      let child = 2 * pos + 1;
+      if (child >= n) break;
+      if (child + 1 < n && before(heap[child + 1], heap[child])) child++;
+      if (!before(heap[child], entry)) break;
+      heap[pos] = heap[child];
+      heap[pos].pos = pos;
+      pos = child;
+    }
+    heap[pos] = entry;
+    entry.pos = pos;
+  }
+}
