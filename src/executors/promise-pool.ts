@@ -42,8 +42,9 @@ export class PromisePoolExecutor extends BaseExecutor {
     this.concurrency = maxWorkers;
   }
 
-  protected override async runJob(job: Job, _runTime: Date, context: RunContext): Promise<unknown> {
+  protected override runJob(job: Job, _runTime: Date, context: RunContext): Promise<unknown> {
     const func = job.func as (...args: unknown[]) => unknown;
-    return jobContextStorage().run(context, () => func(...job.args));
+    // A sync function's value is returned as is; the base class awaits either kind.
+    return jobContextStorage().run(context, () => func(...job.args)) as Promise<unknown>;
   }
 }

@@ -380,7 +380,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
     const store = this.#lookupStore(checked.jobstore);
     this.#checkExecutor(checked.executor);
-    const { func: fn, taskRef } = await resolveFunc(func);
+    const resolved = resolveFunc(func);
+    const { func: fn, taskRef } = resolved instanceof Promise ? await resolved : resolved;
     const job = new Job(this, {
       id: checked.id,
       name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
@@ -396,7 +397,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       timeout: checked.timeout,
       nextRunTime: checked.nextRunTime ?? null,
     });
-    await store.validateJob?.(job);
+    if (store.validateJob !== undefined) await store.validateJob(job);
     const executor = this.#executors.get(checked.executor) as Executor & { validateJob?(job: Job): void };
     executor.validateJob?.(job);
     const explicit = checked.nextRunTime !== undefined;
@@ -431,7 +432,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         await store.updateJob(job);
       }
     });
-    this.logger.info(`Added job ${JSON.stringify(job.name)} to job store ${JSON.stringify(job.jobstore)}`);
+    this.logger.debug(`Added job "${job.name}" to job store "${job.jobstore}"`);
     this.#emit({ code: EVENT_JOB_ADDED, name: 'job_added', jobId: job.id, jobstore: job.jobstore });
     if (this.#state === STATE_RUNNING) this.wakeup();
   }

@@ -18,6 +18,24 @@ import {
   type JobDefaults,
 } from './options.js';
 
+// Random ids come from a pool of random bytes: one crypto call per 1,024 ids.
+const ID_BYTES = 16;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+/** A random 32-character hex id. */
+export function randomId(): string {
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 1024);
+    idOffset = 0;
+  }
+  const id = idPool.toString('hex', idOffset, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return id;
+}
+
+const NO_ARGS: unknown[] = [];
+
 /** A job about to be added: its fields and how to add it. */
 export interface JobDraft {
   fields: Omit<JobFields, 'nextRunTime'>;
@@ -65,7 +83,9 @@ export function splitOptions(options: unknown): [Record<string, unknown>, Record
   }
   const job: Record<string, unknown> = {};
   const trigger: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
+  const record = options as Record<string, unknown>;
+  for (const key in record) {
+    const value = record[key];
     if (value === undefined) continue;
     if (JOB_OPTION_KEYS.has(key)) job[key] = value;
     else trigger[key] = value;
@@ -93,7 +113,7 @@ export function checkJobOptions(
   nextRunTime: Date | null | undefined;
   replaceExisting: boolean;
 } {
-  const id = options.id === undefined ? randomBytes(16).toString('hex') : options.id;
+  const id = options.id === undefined ? randomId() : options.id;
   if (typeof id !== 'string' || id === '') {
     throw new TypeError(`Expected id to be a non-empty string, got ${describeValue(options.id)}`);
   }
@@ -117,7 +137,7 @@ export function checkJobOptions(
   return {
     id,
     name: options.name as string | undefined,
-    args: [...args],
+    args: args.length === 0 ? NO_ARGS : [...args],
     executor: (options.executor as string | undefined) ?? 'default',
     jobstore: (options.jobstore as string | undefined) ?? 'default',
     misfireGraceTime:

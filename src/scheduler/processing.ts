@@ -33,9 +33,12 @@ export interface LoopContext {
 }
 
 /** Every fire time from `job.nextRunTime` up to `now`, and the first one after. */
-export function missedRunTimes(job: Job, now: number): { runTimes: Date[]; next: Date | null } {
+export function missedRunTimes(
+  job: Job,
+  now: number,
+  nowDate = new Date(now),
+): { runTimes: Date[]; next: Date | null } {
   const runTimes: Date[] = [];
-  const nowDate = new Date(now);
   let t = job.nextRunTime;
   while (t !== null && t.getTime() <= now) {
     runTimes.push(t);
@@ -151,30 +154,42 @@ export class RunLoop {
   }
 
   async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
-    const due = await store.getDueJobs(new Date(now));
-    for (let i = 0; i < due.length; i++) {
+    const nowDate = new Date(now);
+    const due = await store.getDueJobs(nowDate);
+    for (let start = 0; start < due.length; start += BATCH) {
       if (this.#stopped || !this.ctx.isRunning()) break;
-      await this.#processJob(store, alias, due[i], now);
-      if (i % BATCH === BATCH - 1) await yieldToEventLoop();
+      const updated: Job[] = [];
+      const removed: string[] = [];
+      const end = Math.min(due.length, start + BATCH);
+      for (let i = start; i < end; i++) this.#processJob(due[i], alias, now, nowDate, updated, removed);
+      if (store.applyRunResults !== undefined) {
+        await store.applyRunResults(updated, removed);
+      } else {
+        for (const job of updated) await store.updateJob(job);
+        for (const id of removed) await store.removeJob(id);
+      }
+      for (const id of removed) {
+        this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
+      }
+      if (end < due.length) await yieldToEventLoop();
     }
     const next = await store.getNextRunTime();
     return next === null ? null : next.getTime();
   }
 
-  async #processJob(store: JobStore, alias: string, job: Job, now: number): Promise<void> {
+  /** Submits one due job and records what to store: its new next run time, or its removal. */
+  #processJob(job: Job, alias: string, now: number, nowDate: Date, updated: Job[], removed: string[]): void {
     const host = this.ctx.host;
     const executor = this.ctx.executors.get(job.executor);
     if (executor === undefined) {
       // Keep the job (nothing is lost) but stop it from being due again and again.
-      host.logger.error(
-        `Executor lookup failed for job ${JSON.stringify(job.id)} (${JSON.stringify(job.executor)}): pausing it`,
-      );
+      host.logger.error(`Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`);
       job.nextRunTime = null;
-      await store.updateJob(job);
+      updated.push(job);
       this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
       return;
     }
-    const { runTimes, next } = missedRunTimes(job, now);
+    const { runTimes, next } = missedRunTimes(job, now, nowDate);
     if (runTimes.length === 0) return;
     const submitted = job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
     try {
@@ -189,7 +204,7 @@ export class RunLoop {
     } catch (error) {
       if (error instanceof MaxInstancesReachedError) {
         host.logger.warn(
-          `Execution of job ${JSON.stringify(job.id)} skipped: maximum number of running instances reached (${job.maxInstances})`,
+          `Execution of job "${job.id}" skipped: maximum number of running instances reached (${job.maxInstances})`,
         );
         this.#emit({
           code: EVENT_JOB_MAX_INSTANCES,
@@ -199,18 +214,14 @@ export class RunLoop {
           scheduledRunTimes: submitted,
         });
       } else {
-        host.logger.error(
-          `Error submitting job ${JSON.stringify(job.id)} to executor ${JSON.stringify(job.executor)}`,
-          error,
-        );
+        host.logger.error(`Error submitting job "${job.id}" to executor "${job.executor}"`, error);
       }
     }
     if (next === null) {
-      await store.removeJob(job.id);
-      this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
+      removed.push(job.id);
     } else {
       job.nextRunTime = next;
-      await store.updateJob(job);
+      updated.push(job);
     }
   }
 

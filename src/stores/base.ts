@@ -42,6 +42,12 @@ export interface JobStore {
   /** Removes every job. */
   removeAllJobs(): Promise<void>;
   /**
+   * Optional: stores the outcome of one processing pass at once (jobs with their new
+   * `nextRunTime`, and ids of jobs whose trigger is done), e.g. in one transaction. Without it the
+   * scheduler calls `updateJob` and `removeJob` for each job.
+   */
+  applyRunResults?(updated: Job[], removedIds: string[]): Promise<void>;
+  /**
    * Persistent stores: checks that the job can be stored (task reference, arguments, trigger),
    * rejecting with `TaskLookupError` or `SerializationError`. Called by `addJob`/`modifyJob`
    * before anything changes, even while the scheduler is stopped.

@@ -107,6 +107,12 @@ export class MemoryJobStore implements JobStore {
     }
   }
 
+  /** Stores a processing pass's outcome: new next run times, and jobs that are done. */
+  async applyRunResults(updated: Job[], removedIds: string[]): Promise<void> {
+    for (const job of updated) this.updateJobNow(job);
+    for (const id of removedIds) this.removeJobNow(id);
+  }
+
   /** Removes a job; rejects with `JobLookupError` if there is none. */
   async removeJob(id: string): Promise<void> {
     this.removeJobNow(id);

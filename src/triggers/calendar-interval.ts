@@ -18,6 +18,8 @@ const TIME_KEYS = [
   ['second', 59],
 ] as const;
 
+const OPTION_KEYS = [...UNIT_KEYS, ...TIME_KEYS.map((t) => t[0]), 'startDate', 'endDate', 'timezone'];
+
 function isoDate(days: number): string {
   return new Date(days * DAY_MS).toISOString().slice(0, 10);
 }
@@ -47,11 +49,7 @@ export class CalendarIntervalTrigger implements Trigger {
   private readonly timeMs: number;
 
   constructor(options: CalendarIntervalTriggerOptions = {}) {
-    checkOptionKeys(
-      options,
-      [...UNIT_KEYS, ...TIME_KEYS.map((t) => t[0]), 'startDate', 'endDate', 'timezone'],
-      'calendarinterval',
-    );
+    checkOptionKeys(options, OPTION_KEYS, 'calendarinterval');
     this.years = checkAmount(options.years, 'years', true);
     this.months = checkAmount(options.months, 'months', true);
     this.weeks = checkAmount(options.weeks, 'weeks', true);

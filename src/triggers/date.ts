@@ -10,6 +10,8 @@ import { formatInstant } from './format.js';
 import type { DateTriggerOptions } from './options.js';
 import { checkOptionKeys, isoOrNull } from './validate.js';
 
+const OPTION_KEYS = ['runDate', 'timezone'];
+
 /** Fires once, at `runDate` (default: now). */
 export class DateTrigger implements Trigger {
   /** The instant it fires at (epoch ms). */
@@ -18,7 +20,7 @@ export class DateTrigger implements Trigger {
   readonly timezone: TimeZone;
 
   constructor(options: DateTriggerOptions = {}) {
-    checkOptionKeys(options, ['runDate', 'timezone'], 'date');
+    checkOptionKeys(options, OPTION_KEYS, 'date');
     this.timezone = getZone(options.timezone ?? localZoneName(), 'timezone');
     this.runMs = options.runDate == null ? clock.now() : toEpochMs(options.runDate, this.timezone, 'runDate');
   }

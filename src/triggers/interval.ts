@@ -18,6 +18,8 @@ const UNITS = [
   ['seconds', 1000],
 ] as const;
 
+const OPTION_KEYS = [...UNITS.map((u) => u[0]), 'startDate', 'endDate', 'timezone', 'jitter'];
+
 /** Fires every interval of elapsed time from `startDate` (default: now + interval). */
 export class IntervalTrigger implements Trigger {
   /** The interval in milliseconds. */

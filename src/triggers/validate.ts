@@ -3,13 +3,17 @@
  */
 import { describeValue } from '../describe.js';
 
+const allowedSets = new WeakMap<readonly string[], Set<string>>();
+
 /** Throws a TypeError for an options value that is not an object, or a key that is not allowed. */
 export function checkOptionKeys(options: unknown, allowed: readonly string[], kind: string): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`Expected ${kind} trigger options to be an object, got ${describeValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
+  let set = allowedSets.get(allowed);
+  if (set === undefined) allowedSets.set(allowed, (set = new Set(allowed)));
+  for (const key in options) {
+    if (!set.has(key)) {
       throw new TypeError(
         `Unknown option ${JSON.stringify(key)} for a ${kind} trigger (expected one of ${allowed.join(', ')})`,
       );
