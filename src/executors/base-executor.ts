@@ -57,9 +57,11 @@ export abstract class BaseExecutor implements Executor {
   /** Most runs at once (the rest wait in a FIFO queue); `Infinity` when the subclass queues. */
   protected concurrency = Number.POSITIVE_INFINITY;
   readonly #instances = new Map<string, number>();
-  readonly #queue: Array<() => Promise<void>> = [];
+  // Queued runs, flat: job, runTimes, job, runTimes, ...
+  readonly #queue: Array<Job | Date[]> = [];
   #queueHead = 0;
   #active = 0;
+  #draining = false;
   readonly #running = new Set<RunContext>();
   #idle: Array<() => void> = [];
 
@@ -75,6 +77,7 @@ export abstract class BaseExecutor implements Executor {
       const reason = new ShutdownAbortError();
       for (const run of this.#running) run.abort(reason);
       // Queued runs never start.
+      for (let i = this.#queueHead; i < this.#queue.length; i += 2) this.#release(this.#queue[i] as Job);
       this.#queue.length = 0;
       this.#queueHead = 0;
       return;
@@ -93,59 +96,127 @@ export abstract class BaseExecutor implements Executor {
     const instances = this.#instances.get(job.id) ?? 0;
     if (instances >= job.maxInstances) throw new MaxInstancesReachedError(job.id, job.maxInstances);
     this.#instances.set(job.id, instances + 1);
-    const task = () => this.#runInstance(job, runTimes);
-    if (this.#active < this.concurrency) this.#start(task);
-    else this.#queue.push(task);
+    if (this.#active < this.concurrency) this.#launch(job, runTimes);
+    else this.#queue.push(job, runTimes);
   }
 
   /**
-   * Carries out one run of `job` for `runTime`; resolves to what the job returned, rejects with
-   * what it threw. `context.signal` aborts on timeout and on `shutdown({ wait: false })`.
+   * Carries out one run of `job` for `runTime`: returns (or resolves to) what the job returned,
+   * throws (or rejects with) what it threw. `context.signal` aborts on timeout and on
+   * `shutdown({ wait: false })`.
    */
-  protected abstract runJob(job: Job, runTime: Date, context: RunContext): Promise<unknown>;
+  protected abstract runJob(job: Job, runTime: Date, context: RunContext): unknown;
 
-  #start(task: () => Promise<void>): void {
+  readonly #finished = (): void => {
+    this.#active--;
+    this.#drain();
+  };
+
+  #launch(job: Job, runTimes: Date[]): void {
     this.#active++;
-    task().then(() => this.#next());
+    const pending = this.#runInstance(job, runTimes);
+    if (pending === null) this.#finished();
+    else pending.then(this.#finished);
   }
 
-  #next(): void {
-    this.#active--;
-    if (this.#queueHead < this.#queue.length) {
-      const task = this.#queue[this.#queueHead];
-      this.#queue[this.#queueHead++] = undefined as unknown as () => Promise<void>;
-      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-        this.#queue.splice(0, this.#queueHead);
+  /** Starts queued runs while there is room (a loop, since runs may finish synchronously). */
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      const queue = this.#queue;
+      while (this.#queueHead < queue.length && this.#active < this.concurrency) {
+        const job = queue[this.#queueHead] as Job;
+        const runTimes = queue[this.#queueHead + 1] as Date[];
+        queue[this.#queueHead] = queue[this.#queueHead + 1] = undefined as unknown as Job;
+        this.#queueHead += 2;
+        this.#launch(job, runTimes);
+      }
+      if (this.#queueHead >= queue.length) {
+        queue.length = 0;
+        this.#queueHead = 0;
+      } else if (this.#queueHead > 4096 && this.#queueHead * 2 > queue.length) {
+        queue.splice(0, this.#queueHead);
         this.#queueHead = 0;
       }
-      this.#start(task);
-    } else if (this.#active === 0) {
+    } finally {
+      this.#draining = false;
+    }
+    if (this.#active === 0 && this.#queueHead >= this.#queue.length && this.#idle.length > 0) {
       const idle = this.#idle;
       this.#idle = [];
       for (const resolve of idle) resolve();
     }
   }
 
-  async #runInstance(job: Job, runTimes: Date[]): Promise<void> {
+  #release(job: Job): void {
+    const left = (this.#instances.get(job.id) ?? 1) - 1;
+    if (left === 0) this.#instances.delete(job.id);
+    else this.#instances.set(job.id, left);
+  }
+
+  #isMissed(job: Job, runTime: Date): boolean {
+    const grace = job.misfireGraceTime;
+    if (grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
+    this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
+    this.host?.logger.warn(`Run time of job "${job.id}" was missed by more than ${grace} s`);
+    return true;
+  }
+
+  /** One instance: `null` when it finished synchronously, else a promise of its end. */
+  #runInstance(job: Job, runTimes: Date[]): Promise<void> | null {
+    if (runTimes.length !== 1 || job.timeout !== null) return this.#runInstanceSlow(job, runTimes);
+    // The common case, without async frames: one run time, no timeout.
+    const runTime = runTimes[0];
+    if (this.#isMissed(job, runTime)) {
+      this.#release(job);
+      return null;
+    }
+    const run = new RunContext(job.id, runTime);
+    this.#running.add(run);
+    let result: unknown;
+    try {
+      result = this.runJob(job, runTime, run);
+    } catch (error) {
+      this.#settle(job, runTime, run, false, error);
+      return null;
+    }
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      typeof (result as Promise<unknown>).then === 'function'
+    ) {
+      return (result as Promise<unknown>).then(
+        (value) => this.#settle(job, runTime, run, true, value),
+        (error: unknown) => this.#settle(job, runTime, run, false, error),
+      );
+    }
+    this.#settle(job, runTime, run, true, result);
+    return null;
+  }
+
+  #settle(job: Job, runTime: Date, run: RunContext, ok: boolean, value: unknown): void {
+    this.#running.delete(run);
+    this.#release(job);
+    if (ok) {
+      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, value);
+    } else {
+      this.host?.logger.error(`Job "${job.id}" raised an error`, value);
+      this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, value);
+    }
+  }
+
+  async #runInstanceSlow(job: Job, runTimes: Date[]): Promise<void> {
     try {
       for (const runTime of runTimes) {
-        const grace = job.misfireGraceTime;
-        if (grace !== null && clock.now() - runTime.getTime() > grace * 1000) {
-          this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
-          this.host?.logger.warn(
-            `Run time of job ${JSON.stringify(job.id)} was missed by more than ${grace} s`,
-          );
-          continue;
-        }
+        if (this.#isMissed(job, runTime)) continue;
         await this.#runOnce(job, runTime);
       }
     } catch (error) {
       // Only a bug in reporting gets here; keep the executor going.
       this.host?.logger.error('Executor failed while reporting a run', error);
     } finally {
-      const left = (this.#instances.get(job.id) ?? 1) - 1;
-      if (left === 0) this.#instances.delete(job.id);
-      else this.#instances.set(job.id, left);
+      this.#release(job);
     }
   }
 
@@ -156,7 +227,7 @@ export abstract class BaseExecutor implements Executor {
     try {
       let result: Promise<unknown>;
       try {
-        result = this.runJob(job, runTime, run);
+        result = Promise.resolve(this.runJob(job, runTime, run));
       } catch (error) {
         result = Promise.reject(error);
       }
@@ -180,7 +251,7 @@ export abstract class BaseExecutor implements Executor {
       const retval = await result;
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, retval);
     } catch (error) {
-      this.host?.logger.error(`Job ${JSON.stringify(job.id)} raised an error`, error);
+      this.host?.logger.error(`Job "${job.id}" raised an error`, error);
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
     } finally {
       (cancelTimeout as (() => void) | null)?.();

@@ -42,9 +42,9 @@ export class PromisePoolExecutor extends BaseExecutor {
     this.concurrency = maxWorkers;
   }
 
-  protected override runJob(job: Job, _runTime: Date, context: RunContext): Promise<unknown> {
+  protected override runJob(job: Job, _runTime: Date, context: RunContext): unknown {
     const func = job.func as (...args: unknown[]) => unknown;
-    // A sync function's value is returned as is; the base class awaits either kind.
-    return jobContextStorage().run(context, () => func(...job.args)) as Promise<unknown>;
+    // A sync function's value is returned as is; the base class handles either kind.
+    return jobContextStorage().run(context, () => func(...job.args));
   }
 }
