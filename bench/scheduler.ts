@@ -57,7 +57,8 @@ async function caseAdd(lib: Lib, n: number): Promise<Result> {
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC', daemon: true });
     await scheduler.start({ paused: true });
-    for (let i = 0; i < n; i++) await scheduler.addJob(noop, new IntervalTrigger({ seconds: 60, timezone: 'UTC' }));
+    for (let i = 0; i < n; i++)
+      await scheduler.addJob(noop, new IntervalTrigger({ seconds: 60, timezone: 'UTC' }));
     cleanup = () => scheduler.shutdown({ wait: false });
   } else if (lib === 'croner') {
     const jobs: Cron[] = [];
@@ -67,7 +68,8 @@ async function caseAdd(lib: Lib, n: number): Promise<Result> {
     };
   } else if (lib === 'toad-scheduler') {
     const s = new ToadScheduler();
-    for (let i = 0; i < n; i++) s.addSimpleIntervalJob(new SimpleIntervalJob({ seconds: 60 }, new Task(`t${i}`, noop)));
+    for (let i = 0; i < n; i++)
+      s.addSimpleIntervalJob(new SimpleIntervalJob({ seconds: 60 }, new Task(`t${i}`, noop)));
     cleanup = () => s.stop();
   } else {
     for (let i = 0; i < n; i++) schedule.scheduleJob('* * * * *', noop);
@@ -95,7 +97,9 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
     await scheduler.start({ paused: true });
     const at = new Date(Date.now());
     for (let i = 0; i < n; i++) {
-      await scheduler.addJob(task, new DateTrigger({ runDate: at, timezone: 'UTC' }), { misfireGraceTime: null });
+      await scheduler.addJob(task, new DateTrigger({ runDate: at, timezone: 'UTC' }), {
+        misfireGraceTime: null,
+      });
     }
     h.enable();
     t0 = performance.now();
@@ -154,7 +158,11 @@ async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result>
   } else if (lib === 'croner') {
     const jobs: Cron[] = [];
     for (let i = 0; i < n; i++) {
-      jobs.push(new Cron('* * * * * *', { startAt: new Date(start - 1) }, () => record(i, Math.floor(Date.now() / 1000) * 1000)));
+      jobs.push(
+        new Cron('* * * * * *', { startAt: new Date(start - 1) }, () =>
+          record(i, Math.floor(Date.now() / 1000) * 1000),
+        ),
+      );
     }
     stop = () => {
       for (const j of jobs) j.stop();
@@ -165,11 +173,14 @@ async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result>
     const base = Date.now();
     for (let i = 0; i < n; i++) {
       let k = 0;
-      s.addSimpleIntervalJob(new SimpleIntervalJob({ seconds: 1 }, new Task(`t${i}`, () => record(i, base + ++k * 1000))));
+      s.addSimpleIntervalJob(
+        new SimpleIntervalJob({ seconds: 1 }, new Task(`t${i}`, () => record(i, base + ++k * 1000))),
+      );
     }
     stop = () => s.stop();
   } else {
-    for (let i = 0; i < n; i++) schedule.scheduleJob('* * * * * *', () => record(i, Math.floor(Date.now() / 1000) * 1000));
+    for (let i = 0; i < n; i++)
+      schedule.scheduleJob('* * * * * *', () => record(i, Math.floor(Date.now() / 1000) * 1000));
     stop = () => schedule.gracefulShutdown();
   }
   await new Promise((r) => setTimeout(r, stopAt + 500 - Date.now()));
@@ -209,7 +220,8 @@ async function caseIdle(lib: Lib, n: number): Promise<Result> {
     };
   } else if (lib === 'toad-scheduler') {
     const s = new ToadScheduler();
-    for (let i = 0; i < n; i++) s.addSimpleIntervalJob(new SimpleIntervalJob({ days: 7 }, new Task(`t${i}`, noop)));
+    for (let i = 0; i < n; i++)
+      s.addSimpleIntervalJob(new SimpleIntervalJob({ days: 7 }, new Task(`t${i}`, noop)));
     stop = () => s.stop();
   } else {
     for (let i = 0; i < n; i++) schedule.scheduleJob(nextWeek, noop);
@@ -276,8 +288,7 @@ async function main(): Promise<void> {
   for (const n of sizes) {
     const results = new Map<Lib, Result>();
     for (const lib of libs) {
-      const skip =
-        (lib === 'node-schedule' && n > 10_000) || (lib === 'croner' && n > 100_000);
+      const skip = (lib === 'node-schedule' && n > 10_000) || (lib === 'croner' && n > 100_000);
       results.set(lib, skip ? { ms: null, bytesPerJob: null } : runChild(['add', lib, String(n)]));
     }
     const t = results.get('tickwork') as Result;
@@ -287,23 +298,42 @@ async function main(): Promise<void> {
       addRows.push([n.toLocaleString('en-US'), lib, fmt(r.ms), fmt(r.bytesPerJob, 0), ratio]);
     }
   }
-  table('1. Add N recurring jobs (time, retained heap per job after GC)', ['N', 'library', 'ms', 'bytes/job', 'tickwork faster by'], addRows);
+  table(
+    '1. Add N recurring jobs (time, retained heap per job after GC)',
+    ['N', 'library', 'ms', 'bytes/job', 'tickwork faster by'],
+    addRows,
+  );
 
   const burstN = quick ? 10_000 : 100_000;
   const burstRows: string[][] = [];
   const burst = new Map<Lib, Result>();
   for (const lib of libs) {
     const n = lib === 'node-schedule' ? Math.min(burstN, 10_000) : burstN;
-    burst.set(lib, lib === 'toad-scheduler' ? { jobsPerSecond: null, p99ms: null } : runChild(['burst', lib, String(n)]));
+    burst.set(
+      lib,
+      lib === 'toad-scheduler' ? { jobsPerSecond: null, p99ms: null } : runChild(['burst', lib, String(n)]),
+    );
   }
   const tb = burst.get('tickwork') as Result;
   for (const lib of libs) {
     const r = burst.get(lib) as Result;
     const ratio =
-      lib === 'tickwork' || r.jobsPerSecond === null ? '' : `${fmt((tb.jobsPerSecond as number) / (r.jobsPerSecond as number))}x`;
-    burstRows.push([lib, lib === 'node-schedule' ? String(Math.min(burstN, 10_000)) : String(burstN), fmt(r.jobsPerSecond, 0), fmt(r.p99ms), ratio]);
+      lib === 'tickwork' || r.jobsPerSecond === null
+        ? ''
+        : `${fmt((tb.jobsPerSecond as number) / (r.jobsPerSecond as number))}x`;
+    burstRows.push([
+      lib,
+      lib === 'node-schedule' ? String(Math.min(burstN, 10_000)) : String(burstN),
+      fmt(r.jobsPerSecond, 0),
+      fmt(r.p99ms),
+      ratio,
+    ]);
   }
-  table('2. Burst: date jobs due at one instant, trivial async function', ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'tickwork faster by'], burstRows);
+  table(
+    '2. Burst: date jobs due at one instant, trivial async function',
+    ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'tickwork faster by'],
+    burstRows,
+  );
 
   const steadyN = quick ? 1_000 : 10_000;
   const steadySeconds = quick ? 3 : 10;
@@ -311,9 +341,20 @@ async function main(): Promise<void> {
   for (const lib of libs) {
     const n = lib === 'node-schedule' ? Math.min(steadyN, 10_000) : steadyN;
     const r = runChild(['steady', lib, String(n), String(steadySeconds)]);
-    steadyRows.push([lib, String(n), fmt(r.p50ms), fmt(r.p99ms), `${r.runs} / ${r.expected}`, String(r.doubled)]);
+    steadyRows.push([
+      lib,
+      String(n),
+      fmt(r.p50ms),
+      fmt(r.p99ms),
+      `${r.runs} / ${r.expected}`,
+      String(r.doubled),
+    ]);
   }
-  table(`3. Steady: jobs each every second for ${steadySeconds} s`, ['library', 'jobs', 'lateness p50 ms', 'lateness p99 ms', 'runs / expected', 'doubled'], steadyRows);
+  table(
+    `3. Steady: jobs each every second for ${steadySeconds} s`,
+    ['library', 'jobs', 'lateness p50 ms', 'lateness p99 ms', 'runs / expected', 'doubled'],
+    steadyRows,
+  );
 
   const idleN = quick ? 10_000 : 100_000;
   const idleRows: string[][] = [];

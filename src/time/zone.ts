@@ -175,9 +175,16 @@ export class TimeZone {
 
 const zones = new Map<string, TimeZone>();
 
-/** The system's local IANA zone. */
+let localName: string | null = null;
+let localTz: string | undefined;
+
+/** The system's local IANA zone (cached; looked up again when `process.env.TZ` changes). */
 export function localZoneName(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  if (localName === null || process.env.TZ !== localTz) {
+    localTz = process.env.TZ;
+    localName = Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  }
+  return localName;
 }
 
 /**

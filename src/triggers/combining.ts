@@ -6,6 +6,8 @@ import { applyJitter, type Trigger, type TriggerJSON } from './base.js';
 import { triggerFromJSON } from './registry.js';
 import { checkJitter, checkOptionKeys } from './validate.js';
 
+const OPTION_KEYS = ['jitter'];
+
 // An AndTrigger whose children never agree would search forever; give up after this many rounds.
 const MAX_AND_ROUNDS = 10_000;
 
@@ -43,7 +45,7 @@ abstract class CombiningTrigger implements Trigger {
     options: CombiningTriggerOptions,
   ) {
     this.triggers = checkTriggers(triggers, kind);
-    checkOptionKeys(options, ['jitter'], kind);
+    checkOptionKeys(options, OPTION_KEYS, kind);
     this.jitter = checkJitter(options.jitter);
   }
 

@@ -35,11 +35,7 @@ export class IntervalTrigger implements Trigger {
   private readonly units: Partial<Record<(typeof UNITS)[number][0], number>> = {};
 
   constructor(options: IntervalTriggerOptions = {}) {
-    checkOptionKeys(
-      options,
-      [...UNITS.map((u) => u[0]), 'startDate', 'endDate', 'timezone', 'jitter'],
-      'interval',
-    );
+    checkOptionKeys(options, OPTION_KEYS, 'interval');
     let total = 0;
     for (const [unit, ms] of UNITS) {
       const amount = checkAmount(options[unit], unit);

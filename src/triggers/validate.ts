@@ -12,7 +12,7 @@ export function checkOptionKeys(options: unknown, allowed: readonly string[], ki
   }
   let set = allowedSets.get(allowed);
   if (set === undefined) allowedSets.set(allowed, (set = new Set(allowed)));
-  for (const key in options) {
+  for (const key of Object.keys(options)) {
     if (!set.has(key)) {
       throw new TypeError(
         `Unknown option ${JSON.stringify(key)} for a ${kind} trigger (expected one of ${allowed.join(', ')})`,

@@ -14,6 +14,7 @@ import { FIELD_NAMES, type FieldName } from './expressions.js';
 import { compileSpec, fieldText, withDefaults } from './fields.js';
 
 const OPTION_KEYS = [...FIELD_NAMES, 'startDate', 'endDate', 'timezone', 'jitter'] as const;
+const CRONTAB_OPTION_KEYS = ['timezone', 'startDate', 'endDate', 'jitter'];
 const SNAKE_NAMES: Record<FieldName, string> = {
   year: 'year',
   month: 'month',
@@ -70,7 +71,7 @@ export class CronTrigger implements Trigger {
 
   /** A trigger from a Unix crontab line (`m h dom mon dow`; 0 or 7 = Sunday; `@daily` and co.). */
   static fromCrontab(expr: string, options: CrontabOptions = {}): CronTrigger {
-    checkOptionKeys(options, ['timezone', 'startDate', 'endDate', 'jitter'], 'crontab');
+    checkOptionKeys(options, CRONTAB_OPTION_KEYS, 'crontab');
     const { fields, dayOrWeekday } = parseCrontab(expr);
     const trigger = new CronTrigger({ ...fields, ...options });
     const mutable = trigger as unknown as { crontab: string; matcher: CronMatcher };
