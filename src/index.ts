@@ -30,7 +30,7 @@ export { MemoryJobStore } from './stores/memory.js';
 export { registerTask } from './tasks.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
-export type { DateInput } from './time/inputs.js';
+export type { DateInput, DateTimeLike } from './time/inputs.js';
 export type { Trigger, TriggerJSON } from './triggers/base.js';
 export { CalendarIntervalTrigger } from './triggers/calendar-interval.js';
 export { AndTrigger, type CombiningTriggerOptions, OrTrigger } from './triggers/combining.js';

@@ -6,8 +6,15 @@ import { DateTime } from 'luxon';
 import { describeValue } from '../describe.js';
 import type { TimeZone } from './zone.js';
 
+/** A luxon `DateTime`, as far as tickwork needs one (declared here so users need no luxon types). */
+export interface DateTimeLike {
+  toMillis(): number;
+  readonly isValid: boolean;
+  readonly invalidReason?: string | null;
+}
+
 /** Anything tickwork accepts as a date. */
-export type DateInput = Date | DateTime | string | number;
+export type DateInput = Date | DateTimeLike | string | number;
 
 const ISO_RE =
   /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
