@@ -96,9 +96,20 @@ export abstract class BaseExecutor implements Executor {
     const instances = this.#instances.get(job.id) ?? 0;
     if (instances >= job.maxInstances) throw new MaxInstancesReachedError(job.id, job.maxInstances);
     this.#instances.set(job.id, instances + 1);
-    if (this.#active < this.concurrency) this.#launch(job, runTimes);
-    else this.#queue.push(job, runTimes);
+    // Runs start on a microtask: the scheduler reports job_submitted first, and user code never
+    // runs inside its processing pass.
+    this.#queue.push(job, runTimes);
+    if (!this.#drainQueued) {
+      this.#drainQueued = true;
+      queueMicrotask(this.#drainSoon);
+    }
   }
+
+  #drainQueued = false;
+  readonly #drainSoon = (): void => {
+    this.#drainQueued = false;
+    this.#drain();
+  };
 
   /**
    * Carries out one run of `job` for `runTime`: returns (or resolves to) what the job returned,
