@@ -95,7 +95,9 @@ export class AndTrigger extends CombiningTrigger {
       let min = Number.POSITIVE_INFINITY;
       let max = Number.NEGATIVE_INFINITY;
       for (const trigger of this.triggers) {
-        const fire = trigger.getNextFireTime(previousFireTime, searchFrom);
+        // After the first round, search from the latest candidate: with a previous fire time
+        // given, a trigger would search from just after it and ignore the later `now`.
+        const fire = trigger.getNextFireTime(round === 0 ? previousFireTime : null, searchFrom);
         if (fire === null) return null;
         const t = fire.getTime();
         if (t < min) min = t;
