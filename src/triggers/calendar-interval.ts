@@ -9,7 +9,7 @@ import { toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import type { Trigger, TriggerJSON } from './base.js';
 import type { CalendarIntervalTriggerOptions } from './options.js';
-import { checkAmount, checkOptionKeys } from './validate.js';
+import { checkAmount, checkOptionKeys, optionsFromJSON } from './validate.js';
 
 const UNIT_KEYS = ['years', 'months', 'weeks', 'days'] as const;
 const TIME_KEYS = [
@@ -77,11 +77,9 @@ export class CalendarIntervalTrigger implements Trigger {
 
   /** Restores a trigger from `toJSON()` output. */
   static fromJSON(json: TriggerJSON | Record<string, unknown>): CalendarIntervalTrigger {
-    const { type, ...rest } = json as Record<string, unknown>;
-    if (type !== undefined && type !== 'calendarinterval') {
-      throw new TypeError(`Expected a calendarinterval trigger's JSON, got type ${describeValue(type)}`);
-    }
-    return new CalendarIntervalTrigger(rest as CalendarIntervalTriggerOptions);
+    return new CalendarIntervalTrigger(
+      optionsFromJSON(json, 'calendarinterval') as CalendarIntervalTriggerOptions,
+    );
   }
 
   /** The instant of the fire on a date (days since 1970-01-01). */

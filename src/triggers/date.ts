@@ -1,14 +1,10 @@
-/**
- * DateTrigger: fires once.
- */
-import { describeValue } from '../describe.js';
 import { clock } from '../time/clock.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import type { Trigger, TriggerJSON } from './base.js';
 import { formatInstant } from './format.js';
 import type { DateTriggerOptions } from './options.js';
-import { checkOptionKeys, isoOrNull } from './validate.js';
+import { checkOptionKeys, isoOrNull, optionsFromJSON } from './validate.js';
 
 const OPTION_KEYS = ['runDate', 'timezone'];
 
@@ -27,11 +23,7 @@ export class DateTrigger implements Trigger {
 
   /** Restores a trigger from `toJSON()` output. */
   static fromJSON(json: TriggerJSON | Record<string, unknown>): DateTrigger {
-    const { type, ...rest } = json as Record<string, unknown>;
-    if (type !== undefined && type !== 'date') {
-      throw new TypeError(`Expected a date trigger's JSON, got type ${describeValue(type)}`);
-    }
-    return new DateTrigger(rest as DateTriggerOptions);
+    return new DateTrigger(optionsFromJSON(json, 'date') as DateTriggerOptions);
   }
 
   /** `runDate` the first time, then `null`. */

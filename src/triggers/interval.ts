@@ -8,7 +8,7 @@ import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import { applyJitter, type Trigger, type TriggerJSON } from './base.js';
 import { formatTimedelta } from './format.js';
 import type { IntervalTriggerOptions } from './options.js';
-import { checkAmount, checkJitter, checkOptionKeys, isoOrNull } from './validate.js';
+import { checkAmount, checkJitter, checkOptionKeys, isoOrNull, optionsFromJSON } from './validate.js';
 
 const UNITS = [
   ['weeks', 604_800_000],
@@ -64,11 +64,7 @@ export class IntervalTrigger implements Trigger {
 
   /** Restores a trigger from `toJSON()` output. */
   static fromJSON(json: TriggerJSON | Record<string, unknown>): IntervalTrigger {
-    const { type, ...rest } = json as Record<string, unknown>;
-    if (type !== undefined && type !== 'interval') {
-      throw new TypeError(`Expected an interval trigger's JSON, got type ${describeValue(type)}`);
-    }
-    return new IntervalTrigger(rest as IntervalTriggerOptions);
+    return new IntervalTrigger(optionsFromJSON(json, 'interval') as IntervalTriggerOptions);
   }
 
   /** The next fire time (see `Trigger`): elapsed time, never wall time. */

@@ -52,3 +52,15 @@ export function checkAmount(value: unknown, option: string, integer = false): nu
 export function isoOrNull(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+/** The options in a trigger's JSON, after checking that its `type` (when present) is `type`. */
+export function optionsFromJSON(json: unknown, type: string): Record<string, unknown> {
+  if (typeof json !== 'object' || json === null) {
+    throw new TypeError(`Expected a ${type} trigger's JSON object, got ${describeValue(json)}`);
+  }
+  const { type: given, ...options } = json as Record<string, unknown>;
+  if (given !== undefined && given !== type) {
+    throw new TypeError(`Expected a ${type} trigger's JSON, got type ${describeValue(given)}`);
+  }
+  return options;
+}

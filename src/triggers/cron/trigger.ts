@@ -1,13 +1,8 @@
-/**
- * CronTrigger: fires when the wall clock in its time zone matches every field, with
- * APScheduler 3's field grammar and defaults.
- */
-import { describeValue } from '../../describe.js';
 import { toEpochMs } from '../../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../../time/zone.js';
 import { applyJitter, type Trigger, type TriggerJSON } from '../base.js';
 import type { CronTriggerOptions } from '../options.js';
-import { checkJitter, checkOptionKeys, isoOrNull } from '../validate.js';
+import { checkJitter, checkOptionKeys, isoOrNull, optionsFromJSON } from '../validate.js';
 import { parseCrontab } from './crontab.js';
 import { CronMatcher } from './engine.js';
 import { FIELD_NAMES, type FieldName } from './expressions.js';
@@ -82,10 +77,7 @@ export class CronTrigger implements Trigger {
 
   /** Restores a trigger from `toJSON()` output (also accepts `{ crontab, timezone }` without `type`). */
   static fromJSON(json: TriggerJSON | Record<string, unknown>): CronTrigger {
-    const { type, crontab, ...rest } = json as Record<string, unknown>;
-    if (type !== undefined && type !== 'cron') {
-      throw new TypeError(`Expected a cron trigger's JSON, got type ${describeValue(type)}`);
-    }
+    const { crontab, ...rest } = optionsFromJSON(json, 'cron');
     if (crontab !== undefined) return CronTrigger.fromCrontab(crontab as string, rest as CrontabOptions);
     return new CronTrigger(rest as CronTriggerOptions);
   }
