@@ -29,4 +29,9 @@ export interface Executor {
    * is older than `misfireGraceTime` when they start are reported as `job_missed`.
    */
   submitJob(job: Job, runTimes: Date[]): void;
+  /**
+   * True for executors that resolve task names where they run (worker threads): `addJob` then
+   * accepts a name that is not registered in this thread, and a wrong one fails at run time.
+   */
+  readonly resolvesTaskNames?: boolean;
 }

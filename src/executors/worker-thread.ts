@@ -73,6 +73,9 @@ export class WorkerThreadExecutor extends BaseExecutor {
     this.#preload = [...preload];
   }
 
+  /** Task names are resolved in the workers (their `preload` modules register them). */
+  readonly resolvesTaskNames = true;
+
   /** Live worker threads (busy and idle). */
   get workerCount(): number {
     return this.#pool?.size ?? 0;

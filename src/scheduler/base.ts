@@ -33,11 +33,19 @@ import { Job, type JobChanges, type JobFunction } from '../job.js';
 import type { Logger } from '../logger.js';
 import type { JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
+import { isModuleRef } from '../tasks.js';
 import { clock } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
-import { applyChanges, checkJobOptions, resolveFunc, resolveTrigger, splitOptions } from './jobs.js';
+import {
+  applyChanges,
+  checkJobOptions,
+  resolveFunc,
+  resolveTrigger,
+  splitOptions,
+  workerOnlyTask,
+} from './jobs.js';
 import { Mutex } from './mutex.js';
 import {
   applyOptions,
@@ -380,7 +388,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
     const store = this.#lookupStore(checked.jobstore);
     this.#checkExecutor(checked.executor);
-    const resolved = resolveFunc(func);
+    const target = this.#executors.get(checked.executor) as Executor;
+    const resolved =
+      typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
+        ? { func: workerOnlyTask(func), taskRef: func }
+        : resolveFunc(func);
     const { func: fn, taskRef } = resolved instanceof Promise ? await resolved : resolved;
     const job = new Job(this, {
       id: checked.id,

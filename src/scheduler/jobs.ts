@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describeValue } from '../describe.js';
+import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
 import { resolveTask, taskRefOf } from '../tasks.js';
 import { toEpochMs } from '../time/inputs.js';
@@ -101,6 +102,15 @@ export async function resolveFunc(func: unknown): Promise<{ func: JobFunction; t
   throw new TypeError(
     `Expected func to be a function or a task reference string ("name" or "module#export"), got ${describeValue(func)}`,
   );
+}
+
+/** The main thread's stand-in for a task name that only a worker thread resolves. */
+export function workerOnlyTask(ref: string): JobFunction {
+  const stand = () => {
+    throw new TaskLookupError(ref, 'this task name is resolved in worker threads, not in the main thread');
+  };
+  Object.defineProperty(stand, 'name', { value: ref });
+  return stand;
 }
 
 /** Checks the job options that need no I/O; throws naming the option and the value. */
