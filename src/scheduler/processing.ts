@@ -114,10 +114,13 @@ export class RunLoop {
     this.#pass = null;
     if (this.#stopped) return;
     this.ctx.host.logger.debug(`Next wakeup is due in ${delay} ms`);
+    // The timer starts the next pass itself: going through wakeup() would arm one more timer,
+    // which Node fires 1 ms later at the earliest, so every run would start 1 ms late.
     this.#timer = clock.setTimeout(
       () => {
         this.#timer = null;
-        this.wakeup();
+        if (this.#stopped || this.#pass !== null || this.#soon !== null) return;
+        this.#pass = this.#run();
       },
       delay,
       this.ctx.daemon(),
