@@ -188,8 +188,9 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       }
     }
     this.logger.info('Scheduler started');
-    this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
+    // The loop starts first, so a scheduler_started listener that shuts down also stops it.
     this.#loop.start();
+    this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
   }
 
   /** Stops the scheduler; with `wait` (default), after running jobs are done. */

@@ -16,6 +16,8 @@ export class BlockingScheduler extends Scheduler {
   /** Runs until `shutdown()` or SIGINT/SIGTERM. */
   override async start(options: { paused?: boolean } = {}): Promise<void> {
     await super.start(options);
+    // Shut down already (by a scheduler_started listener): nothing to wait for.
+    if (!this.running) return;
     const stopped = new Promise<void>((resolve) => {
       this.#stopped = resolve;
     });
