@@ -1,0 +1,186 @@
+/**
+ * Bad input to the scheduler: each a TypeError or RangeError naming the option and the value,
+ * and nothing half-added.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  BackgroundScheduler,
+  BlockingScheduler,
+  CronTrigger,
+  MemoryJobStore,
+  PromisePoolExecutor,
+} from '../../src/index.js';
+import { makeScheduler, record, useFakeTime } from '../helpers/scheduler.js';
+
+useFakeTime();
+
+function noop(): void {}
+
+type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
+
+describe('addJob', () => {
+  const cases: Array<[string, unknown, unknown, unknown, ErrorClass, RegExp]> = [
+    ['unknown trigger alias', noop, 'weekly', undefined, TypeError, /trigger.*"weekly"/],
+    ['trigger of the wrong type', noop, 42, undefined, TypeError, /trigger.*42/],
+    ['unknown option', noop, 'interval', { seconds: 1, colour: 'red' }, TypeError, /"colour"/],
+    ['option of another trigger', noop, 'cron', { hours: 1 }, TypeError, /"hours"/],
+    [
+      'trigger option with a Trigger instance',
+      noop,
+      new CronTrigger({ hour: 1, timezone: 'UTC' }),
+      { hour: 2 },
+      TypeError,
+      /"hour"/,
+    ],
+    // The trigger module decides between TypeError and RangeError here; both are fine.
+    ['wrong trigger option type', noop, 'interval', { seconds: 'ten' }, Error, /seconds.*"ten"/],
+    ['bad cron field', noop, 'cron', { hour: 25 }, RangeError, /hour.*25/],
+    ['zero interval', noop, 'interval', { seconds: 0 }, RangeError, /interval.*0/],
+    ['bad timezone', noop, 'cron', { hour: 1, timezone: 'Mars/Base' }, RangeError, /timezone.*"Mars\/Base"/],
+    ['options not an object', noop, 'interval', 5, TypeError, /options.*5/],
+    [
+      'maxInstances 0',
+      noop,
+      'interval',
+      { seconds: 1, maxInstances: 0 },
+      TypeError,
+      /maxInstances.*0 \(number\)/,
+    ],
+    [
+      'maxInstances 1.5',
+      noop,
+      'interval',
+      { seconds: 1, maxInstances: 1.5 },
+      TypeError,
+      /maxInstances.*1\.5/,
+    ],
+    ['coalesce not boolean', noop, 'interval', { seconds: 1, coalesce: 'yes' }, TypeError, /coalesce.*"yes"/],
+    [
+      'negative grace',
+      noop,
+      'interval',
+      { seconds: 1, misfireGraceTime: -1 },
+      TypeError,
+      /misfireGraceTime.*-1/,
+    ],
+    ['timeout 0', noop, 'interval', { seconds: 1, timeout: 0 }, TypeError, /timeout.*0/],
+    ['args not an array', noop, 'interval', { seconds: 1, args: 5 }, TypeError, /args.*5/],
+    ['id not a string', noop, 'interval', { seconds: 1, id: 7 }, TypeError, /id.*7/],
+    ['empty id', noop, 'interval', { seconds: 1, id: '' }, TypeError, /id.*""/],
+    ['name not a string', noop, 'interval', { seconds: 1, name: 1 }, TypeError, /name.*1/],
+    [
+      'bad nextRunTime',
+      noop,
+      'interval',
+      { seconds: 1, nextRunTime: 'soon' },
+      RangeError,
+      /nextRunTime.*"soon"/,
+    ],
+    [
+      'replaceExisting not boolean',
+      noop,
+      'interval',
+      { seconds: 1, replaceExisting: 1 },
+      TypeError,
+      /replaceExisting.*1/,
+    ],
+    [
+      'unknown store alias',
+      noop,
+      'interval',
+      { seconds: 1, jobstore: 'nope' },
+      TypeError,
+      /jobstore.*"nope"/,
+    ],
+    [
+      'unknown executor alias',
+      noop,
+      'interval',
+      { seconds: 1, executor: 'nope' },
+      TypeError,
+      /executor.*"nope"/,
+    ],
+    ['func a number', 42, 'interval', { seconds: 1 }, TypeError, /func.*42/],
+    ['func an object', {}, 'interval', { seconds: 1 }, TypeError, /func/],
+    ['func null', null, 'interval', { seconds: 1 }, TypeError, /func.*null/],
+  ];
+
+  for (const [title, func, trigger, options, kind, message] of cases) {
+    it(`${title}: ${kind.name} naming it, nothing added`, async () => {
+      for (const paused of [false, true]) {
+        const scheduler = makeScheduler();
+        const events = record(scheduler);
+        if (paused) await scheduler.start({ paused: true });
+        const error = await scheduler.addJob(func as never, trigger as never, options as never).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(kind);
+        expect(error instanceof TypeError || error instanceof RangeError).toBe(true);
+        expect((error as Error).message).toMatch(message);
+        expect(await scheduler.getJobs()).toEqual([]);
+        expect(events.filter((e) => e.name === 'job_added')).toEqual([]);
+      }
+    });
+  }
+});
+
+describe('scheduler options', () => {
+  const cases: Array<[string, unknown, ErrorClass, RegExp]> = [
+    ['unknown option', { colour: 'blue' }, TypeError, /"colour"/],
+    ['options not an object', 5, TypeError, /options.*5/],
+    ['bad timezone', { timezone: 'Nowhere/Land' }, RangeError, /timezone.*"Nowhere\/Land"/],
+    ['jobDefaults not an object', { jobDefaults: 5 }, TypeError, /jobDefaults.*5/],
+    ['unknown job default', { jobDefaults: { foo: 1 } }, TypeError, /jobDefaults.*"foo"|"foo".*jobDefaults/],
+    ['bad jobDefaults.maxInstances', { jobDefaults: { maxInstances: -1 } }, TypeError, /maxInstances.*-1/],
+    ['bad jobDefaults.coalesce', { jobDefaults: { coalesce: 1 } }, TypeError, /jobDefaults\.coalesce.*1/],
+    [
+      'bad jobDefaults.misfireGraceTime',
+      { jobDefaults: { misfireGraceTime: 0 } },
+      TypeError,
+      /misfireGraceTime.*0/,
+    ],
+    ['bad jobstoreRetryInterval', { jobstoreRetryInterval: 0 }, TypeError, /jobstoreRetryInterval.*0/],
+    ['bad daemon', { daemon: 'yes' }, TypeError, /daemon.*"yes"/],
+    ['bad logger', { logger: {} }, TypeError, /logger/],
+    ['bad schedulerId', { schedulerId: '' }, TypeError, /schedulerId.*""/],
+    ['not a job store', { jobstores: { x: {} } }, TypeError, /jobstore "x"/],
+    ['not an executor', { executors: { x: 5 } }, TypeError, /executor "x".*5/],
+    ['jobstores not an object', { jobstores: 5 }, TypeError, /jobstores.*5/],
+  ];
+  for (const [title, options, kind, message] of cases) {
+    it(`${title}: ${kind.name} naming it`, () => {
+      for (const make of [
+        () => new BackgroundScheduler(options as never),
+        () => new BlockingScheduler(options as never),
+        () => makeScheduler().configure(options as never),
+      ]) {
+        let error: unknown = null;
+        try {
+          make();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(kind);
+        expect((error as Error).message).toMatch(message);
+      }
+    });
+  }
+});
+
+describe('stores, executors and ids', () => {
+  it('rejects bad aliases and plugins', async () => {
+    const scheduler = makeScheduler();
+    await expect(scheduler.addJobstore({} as never, 'x')).rejects.toThrow(/jobstore "x"/);
+    await expect(scheduler.addJobstore(new MemoryJobStore(), '' as never)).rejects.toThrow(/alias.*""/);
+    await expect(scheduler.addExecutor({} as never, 'x')).rejects.toThrow(/executor "x"/);
+    await expect(scheduler.removeJobstore('nope')).rejects.toThrow(/"nope"/);
+    await expect(scheduler.removeExecutor('nope')).rejects.toThrow(/"nope"/);
+    await expect(scheduler.getJob(5 as never)).rejects.toThrow(/id.*5/);
+  });
+
+  it('PromisePoolExecutor options', () => {
+    expect(() => new PromisePoolExecutor({ maxWorkers: 0 })).toThrow(TypeError);
+    expect(() => new PromisePoolExecutor({ maxWorkers: 0 })).toThrow(/maxWorkers.*0 \(number\)/);
+  });
+});
