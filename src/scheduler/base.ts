@@ -53,6 +53,7 @@ import {
   checkPlugin,
   defaultSettings,
   type JobOptions,
+  type OptionsArgument,
   type SchedulerOptions,
   type SchedulerSettings,
   type TaskJobOptions,
@@ -373,10 +374,15 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   addJob<F extends JobFunction, K extends TriggerAlias>(
     func: F,
     trigger: K,
-    options?: TriggerOptionsByAlias[K] & JobOptions<F>,
+    ...options: OptionsArgument<F, TriggerOptionsByAlias[K] & JobOptions<F>>
   ): Promise<Job>;
   /** Adds a job with a Trigger instance (or none: run once, now). */
-  addJob<F extends JobFunction>(func: F, trigger?: Trigger, options?: JobOptions<F>): Promise<Job>;
+  addJob<F extends JobFunction>(
+    func: F,
+    ...rest: OptionsArgument<F, JobOptions<F>> extends [options: JobOptions<F>]
+      ? [trigger: Trigger | undefined, options: JobOptions<F>]
+      : [trigger?: Trigger, options?: JobOptions<F>]
+  ): Promise<Job>;
   /** Adds a job naming its function by a task reference. */
   addJob<K extends TriggerAlias>(
     func: string,

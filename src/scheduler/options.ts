@@ -69,6 +69,16 @@ export interface CommonJobOptions {
   replaceExisting?: boolean;
 }
 
+/**
+ * The options argument of `addJob` for `F`: required when `F` has required parameters (its `args`
+ * must be given), optional otherwise.
+ */
+export type OptionsArgument<F extends JobFunction, O> = F extends (...args: infer P) => unknown
+  ? [] extends P
+    ? [options?: O]
+    : [options: O]
+  : [options?: O];
+
 /** Job options, with `args` checked against the function's parameters. */
 export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions & ArgsOption<F>;
 
