@@ -88,3 +88,22 @@ export class JobTimeoutError extends TickworkError {
     this.timeout = timeout;
   }
 }
+
+/**
+ * A run was claimed by a scheduler that stopped (crashed, or lost its store) before finishing it.
+ * It is not run again, since it may have done part of its work; another scheduler sharing the
+ * store reports it once its lease expires.
+ */
+export class JobAbandonedError extends TickworkError {
+  /** The job whose run was abandoned. */
+  readonly jobId: string;
+  /** The scheduler that had claimed the run. */
+  readonly schedulerId: string;
+  constructor(jobId: string, schedulerId: string) {
+    super(
+      `The run of job ${JSON.stringify(jobId)} claimed by scheduler ${JSON.stringify(schedulerId)} was not finished before its lease expired`,
+    );
+    this.jobId = jobId;
+    this.schedulerId = schedulerId;
+  }
+}

@@ -77,7 +77,9 @@ export abstract class BaseExecutor implements Executor {
       const reason = new ShutdownAbortError();
       for (const run of this.#running) run.abort(reason);
       // Queued runs never start.
-      for (let i = this.#queueHead; i < this.#queue.length; i += 2) this.#release(this.#queue[i] as Job);
+      for (let i = this.#queueHead; i < this.#queue.length; i += 2) {
+        this.#release(this.#queue[i] as Job, this.#queue[i + 1] as Date[]);
+      }
       this.#queue.length = 0;
       this.#queueHead = 0;
       return;
@@ -160,10 +162,12 @@ export abstract class BaseExecutor implements Executor {
     }
   }
 
-  #release(job: Job): void {
+  /** One instance is over: frees its place under `maxInstances` and tells the scheduler. */
+  #release(job: Job, runTimes: Date[]): void {
     const left = (this.#instances.get(job.id) ?? 1) - 1;
     if (left === 0) this.#instances.delete(job.id);
     else this.#instances.set(job.id, left);
+    this.host?.runFinished?.(job, runTimes);
   }
 
   #isMissed(job: Job, runTime: Date): boolean {
@@ -180,7 +184,7 @@ export abstract class BaseExecutor implements Executor {
     // The common case, without async frames: one run time, no timeout.
     const runTime = runTimes[0];
     if (this.#isMissed(job, runTime)) {
-      this.#release(job);
+      this.#release(job, runTimes);
       return null;
     }
     const run = new RunContext(job.id, runTime);
@@ -208,7 +212,7 @@ export abstract class BaseExecutor implements Executor {
 
   #settle(job: Job, runTime: Date, run: RunContext, ok: boolean, value: unknown): void {
     this.#running.delete(run);
-    this.#release(job);
+    this.#release(job, [runTime]);
     if (ok) {
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, value);
     } else {
@@ -227,7 +231,7 @@ export abstract class BaseExecutor implements Executor {
       // Only a bug in reporting gets here; keep the executor going.
       this.host?.logger.error('Executor failed while reporting a run', error);
     } finally {
-      this.#release(job);
+      this.#release(job, runTimes);
     }
   }
 

@@ -15,6 +15,11 @@ export interface ExecutorHost {
   dispatchEvent(event: SchedulerEventAny): void;
   /** True when some listener would receive an event with this code (lets hot paths skip building it). */
   wantsEvent(code: number): boolean;
+  /**
+   * Optional: called once a submitted instance is over (its runs finished, failed, were missed or
+   * never started), so a shared store can mark the claimed runs as done.
+   */
+  runFinished?(job: Job, runTimes: Date[]): void;
 }
 
 /** Runs jobs. */

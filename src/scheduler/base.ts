@@ -5,9 +5,11 @@
 import { describeValue } from '../describe.js';
 import {
   ConflictingIdError,
+  JobAbandonedError,
   JobLookupError,
   SchedulerAlreadyRunningError,
   SchedulerNotRunningError,
+  TaskLookupError,
 } from '../errors.js';
 import {
   EVENT_ALL,
@@ -31,10 +33,10 @@ import type { Executor, ExecutorHost } from '../executors/base.js';
 import { PromisePoolExecutor } from '../executors/promise-pool.js';
 import { Job, type JobChanges, type JobFunction } from '../job.js';
 import type { Logger } from '../logger.js';
-import type { JobStore, StoreHost } from '../stores/base.js';
+import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
-import { isModuleRef } from '../tasks.js';
-import { clock } from '../time/clock.js';
+import { isModuleRef, resolveTask } from '../tasks.js';
+import { clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
@@ -84,6 +86,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #stores = new Map<string, JobStore>();
   readonly #executors = new Map<string, Executor>();
   #pending: PendingJob[] = [];
+  readonly #finishedRuns = new Map<JobStore, Array<{ jobId: string; runTime: Date }>>();
+  #flushing: Promise<void> | null = null;
   readonly #events = new EventHub(() => this.#settings.logger);
   readonly #mutex = new Mutex();
   readonly #loop: RunLoop;
@@ -201,6 +205,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     await this.#loop.stop();
     const wait = options.wait ?? true;
     await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
+    await this.#flushing;
+    if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
     for (const store of this.#stores.values()) {
       try {
         await store.shutdown();
@@ -350,6 +356,76 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   #emit(event: Record<string, unknown> & { code: number; name: string }): void {
     if (!this.#events.wants(event.code)) return;
     this.#events.dispatch({ ...event, schedulerId: this.schedulerId } as unknown as SchedulerEventAny);
+  }
+
+  /** Resolves a stored job's task reference (see `StoreHost.restoreTask`). */
+  async restoreTask(ref: string, executor: string): Promise<JobFunction> {
+    try {
+      return await resolveTask(ref);
+    } catch (error) {
+      const target = this.#executors.get(executor);
+      if (error instanceof TaskLookupError && target?.resolvesTaskNames === true && !isModuleRef(ref)) {
+        return workerOnlyTask(ref);
+      }
+      throw error;
+    }
+  }
+
+  /** Reports runs claimed by a scheduler that stopped before finishing them, as `job_error`. */
+  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void {
+    for (const run of runs) {
+      const error = new JobAbandonedError(run.jobId, run.schedulerId);
+      this.logger.error(error.message);
+      this.#emit({
+        code: EVENT_JOB_ERROR,
+        name: 'job_error',
+        jobId: run.jobId,
+        jobstore,
+        scheduledRunTime: run.runTime,
+        error,
+      });
+    }
+  }
+
+  /** Called by executors when a submitted instance is over: finishes its run claims. */
+  runFinished(job: Job, runTimes: Date[]): void {
+    const store = this.#stores.get(job.jobstore);
+    if (store?.completeRuns === undefined) return;
+    let batch = this.#finishedRuns.get(store);
+    if (batch === undefined) {
+      batch = [];
+      this.#finishedRuns.set(store, batch);
+    }
+    for (const runTime of runTimes) batch.push({ jobId: job.id, runTime });
+    this.#flushing ??= yieldToEventLoop().then(() => this.#flushRuns());
+  }
+
+  /** Writes finished runs to their stores; a failed write is tried again later. */
+  async #flushRuns(): Promise<void> {
+    let failed = false;
+    while (this.#finishedRuns.size > 0 && !failed) {
+      const batches = [...this.#finishedRuns];
+      this.#finishedRuns.clear();
+      for (const [store, runs] of batches) {
+        try {
+          await store.completeRuns?.(runs);
+        } catch (error) {
+          failed = true;
+          this.logger.warn('Could not mark finished runs in their job store; trying again', error);
+          this.#finishedRuns.set(store, (this.#finishedRuns.get(store) ?? []).concat(runs));
+        }
+      }
+    }
+    this.#flushing = null;
+    if (failed && this.#state !== STATE_STOPPED) {
+      clock.setTimeout(
+        () => {
+          this.#flushing ??= this.#flushRuns();
+        },
+        this.#settings.jobstoreRetryIntervalMs,
+        true,
+      );
+    }
   }
 
   /** Reports a stored job that cannot be restored: logged and emitted as `job_error`. */

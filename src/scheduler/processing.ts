@@ -13,7 +13,7 @@ import {
 } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
-import type { JobStore, StoreHost } from '../stores/base.js';
+import type { JobRelease, JobStore, StoreHost } from '../stores/base.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
@@ -157,6 +157,7 @@ export class RunLoop {
   }
 
   async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
+    if (store.acquireDueJobs !== undefined) return this.#processSharedStore(store, alias, now);
     const nowDate = new Date(now);
     const due = await store.getDueJobs(nowDate);
     for (let start = 0; start < due.length; start += BATCH) {
@@ -180,21 +181,69 @@ export class RunLoop {
     return next === null ? null : next.getTime();
   }
 
-  /** Submits one due job and records what to store: its new next run time, or its removal. */
-  #processJob(job: Job, alias: string, now: number, nowDate: Date, updated: Job[], removed: string[]): void {
-    const host = this.ctx.host;
-    const executor = this.ctx.executors.get(job.executor);
-    if (executor === undefined) {
-      // Keep the job (nothing is lost) but stop it from being due again and again.
-      host.logger.error(`Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`);
-      job.nextRunTime = null;
-      updated.push(job);
-      this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
-      return;
+  /**
+   * A store shared with other schedulers: take due jobs under a lease, decide their runs, store
+   * the decisions with the run claims, and run only what the store confirmed.
+   */
+  async #processSharedStore(store: JobStore, alias: string, now: number): Promise<number | null> {
+    const nowDate = new Date(now);
+    const acquire = store.acquireDueJobs as NonNullable<JobStore['acquireDueJobs']>;
+    const release = store.releaseJobs as NonNullable<JobStore['releaseJobs']>;
+    for (;;) {
+      if (this.#stopped || !this.ctx.isRunning()) break;
+      const acquired = await acquire.call(store, nowDate, BATCH);
+      const releases: JobRelease[] = [];
+      for (const { job, token } of acquired) {
+        if (!this.ctx.executors.has(job.executor)) {
+          this.#executorMissing(job, alias);
+          releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
+          continue;
+        }
+        const { runTimes, next } = missedRunTimes(job, now, nowDate);
+        const submitted =
+          runTimes.length === 0 ? runTimes : job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
+        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: submitted });
+      }
+      const applied = await release.call(store, releases);
+      const refused: Array<{ jobId: string; runTime: Date }> = [];
+      for (let i = 0; i < acquired.length; i++) {
+        const { job } = acquired[i];
+        const r = releases[i];
+        if (!applied[i]) {
+          this.ctx.host.logger.info(
+            `Job "${job.id}" changed or was taken by another scheduler during this pass`,
+          );
+          continue;
+        }
+        if (r.runTimes.length > 0 && !this.#submit(job, alias, r.runTimes)) {
+          for (const runTime of r.runTimes) refused.push({ jobId: job.id, runTime });
+        }
+        if (r.remove)
+          this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
+      }
+      if (refused.length > 0) await store.completeRuns?.(refused);
+      if (acquired.length < BATCH) break;
+      await yieldToEventLoop();
     }
-    const { runTimes, next } = missedRunTimes(job, now, nowDate);
-    if (runTimes.length === 0) return;
-    const submitted = job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
+    const next = await store.getNextRunTime();
+    const poll = store.pollIntervalMs;
+    const nextMs = next === null ? null : next.getTime();
+    if (poll === undefined) return nextMs;
+    const pollAt = clock.now() + poll;
+    return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
+  }
+
+  #executorMissing(job: Job, alias: string): void {
+    // Keep the job (nothing is lost) but stop it from being due again and again.
+    this.ctx.host.logger.error(`Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`);
+    job.nextRunTime = null;
+    this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
+  }
+
+  /** Hands runs to the job's executor; false when it refused them (maxInstances, or an error). */
+  #submit(job: Job, alias: string, submitted: Date[]): boolean {
+    const host = this.ctx.host;
+    const executor = this.ctx.executors.get(job.executor) as Executor;
     try {
       executor.submitJob(job, submitted);
       this.#emit({
@@ -204,6 +253,7 @@ export class RunLoop {
         jobstore: alias,
         scheduledRunTimes: submitted,
       });
+      return true;
     } catch (error) {
       if (error instanceof MaxInstancesReachedError) {
         host.logger.warn(
@@ -219,7 +269,20 @@ export class RunLoop {
       } else {
         host.logger.error(`Error submitting job "${job.id}" to executor "${job.executor}"`, error);
       }
+      return false;
     }
+  }
+
+  /** Submits one due job and records what to store: its new next run time, or its removal. */
+  #processJob(job: Job, alias: string, now: number, nowDate: Date, updated: Job[], removed: string[]): void {
+    if (!this.ctx.executors.has(job.executor)) {
+      this.#executorMissing(job, alias);
+      updated.push(job);
+      return;
+    }
+    const { runTimes, next } = missedRunTimes(job, now, nowDate);
+    if (runTimes.length === 0) return;
+    this.#submit(job, alias, job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes);
     if (next === null) {
       removed.push(job.id);
     } else {

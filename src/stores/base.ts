@@ -1,8 +1,36 @@
 /**
  * The JobStore interface (SPEC section 7): where jobs live between runs.
  */
-import type { Job, JobHost } from '../job.js';
+import type { Job, JobFunction, JobHost } from '../job.js';
 import type { Logger } from '../logger.js';
+
+/** A job taken by `acquireDueJobs`, with the fencing token of that acquisition. */
+export interface AcquiredJob {
+  job: Job;
+  /** Changes with every acquisition and every update: a release with an old token is ignored. */
+  token: number;
+}
+
+/** What a processing pass decided for one acquired job. */
+export interface JobRelease {
+  id: string;
+  /** The token `acquireDueJobs` gave. */
+  token: number;
+  /** The next run time (`null` = paused), unless `remove`. */
+  nextRunTime: Date | null;
+  /** The trigger is done: remove the job. */
+  remove: boolean;
+  /** The run times this scheduler will run: each is claimed once, for exactly one scheduler. */
+  runTimes: Date[];
+}
+
+/** A run that a scheduler claimed and did not finish before its lease ran out. */
+export interface AbandonedRun {
+  jobId: string;
+  runTime: Date;
+  /** The scheduler that claimed it. */
+  schedulerId: string;
+}
 
 /** What a job store needs from its scheduler. */
 export interface StoreHost extends JobHost {
@@ -17,6 +45,13 @@ export interface StoreHost extends JobHost {
   reportBrokenJob(jobId: string, jobstore: string, error: unknown): void;
   /** Asks the scheduler to look at its stores now (jobs changed elsewhere). */
   wakeup(): void;
+  /**
+   * Resolves the task reference of a stored job: a registered name, a module reference, or (for
+   * an executor that resolves names itself) a name only its workers know.
+   */
+  restoreTask(ref: string, executor: string): Promise<JobFunction>;
+  /** Reports runs whose scheduler stopped before finishing them: emitted as `job_error`. */
+  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void;
 }
 
 /** Stores jobs and answers which are due. All methods may reject (a remote store may be down). */
@@ -53,4 +88,26 @@ export interface JobStore {
    * before anything changes, even while the scheduler is stopped.
    */
   validateJob?(job: Job): Promise<void>;
+  /**
+   * Stores shared by several schedulers implement `acquireDueJobs`, `releaseJobs` and
+   * `completeRuns`; the scheduler then uses them instead of `getDueJobs`/`applyRunResults`.
+   *
+   * Takes up to `limit` due jobs that no other scheduler holds, under a lease for this scheduler
+   * (it expires after the store's lease time, so a scheduler that dies blocks nobody for long).
+   */
+  acquireDueJobs?(now: Date, limit: number): Promise<AcquiredJob[]>;
+  /**
+   * Stores the decisions of one pass and ends the leases, all at once. A release whose token is
+   * no longer current (the job was changed or taken by another scheduler meanwhile) is ignored.
+   * Resolves to one flag per release: true when it was applied and its run times claimed for
+   * this scheduler, which must then run them (and only then).
+   */
+  releaseJobs?(releases: JobRelease[]): Promise<boolean[]>;
+  /** Marks claimed runs as finished (they are no longer reported as abandoned). */
+  completeRuns?(runs: Array<{ jobId: string; runTime: Date }>): Promise<void>;
+  /**
+   * The longest the scheduler may sleep between looks at this store, in milliseconds: other
+   * processes may change its jobs without a wake-up reaching this one.
+   */
+  readonly pollIntervalMs?: number;
 }

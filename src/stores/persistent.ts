@@ -1,0 +1,282 @@
+/**
+ * PersistentJobStore: the JobStore of every database-backed store, built on a `StoreBackend`.
+ * It encodes jobs to readable JSON, restores them (reporting, never deleting, the ones this code
+ * cannot restore), takes due jobs under leases with fencing tokens, claims each run time once,
+ * keeps the claims of running jobs alive with a heartbeat, reports the runs of schedulers that
+ * died, and wakes the scheduler when another process says jobs changed.
+ */
+import { describeValue } from '../describe.js';
+import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
+import type { Job } from '../job.js';
+import { clock, type TimerHandle } from '../time/clock.js';
+import type { StoreBackend } from './backend.js';
+import type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './base.js';
+import { decodeJob, encodeJob, type JobRow } from './state.js';
+
+/** Options every persistent store takes. */
+export interface PersistentStoreOptions {
+  /**
+   * Seconds a scheduler holds the jobs it takes, and the runs it claims without a heartbeat:
+   * a scheduler that dies blocks them for at most this long. Default 30.
+   */
+  leaseTime?: number;
+  /**
+   * Most seconds between two looks at the store, so changes made by other processes are seen
+   * even when no wake-up hint arrives. Default 1.
+   */
+  pollInterval?: number;
+}
+
+function checkPositiveSeconds(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`Expected ${name} to be a number of seconds above 0, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Checks that `options` is an object with only `known` keys; returns it. */
+export function checkStoreOptions<T extends object>(options: unknown, store: string, known: string[]): T {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected ${store} options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key) && key !== 'leaseTime' && key !== 'pollInterval') {
+      throw new TypeError(`Unknown ${store} option ${JSON.stringify(key)}`);
+    }
+  }
+  return options as T;
+}
+
+/** Checks a table name or key prefix: letters, digits and `_` (and `:` where `extra` allows). */
+export function checkIdentifier(
+  value: unknown,
+  name: string,
+  pattern = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/,
+): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new TypeError(`Expected ${name} to match ${pattern}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+interface Cached {
+  state: string;
+  job: Job;
+}
+
+/** The base of SqliteJobStore, PostgresJobStore and RedisJobStore. */
+export abstract class PersistentJobStore implements JobStore {
+  readonly #leaseMs: number;
+  /** Longest sleep between looks at this store, in milliseconds. */
+  readonly pollIntervalMs: number;
+  #backend: StoreBackend | null = null;
+  #host: StoreHost | null = null;
+  #alias = 'default';
+  #heartbeat: TimerHandle | null = null;
+  // Restored jobs by id, reused while their stored state is unchanged.
+  readonly #cache = new Map<string, Cached>();
+  // Rows this process could not restore, by id with the state that failed: reported once.
+  readonly #broken = new Map<string, string>();
+
+  constructor(options: PersistentStoreOptions) {
+    this.#leaseMs = checkPositiveSeconds(options.leaseTime, 'leaseTime', 30) * 1000;
+    this.pollIntervalMs = checkPositiveSeconds(options.pollInterval, 'pollInterval', 1) * 1000;
+  }
+
+  /** Makes the backend (loading the driver); called once per start. */
+  protected abstract createBackend(host: StoreHost): Promise<StoreBackend>;
+
+  /** Connects, migrates the schema, and starts the heartbeat and the wake-up hints. */
+  async start(host: StoreHost, alias: string): Promise<void> {
+    const backend = await this.createBackend(host);
+    await backend.open();
+    this.#backend = backend;
+    this.#host = host;
+    this.#alias = alias;
+    this.#broken.clear();
+    this.#cache.clear();
+    if (backend.listen !== undefined) {
+      try {
+        await backend.listen(() => host.wakeup());
+      } catch (error) {
+        host.logger.warn(
+          `Job store ${JSON.stringify(alias)}: wake-up hints unavailable, polling only`,
+          error,
+        );
+      }
+    }
+    this.#armHeartbeat();
+  }
+
+  /** Stops the heartbeat and disconnects. */
+  async shutdown(): Promise<void> {
+    if (this.#heartbeat !== null) clock.clearTimeout(this.#heartbeat);
+    this.#heartbeat = null;
+    const backend = this.#backend;
+    this.#backend = null;
+    this.#cache.clear();
+    await backend?.close();
+  }
+
+  get #db(): StoreBackend {
+    if (this.#backend === null) throw new SchedulerNotRunningError();
+    return this.#backend;
+  }
+
+  get #scheduler(): StoreHost {
+    if (this.#host === null) throw new SchedulerNotRunningError();
+    return this.#host;
+  }
+
+  #armHeartbeat(): void {
+    this.#heartbeat = clock.setTimeout(
+      () => {
+        this.#beat().finally(() => {
+          if (this.#backend !== null) this.#armHeartbeat();
+        });
+      },
+      this.#leaseMs / 3,
+      true,
+    );
+  }
+
+  /** Keeps this scheduler's run claims alive, and reports the claims of schedulers that died. */
+  async #beat(): Promise<void> {
+    const backend = this.#backend;
+    const host = this.#host;
+    if (backend === null || host === null) return;
+    try {
+      const now = clock.now();
+      await backend.renewRuns(host.schedulerId, now + this.#leaseMs);
+      const abandoned = await backend.takeAbandonedRuns(now);
+      if (abandoned.length > 0) {
+        const runs: AbandonedRun[] = abandoned.map((r) => ({
+          jobId: r.jobId,
+          runTime: new Date(r.runTime),
+          schedulerId: r.schedulerId,
+        }));
+        host.reportAbandonedRuns(this.#alias, runs);
+      }
+    } catch (error) {
+      host.logger.warn(`Job store ${JSON.stringify(this.#alias)}: heartbeat failed`, error);
+    }
+  }
+
+  /** Restores a row, from the cache when its state is unchanged; `null` (reported) if broken. */
+  async #restore(row: JobRow): Promise<Job | null> {
+    const cached = this.#cache.get(row.id);
+    if (cached !== undefined && cached.state === row.state) {
+      const job = cached.job.clone();
+      job.nextRunTime = row.nextRunTime === null ? null : new Date(row.nextRunTime);
+      return job;
+    }
+    try {
+      const job = await decodeJob(this.#scheduler, this.#alias, row);
+      this.#cache.set(row.id, { state: row.state, job: job.clone() });
+      this.#broken.delete(row.id);
+      return job;
+    } catch (error) {
+      if (this.#broken.get(row.id) !== row.state) {
+        this.#broken.set(row.id, row.state);
+        this.#scheduler.reportBrokenJob(row.id, this.#alias, error);
+      }
+      return null;
+    }
+  }
+
+  async #restoreAll(rows: JobRow[]): Promise<Job[]> {
+    const jobs: Job[] = [];
+    for (const row of rows) {
+      const job = await this.#restore(row);
+      if (job !== null) jobs.push(job);
+    }
+    return jobs;
+  }
+
+  /** The job with this id, or `null` (also for a stored job this code cannot restore). */
+  async lookupJob(id: string): Promise<Job | null> {
+    const row = await this.#db.get(id);
+    return row === null ? null : this.#restore(row);
+  }
+
+  /** Jobs due at `now`, earliest first (without taking them). */
+  async getDueJobs(now: Date): Promise<Job[]> {
+    return this.#restoreAll(await this.#db.due(now.getTime()));
+  }
+
+  /** The earliest time a look at this store may find work. */
+  async getNextRunTime(): Promise<Date | null> {
+    const next = await this.#db.nextRunTime(clock.now());
+    return next === null ? null : new Date(next);
+  }
+
+  /** Every job this code can restore, by next run time, paused jobs last. */
+  async getAllJobs(): Promise<Job[]> {
+    return this.#restoreAll(await this.#db.all());
+  }
+
+  /** Checks that the job can be stored: a task reference, storable arguments and trigger. */
+  async validateJob(job: Job): Promise<void> {
+    encodeJob(job);
+  }
+
+  /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
+  async addJob(job: Job): Promise<void> {
+    if (!(await this.#db.insert(encodeJob(job)))) throw new ConflictingIdError(job.id);
+    this.#backend?.notify?.();
+  }
+
+  /** Replaces a job; rejects with `JobLookupError` if there is none. */
+  async updateJob(job: Job): Promise<void> {
+    if (!(await this.#db.update(encodeJob(job)))) throw new JobLookupError(job.id);
+    this.#backend?.notify?.();
+  }
+
+  /** Removes a job; rejects with `JobLookupError` if there is none. */
+  async removeJob(id: string): Promise<void> {
+    if (!(await this.#db.remove(id))) throw new JobLookupError(id);
+    this.#cache.delete(id);
+    this.#backend?.notify?.();
+  }
+
+  /** Removes every job. */
+  async removeAllJobs(): Promise<void> {
+    await this.#db.removeAll();
+    this.#cache.clear();
+    this.#backend?.notify?.();
+  }
+
+  /** Takes due jobs under this scheduler's lease. Rows this code cannot restore stay leased. */
+  async acquireDueJobs(now: Date, limit: number): Promise<AcquiredJob[]> {
+    const at = now.getTime();
+    const rows = await this.#db.acquire(this.#scheduler.schedulerId, at, at + this.#leaseMs, limit);
+    const acquired: AcquiredJob[] = [];
+    for (const row of rows) {
+      const job = await this.#restore(row);
+      if (job !== null) acquired.push({ job, token: row.token });
+    }
+    return acquired;
+  }
+
+  /** Stores a pass's decisions and claims its run times, fenced by the acquisition tokens. */
+  async releaseJobs(releases: JobRelease[]): Promise<boolean[]> {
+    if (releases.length === 0) return [];
+    const rows = releases.map((r) => ({
+      id: r.id,
+      token: r.token,
+      nextRunTime: r.remove || r.nextRunTime === null ? null : r.nextRunTime.getTime(),
+      remove: r.remove,
+      runTimes: r.runTimes.map((t) => t.getTime()),
+    }));
+    const applied = await this.#db.release(this.#scheduler.schedulerId, rows, clock.now() + this.#leaseMs);
+    for (let i = 0; i < releases.length; i++) if (releases[i].remove) this.#cache.delete(releases[i].id);
+    return applied;
+  }
+
+  /** Marks claimed runs as finished. */
+  async completeRuns(runs: Array<{ jobId: string; runTime: Date }>): Promise<void> {
+    if (runs.length === 0) return;
+    await this.#db.completeRuns(runs.map((r) => ({ jobId: r.jobId, runTime: r.runTime.getTime() })));
+  }
+}

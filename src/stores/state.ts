@@ -1,0 +1,133 @@
+/**
+ * A job's state as persistent stores keep it: readable JSON holding everything but the function
+ * itself (named by its task reference) and the next run time (a column of its own, so stores can
+ * index it).
+ */
+import { SerializationError, TaskLookupError } from '../errors.js';
+import { Job } from '../job.js';
+import { decodeArgs, encodeArgs, type Json } from '../serialization.js';
+import type { TriggerJSON } from '../triggers/base.js';
+import { triggerFromJSON } from '../triggers/registry.js';
+import type { StoreHost } from './base.js';
+
+/** The current layout of the state JSON. */
+export const STATE_VERSION = 1;
+
+/** The JSON a persistent store keeps for a job. */
+export interface JobState {
+  version: number;
+  id: string;
+  name: string;
+  task: string;
+  args: Json[];
+  trigger: TriggerJSON;
+  executor: string;
+  misfireGraceTime: number | null;
+  coalesce: boolean;
+  maxInstances: number;
+  timeout: number | null;
+}
+
+/** A stored job: its id, next run time (epoch ms, `null` = paused) and state JSON. */
+export interface JobRow {
+  id: string;
+  nextRunTime: number | null;
+  state: string;
+}
+
+/**
+ * Encodes a job for a persistent store. Throws `TaskLookupError` for a job whose function has no
+ * task reference, and `SerializationError` naming the path of anything else that cannot be stored.
+ */
+export function encodeJob(job: Job): JobRow {
+  if (job.taskRef === null) {
+    throw new TaskLookupError(
+      job.func.name || '<anonymous>',
+      `job ${JSON.stringify(job.id)} goes to job store ${JSON.stringify(job.jobstore)}, which keeps task references, not functions: register the function with registerTask(name, fn) or pass "module-specifier#exportName"`,
+    );
+  }
+  const trigger = job.trigger.toJSON();
+  let text: string;
+  try {
+    text = JSON.stringify(trigger);
+  } catch (error) {
+    throw new SerializationError('trigger', `its toJSON() is not JSON: ${String(error)}`);
+  }
+  try {
+    triggerFromJSON(JSON.parse(text));
+  } catch (error) {
+    throw new SerializationError(
+      'trigger',
+      `it cannot be restored from its JSON: ${(error as Error).message}`,
+    );
+  }
+  const state: JobState = {
+    version: STATE_VERSION,
+    id: job.id,
+    name: job.name,
+    task: job.taskRef,
+    args: encodeArgs(job.args),
+    trigger,
+    executor: job.executor,
+    misfireGraceTime: job.misfireGraceTime,
+    coalesce: job.coalesce,
+    maxInstances: job.maxInstances,
+    timeout: job.timeout,
+  };
+  return {
+    id: job.id,
+    nextRunTime: job.nextRunTime === null ? null : job.nextRunTime.getTime(),
+    state: JSON.stringify(state),
+  };
+}
+
+function field<T>(state: Record<string, unknown>, key: string, check: (v: unknown) => boolean): T {
+  const value = state[key];
+  if (!check(value)) throw new TypeError(`Stored job state has a bad ${key}: ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+const isString = (v: unknown) => typeof v === 'string';
+const isSecondsOrNull = (v: unknown) => v === null || (typeof v === 'number' && v >= 0);
+
+/**
+ * Restores a stored job. Rejects (with the reason) when the state is corrupt, or its task or
+ * trigger is unknown to this code; the caller reports it and keeps the row.
+ */
+export async function decodeJob(host: StoreHost, alias: string, row: JobRow): Promise<Job> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(row.state);
+  } catch (error) {
+    throw new TypeError(`Stored job state is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TypeError(`Stored job state is not a JSON object: ${row.state.slice(0, 100)}`);
+  }
+  const state = parsed as Record<string, unknown>;
+  if (state.version !== STATE_VERSION) {
+    throw new TypeError(
+      `Stored job state has version ${JSON.stringify(state.version)}, expected ${STATE_VERSION}`,
+    );
+  }
+  const task = field<string>(state, 'task', isString);
+  const executor = field<string>(state, 'executor', isString);
+  const args = field<Json[]>(state, 'args', Array.isArray);
+  const trigger = triggerFromJSON(state.trigger);
+  const func = await host.restoreTask(task, executor);
+  return new Job(host, {
+    id: row.id,
+    name: field<string>(state, 'name', isString),
+    func,
+    taskRef: task,
+    args: decodeArgs(args),
+    trigger,
+    executor,
+    jobstore: alias,
+    misfireGraceTime: field<number | null>(state, 'misfireGraceTime', isSecondsOrNull),
+    coalesce: field<boolean>(state, 'coalesce', (v) => typeof v === 'boolean'),
+    maxInstances: field<number>(state, 'maxInstances', (v) => Number.isInteger(v) && (v as number) >= 1),
+    timeout: field<number | null>(state, 'timeout', isSecondsOrNull),
+    nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
+  });
+}
