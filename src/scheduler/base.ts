@@ -89,7 +89,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #finishedRuns = new Map<JobStore, Array<{ jobId: string; runTime: Date }>>();
   #flushing: Promise<void> | null = null;
   readonly #events = new EventHub(() => this.#settings.logger);
-  readonly #mutex = new Mutex();
+  readonly #mutexes = new Map<string, Mutex>();
   readonly #loop: RunLoop;
 
   constructor(options: SchedulerOptions = {}) {
@@ -97,7 +97,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       host: this,
       stores: this.#stores,
       executors: this.#executors,
-      mutex: this.#mutex,
+      mutexFor: (alias) => this.#mutexFor(alias),
       settings: () => this.#settings,
       isRunning: () => this.#state === STATE_RUNNING,
       daemon: () => this.timersUnref(),
@@ -293,6 +293,16 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     this.#executors.delete(alias);
     if (shutdown && this.running) await executor.shutdown(true);
     this.#emit({ code: EVENT_EXECUTOR_REMOVED, name: 'executor_removed', alias });
+  }
+
+  /** The lock of one store's jobs (passes and job API calls take turns on it). */
+  #mutexFor(alias: string): Mutex {
+    let mutex = this.#mutexes.get(alias);
+    if (mutex === undefined) {
+      mutex = new Mutex();
+      this.#mutexes.set(alias, mutex);
+    }
+    return mutex;
   }
 
   #lookupStore(alias: unknown): JobStore {
@@ -519,7 +529,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   ): Promise<void> {
     if (!explicitNextRunTime) job.nextRunTime = job.trigger.getNextFireTime(null, new Date(now));
     const store = this.#lookupStore(job.jobstore);
-    await this.#mutex.run(async () => {
+    await this.#mutexFor(job.jobstore).run(async () => {
       try {
         await store.addJob(job);
       } catch (error) {
@@ -578,7 +588,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       pending.job = modified;
       if (changes.nextRunTime !== undefined) pending.explicitNextRunTime = true;
     } else {
-      await this.#mutex.run(() => store.updateJob(modified));
+      await this.#mutexFor(alias).run(() => store.updateJob(modified));
     }
     this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: id, jobstore: alias });
     if (this.#state === STATE_RUNNING) this.wakeup();
@@ -617,7 +627,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   async removeJob(id: string, jobstore?: string): Promise<void> {
     const { alias, pending } = await this.#findJob(id, jobstore);
     if (pending !== null) this.#pending = this.#pending.filter((p) => p !== pending);
-    else await this.#mutex.run(() => this.#lookupStore(alias).removeJob(id));
+    else await this.#mutexFor(alias).run(() => this.#lookupStore(alias).removeJob(id));
     this.logger.info(`Removed job ${JSON.stringify(id)}`);
     this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
   }
@@ -628,7 +638,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     this.#pending = this.#pending.filter((p) => jobstore !== undefined && p.job.jobstore !== jobstore);
     for (const [alias, store] of this.#stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
-      await this.#mutex.run(() => store.removeAllJobs());
+      await this.#mutexFor(alias).run(() => store.removeAllJobs());
       this.#emit({ code: EVENT_ALL_JOBS_REMOVED, name: 'all_jobs_removed', alias });
     }
   }

@@ -26,7 +26,8 @@ export interface LoopContext {
   host: StoreHost & ExecutorHost;
   stores: Map<string, JobStore>;
   executors: Map<string, Executor>;
-  mutex: Mutex;
+  /** The lock of one store: job API calls and passes take turns on it. */
+  mutexFor(alias: string): Mutex;
   settings(): SchedulerSettings;
   isRunning(): boolean;
   daemon(): boolean;
@@ -127,33 +128,37 @@ export class RunLoop {
     );
   }
 
-  /** One pass over every store; resolves to the milliseconds until the next one is due. */
+  /**
+   * One pass over every store, the stores side by side (a slow or unreachable store does not hold
+   * up the others); resolves to the milliseconds until the next one is due.
+   */
   async #process(): Promise<number> {
     if (!this.ctx.isRunning()) return MAX_SLEEP_MS;
     const now = clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [alias, store] of this.ctx.stores) {
-      const retry = this.#retryAt.get(alias);
-      if (retry !== undefined && retry > now) {
-        next = Math.min(next, retry);
-        continue;
-      }
-      try {
-        const storeNext = await this.ctx.mutex.run(() => this.#processStore(store, alias, now));
-        if (storeNext !== null) next = Math.min(next, storeNext);
-        this.#retryAt.delete(alias);
-      } catch (error) {
-        const interval = this.ctx.settings().jobstoreRetryIntervalMs;
-        this.ctx.host.logger.warn(
-          `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
-          error,
-        );
-        this.#retryAt.set(alias, now + interval);
-        next = Math.min(next, now + interval);
-      }
-      if (this.#stopped) break;
-    }
+    const nexts = await Promise.all(
+      [...this.ctx.stores].map(([alias, store]) => this.#processStoreOrRetry(store, alias, now)),
+    );
+    const next = Math.min(...nexts);
     return next === Number.POSITIVE_INFINITY ? MAX_SLEEP_MS : Math.max(0, next - clock.now());
+  }
+
+  /** Processes one store unless it is waiting to be retried; resolves to its next due time. */
+  async #processStoreOrRetry(store: JobStore, alias: string, now: number): Promise<number> {
+    const retry = this.#retryAt.get(alias);
+    if (retry !== undefined && retry > now) return retry;
+    try {
+      const next = await this.ctx.mutexFor(alias).run(() => this.#processStore(store, alias, now));
+      this.#retryAt.delete(alias);
+      return next ?? Number.POSITIVE_INFINITY;
+    } catch (error) {
+      const interval = this.ctx.settings().jobstoreRetryIntervalMs;
+      this.ctx.host.logger.warn(
+        `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
+        error,
+      );
+      this.#retryAt.set(alias, now + interval);
+      return now + interval;
+    }
   }
 
   async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
