@@ -25,8 +25,10 @@ export type {
   SchedulerOptions,
   TaskJobOptions,
 } from './scheduler/options.js';
-export type { JobStore, StoreHost } from './stores/base.js';
+export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
 export { MemoryJobStore } from './stores/memory.js';
+export type { PersistentStoreOptions } from './stores/persistent.js';
+export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
 export { registerTask } from './tasks.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';

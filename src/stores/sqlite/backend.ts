@@ -1,0 +1,261 @@
+/**
+ * The SQLite backend on better-sqlite3. Several processes may share the file: WAL mode lets
+ * readers go on beside the one writer, `busy_timeout` makes writers wait for each other instead
+ * of failing, and every change that spans rows is one `BEGIN IMMEDIATE` transaction.
+ */
+import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
+import type { JobRow } from '../state.js';
+import { MIGRATIONS, type SqliteNames } from './migrations.js';
+
+/** The parts of a better-sqlite3 statement this backend uses. */
+export interface SqliteStatement {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** The parts of a better-sqlite3 transaction function this backend uses. */
+export interface SqliteTransaction<A extends unknown[], R> {
+  (...args: A): R;
+  immediate(...args: A): R;
+}
+
+/** The parts of a better-sqlite3 database this backend uses. */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string): unknown;
+  transaction<A extends unknown[], R>(fn: (...args: A) => R): SqliteTransaction<A, R>;
+  close(): unknown;
+}
+
+/** The better-sqlite3 constructor. */
+export type SqliteDriver = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
+
+interface Row {
+  id: string;
+  next_run_time: number | null;
+  state: string;
+  token?: number;
+}
+
+const toJobRow = (r: Row): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
+
+function byRunTime(a: JobRow, b: JobRow): number {
+  return (a.nextRunTime as number) - (b.nextRunTime as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
+  return {
+    get: db.prepare(`SELECT id, next_run_time, state FROM ${jobs} WHERE id = ?`),
+    all: db.prepare(
+      `SELECT id, next_run_time, state FROM ${jobs} ORDER BY next_run_time IS NULL, next_run_time, id`,
+    ),
+    due: db.prepare(
+      `SELECT id, next_run_time, state FROM ${jobs} WHERE next_run_time <= ? ORDER BY next_run_time, id`,
+    ),
+    // Due jobs under someone's lease are not ready before the lease ends.
+    nextDue: db.prepare(
+      `SELECT min(CASE WHEN acquired_until > @now THEN max(next_run_time, acquired_until) ELSE next_run_time END) AS t
+       FROM ${jobs} WHERE next_run_time <= @now`,
+    ),
+    nextLater: db.prepare(`SELECT min(next_run_time) AS t FROM ${jobs} WHERE next_run_time > ?`),
+    insert: db.prepare(
+      `INSERT INTO ${jobs} (id, next_run_time, state) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    ),
+    update: db.prepare(
+      `UPDATE ${jobs} SET next_run_time = ?, state = ?, acquired_by = NULL, acquired_until = NULL,
+       token = token + 1 WHERE id = ?`,
+    ),
+    remove: db.prepare(`DELETE FROM ${jobs} WHERE id = ?`),
+    removeAll: db.prepare(`DELETE FROM ${jobs}`),
+    acquire: db.prepare(
+      `UPDATE ${jobs} SET acquired_by = @owner, acquired_until = @until, token = token + 1
+       WHERE id IN (SELECT id FROM ${jobs}
+         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until < @now)
+         ORDER BY next_run_time, id LIMIT @limit)
+       RETURNING id, next_run_time, state, token`,
+    ),
+    releaseLeased: db.prepare(
+      `UPDATE ${jobs} SET next_run_time = ?, acquired_by = NULL, acquired_until = NULL
+       WHERE id = ? AND acquired_by = ? AND token = ?`,
+    ),
+    removeLeased: db.prepare(`DELETE FROM ${jobs} WHERE id = ? AND acquired_by = ? AND token = ?`),
+    claimRun: db.prepare(
+      `INSERT INTO ${runs} (job_id, run_time, scheduler_id, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    ),
+    deleteRun: db.prepare(`DELETE FROM ${runs} WHERE job_id = ? AND run_time = ?`),
+    deleteRunsOf: db.prepare(`DELETE FROM ${runs} WHERE job_id = ?`),
+    deleteAllRuns: db.prepare(`DELETE FROM ${runs}`),
+    renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ?`),
+    takeAbandoned: db.prepare(
+      `DELETE FROM ${runs} WHERE expires_at < ? RETURNING job_id, run_time, scheduler_id`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function makeTransactions(db: SqliteDatabase, sql: Statements) {
+  return {
+    release: db.transaction((owner: string, releases: ReleaseRow[], claimUntil: number) =>
+      releases.map((r) => {
+        const changed = r.remove
+          ? sql.removeLeased.run(r.id, owner, r.token).changes
+          : sql.releaseLeased.run(r.nextRunTime, r.id, owner, r.token).changes;
+        if (changed === 0) return false;
+        let claimed = true;
+        for (const runTime of r.runTimes) {
+          if (sql.claimRun.run(r.id, runTime, owner, claimUntil).changes === 0) claimed = false;
+        }
+        return claimed;
+      }),
+    ),
+    completeRuns: db.transaction((runs: Array<{ jobId: string; runTime: number }>) => {
+      for (const run of runs) sql.deleteRun.run(run.jobId, run.runTime);
+    }),
+    remove: db.transaction((id: string) => {
+      sql.deleteRunsOf.run(id);
+      return sql.remove.run(id).changes > 0;
+    }),
+    removeAll: db.transaction(() => {
+      sql.deleteAllRuns.run();
+      sql.removeAll.run();
+    }),
+  };
+}
+
+/** A StoreBackend on one SQLite file. */
+export class SqliteBackend implements StoreBackend {
+  #open: { db: SqliteDatabase; sql: Statements; tx: ReturnType<typeof makeTransactions> } | null = null;
+  readonly #names: SqliteNames;
+
+  constructor(
+    private readonly Driver: SqliteDriver,
+    private readonly path: string,
+    tableName: string,
+  ) {
+    this.#names = { jobs: `"${tableName}"`, runs: `"${tableName}_runs"`, prefix: tableName };
+  }
+
+  async open(): Promise<void> {
+    const db = new this.Driver(this.path, { timeout: 10_000 });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 10000');
+      this.#migrate(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const sql = prepareStatements(db, this.#names);
+    this.#open = { db, sql, tx: makeTransactions(db, sql) };
+  }
+
+  /** Applies the migrations not applied yet, under the write lock, so processes do not race. */
+  #migrate(db: SqliteDatabase): void {
+    const table = `"${this.#names.prefix}_migrations"`;
+    const migrate = db.transaction(() => {
+      db.exec(
+        `CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+      );
+      const row = db.prepare(`SELECT max(version) AS v FROM ${table}`).get() as { v: number | null };
+      const current = row.v ?? 0;
+      const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
+      if (current > latest) {
+        throw new Error(
+          `Table ${this.#names.jobs} has schema version ${current}, newer than this tickwork knows (${latest}): upgrade tickwork`,
+        );
+      }
+      const record = db.prepare(`INSERT INTO ${table} (version, name, applied_at) VALUES (?, ?, ?)`);
+      for (const m of MIGRATIONS) {
+        if (m.version <= current) continue;
+        db.exec(m.sql(this.#names));
+        record.run(m.version, m.name, Date.now());
+      }
+    });
+    migrate.immediate();
+  }
+
+  get #q(): Statements {
+    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    return this.#open.sql;
+  }
+
+  get #tx(): ReturnType<typeof makeTransactions> {
+    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    return this.#open.tx;
+  }
+
+  async close(): Promise<void> {
+    const open = this.#open;
+    this.#open = null;
+    open?.db.close();
+  }
+
+  async get(id: string): Promise<JobRow | null> {
+    const row = this.#q.get.get(id) as Row | undefined;
+    return row === undefined ? null : toJobRow(row);
+  }
+
+  async all(): Promise<JobRow[]> {
+    return (this.#q.all.all() as Row[]).map(toJobRow);
+  }
+
+  async due(now: number): Promise<JobRow[]> {
+    return (this.#q.due.all(now) as Row[]).map(toJobRow);
+  }
+
+  async nextRunTime(now: number): Promise<number | null> {
+    const due = (this.#q.nextDue.get({ now }) as { t: number | null }).t;
+    const later = (this.#q.nextLater.get(now) as { t: number | null }).t;
+    if (due === null) return later;
+    return later === null ? due : Math.min(due, later);
+  }
+
+  async insert(row: JobRow): Promise<boolean> {
+    return this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0;
+  }
+
+  async update(row: JobRow): Promise<boolean> {
+    return this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return this.#tx.remove.immediate(id);
+  }
+
+  async removeAll(): Promise<void> {
+    this.#tx.removeAll.immediate();
+  }
+
+  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+    const rows = this.#q.acquire.all({ owner, until: leaseUntil, now, limit }) as Required<Row>[];
+    return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
+  }
+
+  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]> {
+    if (releases.length === 0) return [];
+    return this.#tx.release.immediate(owner, releases, claimUntil);
+  }
+
+  async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
+    if (runs.length === 0) return;
+    this.#tx.completeRuns.immediate(runs);
+  }
+
+  async renewRuns(owner: string, until: number): Promise<void> {
+    this.#q.renewRuns.run(until, owner);
+  }
+
+  async takeAbandonedRuns(now: number): Promise<RunClaim[]> {
+    const rows = this.#q.takeAbandoned.all(now) as Array<{
+      job_id: string;
+      run_time: number;
+      scheduler_id: string;
+    }>;
+    return rows.map((r) => ({ jobId: r.job_id, runTime: r.run_time, schedulerId: r.scheduler_id }));
+  }
+}
