@@ -32,15 +32,12 @@ export class IntervalTrigger implements Trigger {
   readonly timezone: TimeZone;
   /** Random delay added to each fire time, in seconds. */
   readonly jitter: number | null;
-  private readonly units: Partial<Record<(typeof UNITS)[number][0], number>> = {};
 
   constructor(options: IntervalTriggerOptions = {}) {
     checkOptionKeys(options, OPTION_KEYS, 'interval');
     let total = 0;
     for (const [unit, ms] of UNITS) {
-      const amount = checkAmount(options[unit], unit);
-      if (options[unit] !== undefined && options[unit] !== null) this.units[unit] = amount;
-      total += amount * ms;
+      total += checkAmount(options[unit], unit) * ms;
     }
     this.intervalMs = Math.round(total);
     if (this.intervalMs <= 0) {
@@ -81,9 +78,20 @@ export class IntervalTrigger implements Trigger {
     return new Date(applyJitter(next, this.jitter, this.endMs));
   }
 
-  /** `{ type: 'interval', <units given>, startDate, endDate?, timezone, jitter? }`. */
+  /**
+   * `{ type: 'interval', weeks?, days?, hours?, minutes?, seconds?, startDate, endDate?, timezone,
+   * jitter? }`, the interval split into its largest whole units (90 minutes: `hours: 1, minutes:
+   * 30`). The units given are not kept: one trigger per job adds up at a million jobs.
+   */
   toJSON(): TriggerJSON {
-    const json: TriggerJSON = { type: 'interval', ...this.units, startDate: isoOrNull(this.startMs) };
+    const json: TriggerJSON = { type: 'interval' };
+    let rest = this.intervalMs;
+    for (const [unit, ms] of UNITS) {
+      const amount = unit === 'seconds' ? rest / ms : Math.floor(rest / ms);
+      if (amount > 0) json[unit] = amount;
+      rest -= Math.floor(rest / ms) * ms;
+    }
+    json.startDate = isoOrNull(this.startMs);
     if (this.endMs !== null) json.endDate = isoOrNull(this.endMs);
     json.timezone = this.timezone.name;
     if (this.jitter !== null) json.jitter = this.jitter;

@@ -187,6 +187,30 @@ describe('CronTrigger', () => {
 });
 
 describe('IntervalTrigger', () => {
+  it('writes its interval in whole units to JSON and round-trips', () => {
+    const t = new IntervalTrigger({
+      minutes: 90,
+      seconds: 0.25,
+      startDate: '2026-01-01T00:00:00Z',
+      timezone: 'UTC',
+    });
+    expect(t.toJSON()).toEqual({
+      type: 'interval',
+      hours: 1,
+      minutes: 30,
+      seconds: 0.25,
+      startDate: '2026-01-01T00:00:00.000Z',
+      timezone: 'UTC',
+    });
+    const back = triggerFromJSON(JSON.parse(JSON.stringify(t.toJSON()))) as IntervalTrigger;
+    expect(back.intervalMs).toBe(t.intervalMs);
+    expect(back.toJSON()).toEqual(t.toJSON());
+    expect(new IntervalTrigger({ days: 15, timezone: 'UTC', startDate: 0 }).toJSON()).toMatchObject({
+      weeks: 2,
+      days: 1,
+    });
+  });
+
   it('counts elapsed time from startDate, with fractional seconds', () => {
     const t = new IntervalTrigger({ seconds: 1.5, startDate: '2026-01-01T00:00:00Z', timezone: 'UTC' });
     expect(fires(t, '2026-01-01T00:00:02Z', 2)).toEqual([
