@@ -71,7 +71,8 @@ export class Job implements JobFields {
   coalesce: boolean;
   maxInstances: number;
   timeout: number | null;
-  nextRunTime: Date | null;
+  // Epoch ms, not a Date: a Date takes over 100 bytes, and a scheduler may hold a million jobs.
+  #nextRunMs: number | null;
   /** True while the job waits for the scheduler to start (it is in no store yet). */
   pending: boolean;
   readonly #host: JobHost;
@@ -90,8 +91,22 @@ export class Job implements JobFields {
     this.coalesce = fields.coalesce;
     this.maxInstances = fields.maxInstances;
     this.timeout = fields.timeout;
-    this.nextRunTime = fields.nextRunTime;
+    this.#nextRunMs = fields.nextRunTime === null ? null : fields.nextRunTime.getTime();
     this.pending = pending;
+  }
+
+  /** The next time it fires; `null` = paused. */
+  get nextRunTime(): Date | null {
+    return this.#nextRunMs === null ? null : new Date(this.#nextRunMs);
+  }
+
+  set nextRunTime(value: Date | null) {
+    this.#nextRunMs = value === null ? null : value.getTime();
+  }
+
+  /** `nextRunTime` in epoch milliseconds (no Date made). */
+  get nextRunMs(): number | null {
+    return this.#nextRunMs;
   }
 
   /** The scheduler this job belongs to. */

@@ -672,7 +672,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const rank = (job: Job): number => {
       const explicit = this.#pending.find((p) => p.job === job)?.explicitNextRunTime ?? true;
       if (job.pending && !explicit) return Number.MAX_VALUE;
-      return job.nextRunTime === null ? Number.POSITIVE_INFINITY : job.nextRunTime.getTime();
+      return job.nextRunMs ?? Number.POSITIVE_INFINITY;
     };
     const ranks = new Map(jobs.map((j) => [j, rank(j)]));
     return jobs.sort((a, b) => (ranks.get(a) as number) - (ranks.get(b) as number) || 0);

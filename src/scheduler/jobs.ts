@@ -188,7 +188,7 @@ export async function applyChanges(
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
     throw new TypeError(`Expected changes to be an object, got ${describeValue(changes)}`);
   }
-  const out: JobFields = { ...current };
+  const out: JobFields = { ...current, nextRunTime: current.nextRunTime };
   for (const [key, value] of Object.entries(changes)) {
     if (key === 'id') throw new TypeError('The id of a job cannot be changed');
     if (!CHANGE_KEYS.has(key)) throw new TypeError(`Unknown job option ${JSON.stringify(key)} in changes`);

@@ -21,7 +21,7 @@ function before(a: Entry, b: Entry): boolean {
 }
 
 function keyOf(job: Job): number {
-  return job.nextRunTime === null ? Number.POSITIVE_INFINITY : job.nextRunTime.getTime();
+  return job.nextRunMs ?? Number.POSITIVE_INFINITY;
 }
 
 /** Keeps jobs in memory (the default store); they are gone when the process ends. */

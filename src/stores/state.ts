@@ -76,7 +76,7 @@ export function encodeJob(job: Job): JobRow {
   };
   return {
     id: job.id,
-    nextRunTime: job.nextRunTime === null ? null : job.nextRunTime.getTime(),
+    nextRunTime: job.nextRunMs,
     state: JSON.stringify(state),
   };
 }
