@@ -6,6 +6,7 @@
 import { MaxInstancesReachedError } from '../errors.js';
 import {
   EVENT_JOB_MAX_INSTANCES,
+  EVENT_JOB_MISSED,
   EVENT_JOB_MODIFIED,
   EVENT_JOB_REMOVED,
   EVENT_JOB_SUBMITTED,
@@ -198,16 +199,22 @@ export class RunLoop {
       if (this.#stopped || !this.ctx.isRunning()) break;
       const acquired = await acquire.call(store, nowDate, BATCH);
       const releases: JobRelease[] = [];
+      const missedByJob: Date[][] = [];
       for (const { job, token } of acquired) {
         if (!this.ctx.executors.has(job.executor)) {
           this.#executorMissing(job, alias);
+          missedByJob.push([]);
           releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
           continue;
         }
         const { runTimes, next } = missedRunTimes(job, now, nowDate);
         const submitted =
           runTimes.length === 0 ? runTimes : job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
-        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: submitted });
+        // Runs already past their grace time are reported now rather than claimed: a long outage
+        // must not turn into a claim per missed fire.
+        const { onTime, missed } = this.#splitMissed(job, submitted, now);
+        missedByJob.push(missed);
+        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: onTime });
       }
       const applied = await release.call(store, releases);
       const refused: Array<{ jobId: string; runTime: Date }> = [];
@@ -220,6 +227,7 @@ export class RunLoop {
           );
           continue;
         }
+        this.#reportMissed(job, alias, missedByJob[i]);
         if (r.runTimes.length > 0 && !this.#submit(job, alias, r.runTimes)) {
           for (const runTime of r.runTimes) refused.push({ jobId: job.id, runTime });
         }
@@ -236,6 +244,34 @@ export class RunLoop {
     if (poll === undefined) return nextMs;
     const pollAt = clock.now() + poll;
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
+  }
+
+  /** Splits runs into those still within the job's grace time and those past it. */
+  #splitMissed(job: Job, runTimes: Date[], now: number): { onTime: Date[]; missed: Date[] } {
+    const grace = job.misfireGraceTime;
+    if (grace === null || runTimes.length === 0 || now - runTimes[0].getTime() <= grace * 1000) {
+      return { onTime: runTimes, missed: [] };
+    }
+    const limit = now - grace * 1000;
+    return {
+      onTime: runTimes.filter((t) => t.getTime() >= limit),
+      missed: runTimes.filter((t) => t.getTime() < limit),
+    };
+  }
+
+  #reportMissed(job: Job, alias: string, missed: Date[]): void {
+    for (const runTime of missed) {
+      this.ctx.host.logger.warn(
+        `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`,
+      );
+      this.#emit({
+        code: EVENT_JOB_MISSED,
+        name: 'job_missed',
+        jobId: job.id,
+        jobstore: alias,
+        scheduledRunTime: runTime,
+      });
+    }
   }
 
   #executorMissing(job: Job, alias: string): void {
