@@ -1,0 +1,208 @@
+/**
+ * The shared-store protocol on a SQLite file, on fake timers (better-sqlite3 is synchronous, so
+ * no real I/O waits on a timer): leases, fencing tokens, run claims, abandoned runs, and runs past
+ * their grace time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IntervalTrigger, JobAbandonedError, registerTask, SqliteJobStore } from '../../src/index.js';
+import { at, makeScheduler, named, record, SECOND, T0, useFakeTime } from '../helpers/scheduler.js';
+
+useFakeTime();
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tickwork-shared-'));
+  path = join(dir, 'jobs.sqlite');
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const runs: Array<{ scheduler: string; runTime: string }> = [];
+beforeEach(() => {
+  runs.length = 0;
+});
+registerTask('shared.record', (scheduler: string, runTime: string) => {
+  runs.push({ scheduler, runTime });
+});
+let release: () => void = () => {};
+registerTask('shared.slow', () => new Promise<void>((resolve) => (release = resolve)));
+
+function sqlite(): Database.Database {
+  return new Database(path);
+}
+
+function schedulerOn(id: string, leaseTime = 30) {
+  const store = new SqliteJobStore({ path, leaseTime });
+  return { store, scheduler: makeScheduler({ schedulerId: id, jobstores: { default: store } }) };
+}
+
+describe('shared SQLite store', () => {
+  it('two schedulers on one file run each fire time once', async () => {
+    const a = schedulerOn('a');
+    const b = schedulerOn('b');
+    await a.scheduler.start();
+    await b.scheduler.start();
+    const fired = new Map<string, string[]>();
+    for (const s of [a, b]) {
+      s.scheduler.on('job_executed', (e) => {
+        const list = fired.get(e.scheduledRunTime.toISOString()) ?? [];
+        list.push(e.schedulerId);
+        fired.set(e.scheduledRunTime.toISOString(), list);
+      });
+    }
+    await a.scheduler.addJob('shared.record', 'interval', { seconds: 1, args: ['x', 'y'], id: 'tick' });
+    await vi.advanceTimersByTimeAsync(10 * SECOND + 50);
+    expect([...fired.keys()].length).toBe(10);
+    for (const [, who] of fired) expect(who).toHaveLength(1);
+    const left = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
+    expect(left.n).toBe(0);
+  });
+
+  it('a release with a token that moved on is ignored: a change made during the pass wins', async () => {
+    const { store, scheduler } = schedulerOn('a');
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 10, startDate: at(0), timezone: 'UTC' }),
+      {
+        id: 'job',
+        args: ['a', 'b'],
+        nextRunTime: T0,
+      },
+    );
+    const [taken] = await store.acquireDueJobs(new Date(T0.getTime()), 10);
+    expect(taken.job.id).toBe('job');
+    // While this pass holds it, the job is paused through the API.
+    await scheduler.pauseJob('job');
+    const applied = await store.releaseJobs([
+      { id: 'job', token: taken.token, nextRunTime: at(10 * SECOND), remove: false, runTimes: [T0] },
+    ]);
+    expect(applied).toEqual([false]);
+    expect((await scheduler.getJob('job'))?.nextRunTime).toBeNull();
+    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
+    expect(claims.n).toBe(0);
+  });
+
+  it('a lease blocks other schedulers until it expires; then the job is taken and the misfire rules apply', async () => {
+    const a = schedulerOn('a', 5);
+    const b = schedulerOn('b', 5);
+    await a.scheduler.start({ paused: true });
+    await b.scheduler.start({ paused: true });
+    await a.scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 60, startDate: at(0), timezone: 'UTC' }),
+      {
+        id: 'job',
+        args: ['b', 'x'],
+        nextRunTime: T0,
+        misfireGraceTime: 2,
+      },
+    );
+    // Scheduler a takes the job and dies before releasing it.
+    expect(await a.store.acquireDueJobs(T0, 10)).toHaveLength(1);
+    expect(await b.store.acquireDueJobs(T0, 10)).toHaveLength(0);
+    const events = record(b.scheduler);
+    b.scheduler.resume();
+    await vi.advanceTimersByTimeAsync(4 * SECOND);
+    expect(named(events, 'job_executed')).toHaveLength(0);
+    // The lease ends at 5 s; the fire at T0 is then 5 s late, past its 2 s grace.
+    await vi.advanceTimersByTimeAsync(2 * SECOND);
+    expect(named(events, 'job_missed').map((e) => e.scheduledRunTime)).toEqual([T0]);
+    expect((await b.scheduler.getJob('job'))?.nextRunTime).toEqual(at(60 * SECOND));
+  });
+
+  it('reports the claimed runs of a scheduler that died as abandoned, once, and never runs them again', async () => {
+    const a = schedulerOn('a', 3);
+    const b = schedulerOn('b', 3);
+    await a.scheduler.start();
+    await b.scheduler.start({ paused: true });
+    await a.scheduler.addJob('shared.slow', 'date', { runDate: at(SECOND), id: 'slow' });
+    await vi.advanceTimersByTimeAsync(SECOND + 10);
+    const claims = () => sqlite().prepare('SELECT job_id, scheduler_id FROM tickwork_jobs_runs').all();
+    expect(claims()).toEqual([{ job_id: 'slow', scheduler_id: 'a' }]);
+    // While a lives, its heartbeat keeps the claim.
+    const events = record(b.scheduler);
+    b.scheduler.resume();
+    await vi.advanceTimersByTimeAsync(10 * SECOND);
+    expect(named(events, 'job_error')).toHaveLength(0);
+    expect(claims()).toHaveLength(1);
+    // a dies: its timers stop (the store's heartbeat with them) and its run never finishes.
+    await a.store.shutdown();
+    await vi.advanceTimersByTimeAsync(6 * SECOND);
+    const errors = named(events, 'job_error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].error).toBeInstanceOf(JobAbandonedError);
+    expect(errors[0]).toMatchObject({ jobId: 'slow', scheduledRunTime: at(SECOND), schedulerId: 'b' });
+    expect((errors[0].error as JobAbandonedError).schedulerId).toBe('a');
+    expect(claims()).toHaveLength(0);
+    expect(named(events, 'job_submitted')).toHaveLength(0);
+    release();
+  });
+
+  it('reports fires past their grace time as missed without claiming them', async () => {
+    const { scheduler } = schedulerOn('a');
+    const events = record(scheduler);
+    await scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 1, startDate: at(-10 * SECOND), timezone: 'UTC' }),
+      {
+        id: 'late',
+        args: ['a', 'b'],
+        nextRunTime: at(-10 * SECOND),
+        coalesce: false,
+        misfireGraceTime: 2.5,
+      },
+    );
+    await scheduler.start();
+    await vi.advanceTimersByTimeAsync(10);
+    // Fires at -10 s … -3 s are past the grace time; -2 s … 0 s run.
+    expect(named(events, 'job_missed').map((e) => e.scheduledRunTime.getTime() - T0.getTime())).toEqual([
+      -10_000, -9_000, -8_000, -7_000, -6_000, -5_000, -4_000, -3_000,
+    ]);
+    expect(named(events, 'job_executed').map((e) => e.scheduledRunTime.getTime() - T0.getTime())).toEqual([
+      -2_000, -1_000, 0,
+    ]);
+    // Only the runs within their grace time were handed to the executor (and claimed).
+    expect(
+      named(events, 'job_submitted').flatMap((e) =>
+        e.scheduledRunTimes.map((t) => t.getTime() - T0.getTime()),
+      ),
+    ).toEqual([-2_000, -1_000, 0]);
+    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
+    expect(claims.n).toBe(0);
+  });
+
+  it('a late release from an earlier acquisition by the same scheduler is ignored', async () => {
+    const { store, scheduler } = schedulerOn('a', 5);
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 60, startDate: at(0), timezone: 'UTC' }),
+      {
+        id: 'job',
+        args: ['a', 'b'],
+        nextRunTime: T0,
+      },
+    );
+    const [first] = await store.acquireDueJobs(T0, 10);
+    // That pass stalls past its lease; a later pass of the same scheduler takes the job again.
+    const later = at(6 * SECOND);
+    const [second] = await store.acquireDueJobs(later, 10);
+    expect(second.token).not.toBe(first.token);
+    const stale = await store.releaseJobs([
+      { id: 'job', token: first.token, nextRunTime: at(60 * SECOND), remove: false, runTimes: [T0] },
+    ]);
+    expect(stale).toEqual([false]);
+    const fresh = await store.releaseJobs([
+      { id: 'job', token: second.token, nextRunTime: at(120 * SECOND), remove: false, runTimes: [] },
+    ]);
+    expect(fresh).toEqual([true]);
+    expect((await scheduler.getJob('job'))?.nextRunTime).toEqual(at(120 * SECOND));
+  });
+});
