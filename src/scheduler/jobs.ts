@@ -36,6 +36,8 @@ export function randomId(): string {
 }
 
 const NO_ARGS: unknown[] = [];
+// Shared by every addJob without options: neither part is ever written to.
+const NO_OPTIONS: [Record<string, unknown>, Record<string, unknown>] = [Object.freeze({}), Object.freeze({})];
 
 /** A job about to be added: its fields and how to add it. */
 export interface JobDraft {
@@ -78,7 +80,7 @@ export function resolveTrigger(
 
 /** Splits `addJob` options into job options and trigger options. */
 export function splitOptions(options: unknown): [Record<string, unknown>, Record<string, unknown>] {
-  if (options === undefined) return [{}, {}];
+  if (options === undefined) return NO_OPTIONS;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`Expected job options to be an object, got ${describeValue(options)}`);
   }
@@ -94,11 +96,20 @@ export function splitOptions(options: unknown): [Record<string, unknown>, Record
   return [job, trigger];
 }
 
-/** Resolves `func` (a function or a task reference) to the function and its task reference. */
-export async function resolveFunc(func: unknown): Promise<{ func: JobFunction; taskRef: string | null }> {
+/** A job function with its task reference. */
+export interface ResolvedFunc {
+  func: JobFunction;
+  taskRef: string | null;
+}
+
+/**
+ * Resolves `func` (a function or a task reference) to the function and its task reference; at
+ * once for a function, asynchronously for a reference (it may need an import).
+ */
+export function resolveFunc(func: unknown): ResolvedFunc | Promise<ResolvedFunc> {
   if (typeof func === 'function')
     return { func: func as JobFunction, taskRef: taskRefOf(func as JobFunction) };
-  if (typeof func === 'string') return { func: await resolveTask(func), taskRef: func };
+  if (typeof func === 'string') return resolveTask(func).then((fn) => ({ func: fn, taskRef: func }));
   throw new TypeError(
     `Expected func to be a function or a task reference string ("name" or "module#export"), got ${describeValue(func)}`,
   );

@@ -8,6 +8,11 @@ export class Mutex {
     else next();
   };
 
+  /** True when nothing holds the lock or waits for it. */
+  get idle(): boolean {
+    return !this.#held;
+  }
+
   /** Runs `fn` once every earlier `run` has settled; resolves or rejects with its result. */
   run<T>(fn: () => Promise<T> | T): Promise<T> {
     if (this.#held) {
