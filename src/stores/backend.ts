@@ -67,7 +67,8 @@ export interface StoreBackend {
   /**
    * Atomically, for each release whose job is still leased by `owner` with the same token: sets
    * the next run time (or removes the job), ends the lease, and inserts a run claim for each run
-   * time (expiring at `claimUntil`). Resolves to one flag per release: applied or not.
+   * time (expiring at `claimUntil`). Resolves to one flag per release: true when it was applied
+   * and every one of its claims is new (an existing claim belongs to a run someone else started).
    */
   release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]>;
   /** Deletes these run claims. */

@@ -233,7 +233,7 @@ export class PostgresBackend implements StoreBackend {
     }
     // One statement, so one transaction: the fenced updates and deletes, then the run claims of
     // exactly the releases that applied (the CTEs see each other's RETURNING).
-    const result = await this.#pool.query<{ id: string }>(
+    const result = await this.#pool.query<{ id: string; claim: boolean }>(
       `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[])
            AS r(id, token, next_run_time, remove)
@@ -258,12 +258,20 @@ export class PostgresBackend implements StoreBackend {
          FROM unnest($7::text[], $8::bigint[]) AS c(job_id, run_time)
          WHERE c.job_id IN (SELECT id FROM applied)
          ON CONFLICT DO NOTHING
+         RETURNING job_id
        )
-       SELECT id FROM applied`,
+       SELECT id, false AS claim FROM applied UNION ALL SELECT job_id, true FROM claims`,
       [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
     );
-    const applied = new Set(result.rows.map((r) => r.id));
-    return releases.map((r) => applied.has(r.id));
+    // A release counts only if every one of its run times was claimed here: a claim that
+    // already existed belongs to a run that someone else started.
+    const applied = new Set<string>();
+    const claimed = new Map<string, number>();
+    for (const row of result.rows) {
+      if (row.claim) claimed.set(row.id, (claimed.get(row.id) ?? 0) + 1);
+      else applied.add(row.id);
+    }
+    return releases.map((r) => applied.has(r.id) && (claimed.get(r.id) ?? 0) === r.runTimes.length);
   }
 
   async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
