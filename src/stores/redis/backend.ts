@@ -1,0 +1,352 @@
+/**
+ * The StoreBackend of RedisJobStore: each operation is one Lua script from `scripts.ts` (which
+ * also documents the key layout), sent with EVALSHA and, when the server does not know the
+ * script yet (first use, or a restarted server), with EVAL.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../logger.js';
+import { clock, type TimerHandle } from '../../time/clock.js';
+import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
+import type { JobRow } from '../state.js';
+import { KEY_NAMES, MIGRATIONS, SCHEMA_VERSION, SCRIPTS, type ScriptName } from './scripts.js';
+
+/** The part of an ioredis client (v5 or later) that RedisJobStore uses. */
+export interface RedisClientLike {
+  /** Sends one command and resolves to its reply (ioredis `call`). */
+  call(command: string, ...args: Array<string | number>): Promise<unknown>;
+  /** A new connection with the same options, not yet connected (for the wake-up channel). */
+  duplicate(override: { lazyConnect: boolean }): RedisSubscriberLike;
+}
+
+/** The part of an ioredis connection that listens on a pub/sub channel. */
+export interface RedisSubscriberLike {
+  /** Connects (the connection was made with `lazyConnect`). */
+  connect(): Promise<void>;
+  /** Subscribes to a channel. */
+  subscribe(channel: string): Promise<unknown>;
+  /** Receives the channel's messages. */
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  /** Receives connection errors. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Closes the connection at once and stops reconnecting. */
+  disconnect(): void;
+}
+
+/** A connection the store made itself: it connects it and quits it. */
+export interface OwnedRedisClient extends RedisClientLike {
+  connect(): Promise<void>;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** How a RedisBackend reaches its server. */
+export interface RedisBackendOptions {
+  client: RedisClientLike;
+  /** Set when the store made the client: it is connected at open and quit at close. */
+  owned: OwnedRedisClient | null;
+  keyPrefix: string;
+  /** This store instance's random token: its own wake-up messages carry it and are ignored. */
+  instanceToken: string;
+  logger: Logger;
+}
+
+// How many leased jobs `nextRunTime` looks past before answering early.
+const LEASED_SCAN_LIMIT = 100;
+// Arguments per `release` call: a huge pass is sent in a few calls (each release stays atomic).
+const RELEASE_ARGS_PER_CALL = 50_000;
+// How long close() waits for QUIT before dropping the connection.
+const QUIT_TIMEOUT_MS = 2_000;
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+interface LoadedScript {
+  lua: string;
+  sha: string;
+}
+
+function load(lua: string): LoadedScript {
+  return { lua, sha: sha1(lua) };
+}
+
+const LOADED = Object.fromEntries(Object.entries(SCRIPTS).map(([name, lua]) => [name, load(lua)])) as Record<
+  ScriptName,
+  LoadedScript
+>;
+const LOADED_MIGRATIONS = MIGRATIONS.map(load);
+
+function asArray(reply: unknown, what: string): unknown[] {
+  if (!Array.isArray(reply)) throw new TypeError(`Unexpected Redis reply to ${what}: ${String(reply)}`);
+  return reply;
+}
+
+function asText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
+
+function asTime(value: unknown): number | null {
+  return value === null || value === undefined || value === false ? null : Number(asText(value));
+}
+
+/** Triples (id, next run time, state) from a script's flat reply. */
+function rowsOf(reply: unknown, what: string): JobRow[] {
+  const flat = asArray(reply, what);
+  const rows: JobRow[] = [];
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    rows.push({ id: asText(flat[i]), nextRunTime: asTime(flat[i + 1]), state: asText(flat[i + 2]) });
+  }
+  return rows;
+}
+
+// Redis orders equal scores by the bytes of the member: paused jobs are sorted the same way.
+function byBytes(a: JobRow, b: JobRow): number {
+  return Buffer.compare(Buffer.from(a.id, 'utf8'), Buffer.from(b.id, 'utf8'));
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+const timeArg = (ms: number | null) => (ms === null ? '' : String(ms));
+
+/** A StoreBackend on one Redis server (or one hash slot of a cluster, with a `{tag}` prefix). */
+export class RedisBackend implements StoreBackend {
+  readonly #client: RedisClientLike;
+  readonly #owned: OwnedRedisClient | null;
+  readonly #keys: string[];
+  readonly #channel: string;
+  readonly #token: string;
+  readonly #logger: Logger;
+  #subscriber: RedisSubscriberLike | null = null;
+  // An acquire or release failed: the server may have applied it without the reply reaching us,
+  // leaving jobs leased to this scheduler that it does not know it holds. The next acquire takes
+  // them back instead of leaving them until their lease ends (this scheduler's passes over the
+  // store run one at a time, so its own leases are stale when it acquires).
+  #retakeOwn = false;
+  // Run claims of a release that failed: if it was applied, nobody will run them, so they are
+  // given up (and reported as abandoned) instead of being renewed.
+  #doubtfulRuns: Array<string | number> = [];
+
+  constructor(options: RedisBackendOptions) {
+    this.#client = options.client;
+    this.#owned = options.owned;
+    this.#keys = KEY_NAMES.map((name) => `${options.keyPrefix}${name}`);
+    this.#channel = `${options.keyPrefix}changes`;
+    this.#token = options.instanceToken;
+    this.#logger = options.logger;
+  }
+
+  async #eval(script: LoadedScript, args: Array<string | number>): Promise<unknown> {
+    const keys = this.#keys;
+    try {
+      return await this.#client.call('EVALSHA', script.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      return this.#client.call('EVAL', script.lua, keys.length, ...keys, ...args);
+    }
+  }
+
+  #run(name: ScriptName, args: Array<string | number>): Promise<unknown> {
+    return this.#eval(LOADED[name], args);
+  }
+
+  /** Connects (a client the store made) and brings the layout to this code's version. */
+  async open(): Promise<void> {
+    try {
+      await this.#owned?.connect();
+      await this.#migrate();
+    } catch (error) {
+      // start() fails, so nothing will call close(): stop the client's reconnect attempts now.
+      this.#owned?.disconnect();
+      throw error;
+    }
+  }
+
+  async #migrate(): Promise<void> {
+    const versionKey = this.#keys[this.#keys.length - 1];
+    let version = this.#readVersion(await this.#client.call('GET', versionKey), versionKey);
+    while (version < SCHEMA_VERSION) {
+      const reached = Number(await this.#eval(LOADED_MIGRATIONS[version], [version, version + 1]));
+      // Another process may have migrated meanwhile: continue from where the store is now.
+      version = this.#readVersion(reached, versionKey);
+    }
+  }
+
+  #readVersion(reply: unknown, key: string): number {
+    if (reply === null || reply === undefined) return 0;
+    const text = asText(reply);
+    const version = Number(text);
+    if (!Number.isInteger(version) || version < 0) {
+      throw new Error(
+        `RedisJobStore: key ${JSON.stringify(key)} holds ${JSON.stringify(text)}, not a schema version`,
+      );
+    }
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `RedisJobStore: key ${JSON.stringify(key)} says the store has schema version ${version}, newer than the ${SCHEMA_VERSION} this tickwork knows; upgrade tickwork or use another keyPrefix`,
+      );
+    }
+    return version;
+  }
+
+  /** Stops listening, and quits the client if the store made it. */
+  async close(): Promise<void> {
+    const subscriber = this.#subscriber;
+    this.#subscriber = null;
+    subscriber?.disconnect();
+    const owned = this.#owned;
+    if (owned === null) return;
+    let timer: TimerHandle = null;
+    const timeout = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(resolve, QUIT_TIMEOUT_MS, true);
+    });
+    // QUIT lets replies under way arrive; a server that does not answer is dropped.
+    await Promise.race([owned.quit().catch(() => undefined), timeout]);
+    clock.clearTimeout(timer);
+    owned.disconnect();
+  }
+
+  async get(id: string): Promise<JobRow | null> {
+    const reply = await this.#run('get', [id]);
+    if (reply === null || reply === undefined) return null;
+    const [state, next] = asArray(reply, 'get');
+    return { id, nextRunTime: asTime(next), state: asText(state) };
+  }
+
+  async all(): Promise<JobRow[]> {
+    const rows = rowsOf(await this.#run('all', []), 'all');
+    const firstPaused = rows.findIndex((r) => r.nextRunTime === null);
+    if (firstPaused < 0) return rows;
+    return rows.slice(0, firstPaused).concat(rows.slice(firstPaused).sort(byBytes));
+  }
+
+  async due(now: number): Promise<JobRow[]> {
+    return rowsOf(await this.#run('due', [now]), 'due');
+  }
+
+  async nextRunTime(now: number): Promise<number | null> {
+    return asTime(await this.#run('nextRunTime', [now, LEASED_SCAN_LIMIT]));
+  }
+
+  async insert(row: JobRow): Promise<boolean> {
+    return Number(await this.#run('insert', [row.id, row.state, timeArg(row.nextRunTime)])) === 1;
+  }
+
+  async update(row: JobRow): Promise<boolean> {
+    return Number(await this.#run('update', [row.id, row.state, timeArg(row.nextRunTime)])) === 1;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    return Number(await this.#run('remove', [id])) === 1;
+  }
+
+  async removeAll(): Promise<void> {
+    await this.#run('removeAll', []);
+  }
+
+  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+    if (this.#doubtfulRuns.length > 0) {
+      await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
+      this.#doubtfulRuns = [];
+    }
+    let reply: unknown;
+    try {
+      reply = await this.#run('acquire', [owner, now, leaseUntil, limit, this.#retakeOwn ? '1' : '0']);
+    } catch (error) {
+      this.#retakeOwn = true;
+      throw error;
+    }
+    this.#retakeOwn = false;
+    const flat = asArray(reply, 'acquire');
+    const rows: AcquiredRow[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      rows.push({
+        id: asText(flat[i]),
+        nextRunTime: asTime(flat[i + 1]),
+        state: asText(flat[i + 2]),
+        token: Number(flat[i + 3]),
+      });
+    }
+    return rows;
+  }
+
+  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]> {
+    const applied: boolean[] = [];
+    let args: Array<string | number> = [];
+    const send = async () => {
+      let reply: unknown;
+      try {
+        reply = await this.#run('release', [owner, claimUntil, ...args]);
+      } catch (error) {
+        this.#retakeOwn = true;
+        for (const r of releases) for (const t of r.runTimes) this.#doubtfulRuns.push(r.id, t);
+        throw error;
+      }
+      for (const flag of asArray(reply, 'release')) applied.push(Number(flag) === 1);
+      args = [];
+    };
+    for (const r of releases) {
+      const action = r.remove ? 'r' : r.nextRunTime === null ? 'p' : 'n';
+      args.push(r.id, r.token, action, timeArg(r.nextRunTime), r.runTimes.length);
+      for (const t of r.runTimes) args.push(t);
+      if (args.length >= RELEASE_ARGS_PER_CALL) await send();
+    }
+    if (args.length > 0) await send();
+    return applied;
+  }
+
+  async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
+    if (runs.length === 0) return;
+    const args: Array<string | number> = [];
+    for (const run of runs) args.push(run.jobId, run.runTime);
+    await this.#run('completeRuns', args);
+  }
+
+  async renewRuns(owner: string, until: number): Promise<void> {
+    await this.#run('renewRuns', [owner, until]);
+  }
+
+  async takeAbandonedRuns(now: number): Promise<RunClaim[]> {
+    const flat = asArray(await this.#run('takeAbandonedRuns', [now]), 'takeAbandonedRuns');
+    const claims: RunClaim[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      claims.push({
+        jobId: asText(flat[i]),
+        runTime: Number(asText(flat[i + 1])),
+        schedulerId: asText(flat[i + 2]),
+      });
+    }
+    return claims;
+  }
+
+  /** Subscribes a second connection to the store's channel; messages this store sent are ignored. */
+  async listen(onChange: () => void): Promise<void> {
+    const subscriber = this.#client.duplicate({ lazyConnect: true });
+    subscriber.on('error', (error) => {
+      this.#logger.debug(`RedisJobStore: wake-up channel ${this.#channel} connection error`, error);
+    });
+    subscriber.on('message', (channel, message) => {
+      if (channel === this.#channel && message !== this.#token) onChange();
+    });
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(this.#channel);
+    } catch (error) {
+      subscriber.disconnect();
+      throw error;
+    }
+    this.#subscriber = subscriber;
+  }
+
+  /** Publishes a wake-up hint; a failure only delays other schedulers until their next poll. */
+  notify(): void {
+    try {
+      this.#client.call('PUBLISH', this.#channel, this.#token).catch((error: unknown) => {
+        this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+      });
+    } catch (error) {
+      this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+    }
+  }
+}
