@@ -1,0 +1,29 @@
+/**
+ * SqliteJobStore through the shared JobStore suite (see store-suite.ts): each test gets a new
+ * database file in a directory of its own, removed afterwards with its WAL files.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteJobStore } from '../../src/index.js';
+import { describeStoreSuite } from './store-suite.js';
+
+let dir: string | null = null;
+
+function path(): string {
+  if (dir === null) throw new Error('No database file: create() was not called');
+  return join(dir, 'jobs.db');
+}
+
+describeStoreSuite('SqliteJobStore', {
+  persistent: true,
+  async create() {
+    dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-suite-'));
+    return new SqliteJobStore({ path: path() });
+  },
+  reopen: () => new SqliteJobStore({ path: path() }),
+  async cleanup() {
+    if (dir !== null) await rm(dir, { recursive: true, force: true });
+    dir = null;
+  },
+});
