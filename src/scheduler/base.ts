@@ -578,7 +578,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         return { job: entry.job, alias: entry.job.jobstore, pending: entry };
       }
     }
-    for (const [alias, store] of this.#stores) {
+    // While stopped, only pending jobs are known (as in APScheduler): stores are not open.
+    for (const [alias, store] of this.#state === STATE_STOPPED ? [] : this.#stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
       const job = await store.lookupJob(id);
       if (job !== null) return { job, alias, pending: null };
@@ -646,7 +647,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   async removeAllJobs(jobstore?: string): Promise<void> {
     if (jobstore !== undefined) this.#lookupStore(jobstore);
     this.#pending = this.#pending.filter((p) => jobstore !== undefined && p.job.jobstore !== jobstore);
-    for (const [alias, store] of this.#stores) {
+    for (const [alias, store] of this.#state === STATE_STOPPED ? [] : this.#stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
       await this.#mutexFor(alias).run(() => store.removeAllJobs());
       this.#emit({ code: EVENT_ALL_JOBS_REMOVED, name: 'all_jobs_removed', alias });
@@ -674,7 +675,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       for (const p of this.#pending)
         if (jobstore === undefined || p.job.jobstore === jobstore) jobs.push(p.job);
     }
-    if (pending !== true) {
+    if (pending !== true && this.#state !== STATE_STOPPED) {
       for (const [alias, store] of this.#stores) {
         if (jobstore === undefined || alias === jobstore) jobs.push(...(await store.getAllJobs()));
       }

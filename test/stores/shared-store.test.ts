@@ -205,4 +205,16 @@ describe('shared SQLite store', () => {
     expect(fresh).toEqual([true]);
     expect((await scheduler.getJob('job'))?.nextRunTime).toEqual(at(120 * SECOND));
   });
+
+  it('while stopped, the job API sees pending jobs only and leaves the closed store alone', async () => {
+    const { scheduler } = schedulerOn('a');
+    await scheduler.addJob('shared.record', 'interval', { seconds: 5, args: ['a', 'b'], id: 'pending' });
+    expect((await scheduler.getJobs()).map((j) => [j.id, j.pending])).toEqual([['pending', true]]);
+    expect(await scheduler.getJob('unknown')).toBeNull();
+    await expect(scheduler.removeJob('unknown')).rejects.toThrow(/unknown/);
+    await scheduler.removeAllJobs();
+    expect(await scheduler.getJobs()).toEqual([]);
+    await scheduler.start();
+    expect(await scheduler.getJobs()).toEqual([]);
+  });
 });
