@@ -28,6 +28,12 @@ export type {
 export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
 export { MemoryJobStore } from './stores/memory.js';
 export type { PersistentStoreOptions } from './stores/persistent.js';
+export {
+  PostgresJobStore,
+  type PostgresJobStoreOptions,
+  type PostgresPool,
+} from './stores/postgres/index.js';
+export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
 export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
 export { registerTask } from './tasks.js';
 export type { Clock } from './time/clock.js';

@@ -530,8 +530,13 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (!explicitNextRunTime) job.nextRunTime = job.trigger.getNextFireTime(null, new Date(now));
     const store = this.#lookupStore(job.jobstore);
     const mutex = this.#mutexFor(job.jobstore);
-    if (Object.getPrototypeOf(store) === MemoryJobStore.prototype && mutex.idle) {
-      // No I/O and nobody else on the store: add at once (a million adds spend no time in locks).
+    // A plain memory store with nobody else on it: add at once, no I/O, no lock (a subclass may
+    // override addJob, so it takes the general path).
+    if (
+      store instanceof MemoryJobStore &&
+      Object.getPrototypeOf(store) === MemoryJobStore.prototype &&
+      mutex.idle
+    ) {
       try {
         store.addJobNow(job);
       } catch (error) {
