@@ -620,7 +620,7 @@ describe('PostgresBackend', () => {
     expect(await backend.nextRunTime(0)).toBe(100);
     await backend.acquire('other', 150, 1_000, 1);
     expect(await backend.nextRunTime(150)).toBe(200);
-    await backend.acquire('other', 250, 900, 1);
+    await backend.acquire('another', 250, 900, 1);
     expect(await backend.nextRunTime(250)).toBe(900);
     // Leases over: both are due again.
     expect(await backend.nextRunTime(1_000)).toBe(100);

@@ -191,8 +191,9 @@ describe('shared SQLite store', () => {
       },
     );
     const [first] = await store.acquireDueJobs(T0, 10);
-    // That pass stalls past its lease; a later pass of the same scheduler takes the job again.
-    const later = at(6 * SECOND);
+    // That pass fails before releasing; the next pass of the same scheduler takes the job again
+    // at once, without waiting for its own lease to end.
+    const later = at(SECOND);
     const [second] = await store.acquireDueJobs(later, 10);
     expect(second.token).not.toBe(first.token);
     const stale = await store.releaseJobs([

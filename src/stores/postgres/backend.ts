@@ -91,6 +91,9 @@ export class PostgresBackend implements StoreBackend {
   readonly #logger: Logger;
   // Payload of this backend's notifications, so it can ignore its own.
   readonly #origin = randomBytes(12).toString('hex');
+  // Run claims of a release that failed (it may have been applied anyway): expired at the next
+  // acquire, so they are reported as abandoned instead of renewed forever.
+  #doubtfulRuns: Array<{ jobId: string; runTime: number }> = [];
   #closed = false;
   #onChange: (() => void) | null = null;
   #listener: PostgresPoolClient | null = null;
@@ -194,11 +197,23 @@ export class PostgresBackend implements StoreBackend {
 
   async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
     const n = this.#n;
+    if (this.#doubtfulRuns.length > 0) {
+      // Claims of a release whose reply was lost: if it was applied, nobody runs them. Expire
+      // them (renewal skips them) so the next look for abandoned runs reports them.
+      const runs = this.#doubtfulRuns;
+      await this.#pool.query(
+        `UPDATE ${n.runs} AS r SET expires_at = -1
+         FROM unnest($2::text[], $3::bigint[]) AS c(job_id, run_time)
+         WHERE r.scheduler_id = $1 AND r.job_id = c.job_id AND r.run_time = c.run_time`,
+        [owner, runs.map((r) => r.jobId), runs.map((r) => r.runTime)],
+      );
+      this.#doubtfulRuns = [];
+    }
     // SKIP LOCKED: schedulers acquiring at the same moment take different jobs instead of waiting.
     const result = await this.#pool.query<JobRecord & { token: string }>(
       `WITH picked AS (
          SELECT id FROM ${n.jobs}
-         WHERE next_run_time <= $2 AND (acquired_until IS NULL OR acquired_until <= $2)
+         WHERE next_run_time <= $2 AND (acquired_until IS NULL OR acquired_until <= $2 OR acquired_by = $1)
          ORDER BY next_run_time, id
          LIMIT $4
          FOR UPDATE SKIP LOCKED
@@ -233,8 +248,10 @@ export class PostgresBackend implements StoreBackend {
     }
     // One statement, so one transaction: the fenced updates and deletes, then the run claims of
     // exactly the releases that applied (the CTEs see each other's RETURNING).
-    const result = await this.#pool.query<{ id: string; claim: boolean }>(
-      `WITH input AS (
+    let result: { rows: Array<{ id: string; claim: boolean }> };
+    try {
+      result = await this.#pool.query<{ id: string; claim: boolean }>(
+        `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[])
            AS r(id, token, next_run_time, remove)
        ),
@@ -261,8 +278,13 @@ export class PostgresBackend implements StoreBackend {
          RETURNING job_id
        )
        SELECT id, false AS claim FROM applied UNION ALL SELECT job_id, true FROM claims`,
-      [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
-    );
+        [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
+      );
+    } catch (error) {
+      for (let i = 0; i < claimIds.length; i++)
+        this.#doubtfulRuns.push({ jobId: claimIds[i], runTime: claimTimes[i] });
+      throw error;
+    }
     // A release counts only if every one of its run times was claimed here: a claim that
     // already existed belongs to a run that someone else started.
     const applied = new Set<string>();
@@ -285,10 +307,10 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
-    await this.#pool.query(`UPDATE ${this.#n.runs} SET expires_at = $2 WHERE scheduler_id = $1`, [
-      owner,
-      until,
-    ]);
+    await this.#pool.query(
+      `UPDATE ${this.#n.runs} SET expires_at = $2 WHERE scheduler_id = $1 AND expires_at >= 0`,
+      [owner, until],
+    );
   }
 
   async takeAbandonedRuns(now: number): Promise<RunClaim[]> {

@@ -72,7 +72,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
     acquire: db.prepare(
       `UPDATE ${jobs} SET acquired_by = @owner, acquired_until = @until, token = token + 1
        WHERE id IN (SELECT id FROM ${jobs}
-         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until < @now)
+         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until < @now OR acquired_by = @owner)
          ORDER BY next_run_time, id LIMIT @limit)
        RETURNING id, next_run_time, state, token`,
     ),
