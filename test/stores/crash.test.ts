@@ -1,0 +1,622 @@
+/**
+ * Crash test of the persistent stores: a scheduler in a child process is killed with SIGKILL at a
+ * random moment while its jobs run, twenty times in a row on one store. After each kill the jobs
+ * must be intact, each with a next run time the killed process may have left; after the last
+ * round the shared ledger must show every fire time handled at most once and by the misfire rules,
+ * and the runs the killed processes claimed reported as abandoned.
+ *
+ * Delays come from a seeded PRNG; the seed is printed, and CRASH_SEED=<n> replays its delays
+ * (process timing still varies). Adding a store is one entry in SETUPS.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  BackgroundScheduler,
+  IntervalTrigger,
+  type Job,
+  JobAbandonedError,
+  registerTask,
+  type TriggerJSON,
+} from '../../src/index.js';
+import type { ProcessConfig } from '../fixtures/stores/scheduler-process.js';
+import { startPostgres } from '../helpers/postgres-server.js';
+import { startRedis } from '../helpers/redis-server.js';
+import type { StoreConfig } from '../helpers/store-config.js';
+import { makeStore } from '../helpers/store-config.js';
+
+const ROUNDS = 20;
+const JOBS = 20;
+const LEASE_MS = 1000;
+/** The store's heartbeat period (a third of the lease): how often expired claims are collected. */
+const BEAT_MS = LEASE_MS / 3;
+const INTERVALS_MS = [200, 250, 300, 350, 400, 450, 500];
+const GRACES: Array<number | null> = [0.1, 0.3, 1, null];
+/** Longest random wait after `ready` before the kill, and longest time the store stays unused. */
+const MAX_KILL_DELAY_MS = 400;
+const MAX_DOWN_MS = 500;
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../fixtures/stores/scheduler-process.ts', import.meta.url));
+
+// ---- the stores ----
+
+/** One store under test: starts what it needs and says how to open it. */
+interface StoreSetup {
+  name: string;
+  open(dir: string): Promise<{ config: StoreConfig; close(): Promise<void> }>;
+}
+
+const STORE_TIMES = { leaseTime: LEASE_MS / 1000, pollInterval: 0.2 };
+
+const SETUPS: StoreSetup[] = [
+  {
+    name: 'sqlite',
+    open: async (dir) => ({
+      config: { kind: 'sqlite', path: join(dir, 'jobs.db'), ...STORE_TIMES },
+      close: async () => {},
+    }),
+  },
+  {
+    name: 'postgres',
+    open: async () => {
+      const server = await startPostgres();
+      return {
+        config: { kind: 'postgres', connectionString: server.connectionString, ...STORE_TIMES },
+        close: () => server.destroy(),
+      };
+    },
+  },
+  {
+    name: 'redis',
+    open: async () => {
+      const server = await startRedis();
+      return {
+        config: { kind: 'redis', url: server.url, keyPrefix: 'crash:', ...STORE_TIMES },
+        close: () => server.destroy(),
+      };
+    },
+  },
+];
+
+// ---- randomness ----
+
+const SEED =
+  process.env.CRASH_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.CRASH_SEED);
+console.log(`crash test seed ${SEED} (CRASH_SEED=${SEED} replays its delays)`);
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` until it holds (true) or `timeoutMs` has passed (false). */
+async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+  return true;
+}
+
+// ---- child processes ----
+
+/** A scheduler process of the fixture. */
+interface Child {
+  id: string;
+  process: ChildProcess;
+  /** Read before spawning: a lower bound of every clock reading in the child. */
+  spawnedAt: number;
+  /** Read when its exit was seen: an upper bound of every clock reading in the child. */
+  exitAt: number | null;
+  readyAt: number | null;
+  killed: boolean;
+  ready: Promise<void>;
+  exited: Promise<void>;
+  output(): string;
+}
+
+const live = new Set<Child>();
+
+function killAll(): void {
+  for (const child of live) child.process.kill('SIGKILL');
+}
+process.on('exit', killAll);
+
+function startChild(config: ProcessConfig): Child {
+  const spawnedAt = Date.now();
+  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(config)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const child: Child = {
+    id: config.schedulerId,
+    process: proc,
+    spawnedAt,
+    exitAt: null,
+    readyAt: null,
+    killed: false,
+    ready: Promise.resolve(),
+    exited: Promise.resolve(),
+    output: () => out,
+  };
+  live.add(child);
+  child.exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => {
+      child.exitAt = Date.now();
+      live.delete(child);
+      resolve();
+    });
+  });
+  child.ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${child.id} not ready in 20 s:\n${out}`)), 20_000);
+    const onData = () => {
+      if (!/^ready$/m.test(out)) return;
+      clearTimeout(timer);
+      child.readyAt = Date.now();
+      resolve();
+    };
+    proc.stdout?.on('data', onData);
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${child.id} exited (${code ?? signal}) before it was ready:\n${out}`));
+    });
+  });
+  return child;
+}
+
+async function stopChild(child: Child, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+  if (child.exitAt === null) {
+    child.killed = signal === 'SIGKILL';
+    child.process.kill(signal);
+  }
+  const timeout = sleep(20_000).then(() => {
+    throw new Error(`${child.id} did not exit on ${signal} in 20 s:\n${child.output()}`);
+  });
+  await Promise.race([child.exited, timeout]);
+}
+
+afterEach(async () => {
+  const children = [...live];
+  killAll();
+  await Promise.all(children.map((c) => c.exited));
+});
+
+// ---- the jobs ----
+
+/** What a job was added with, and what follows from it. */
+interface Plan {
+  id: string;
+  startMs: number;
+  intervalMs: number;
+  coalesce: boolean;
+  grace: number | null;
+  args: unknown[];
+  trigger: TriggerJSON;
+  name: string;
+}
+
+function planJobs(startMs: number): Array<Omit<Plan, 'trigger' | 'name'>> {
+  return Array.from({ length: JOBS }, (_, i) => ({
+    id: `job-${i}`,
+    startMs,
+    intervalMs: INTERVALS_MS[i % INTERVALS_MS.length],
+    coalesce: i % 2 === 0,
+    grace: GRACES[Math.floor(i / 2) % GRACES.length],
+    args: [
+      { holdMs: 30 + ((i * 37) % 120), tag: `job-${i}` },
+      i,
+      `quote ' "double" \\ ünïcode ${i}`,
+      new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+      [null, true, 1.5, { nested: [i] }],
+    ],
+  }));
+}
+
+/** The first fire time of `plan` strictly after `t`. */
+function firstFireAfter(plan: Plan, t: number): number {
+  if (t < plan.startMs) return plan.startMs;
+  return plan.startMs + plan.intervalMs * (Math.floor((t - plan.startMs) / plan.intervalMs) + 1);
+}
+
+const onGrid = (plan: Plan, t: number) => t >= plan.startMs && (t - plan.startMs) % plan.intervalMs === 0;
+
+// ---- the ledger ----
+
+interface Entry {
+  kind: 'run' | 'missed' | 'max_instances' | 'abandoned' | 'error';
+  jobId: string;
+  runTime: number;
+  /** The process that wrote the line. */
+  by: string;
+  /** `abandoned`: the scheduler whose claim ran out; `error`: the message. */
+  extra: string;
+  line: string;
+}
+
+function readLedger(path: string): Entry[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop(); // empty, or a line still being written
+  return lines.map((line) => {
+    const [kind, jobId, runTime, by, ...rest] = line.split(' ');
+    return { kind, jobId, runTime: Date.parse(runTime), by, extra: rest.join(' '), line } as Entry;
+  });
+}
+
+const OUTCOMES = new Set(['run', 'missed', 'max_instances']);
+const key = (jobId: string, runTime: number) => `${jobId} ${new Date(runTime).toISOString()}`;
+
+// ---- checking the store from the test process ----
+
+registerTask('ledger', () => {
+  throw new Error('the checking scheduler is paused and must run nothing');
+});
+
+/**
+ * Opens the store with a paused scheduler and reads every job, then keeps it open `lingerMs`.
+ * The checker's own heartbeat may collect expired claims: it writes them to the ledger as the
+ * children do. When it has stopped, `ends` gets its id and the time.
+ */
+async function readJobs(
+  store: StoreConfig,
+  id: string,
+  ledger: string,
+  ends: Map<string, number>,
+  lingerMs = 0,
+): Promise<Map<string, Job>> {
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    schedulerId: id,
+    daemon: true,
+    jobstores: { default: makeStore(store) },
+  });
+  scheduler.on('job_error', (e) => {
+    const extra =
+      e.error instanceof JobAbandonedError ? e.error.schedulerId : String(e.error).replace(/\s+/g, ' ');
+    const kind = e.error instanceof JobAbandonedError ? 'abandoned' : 'error';
+    appendFileSync(ledger, `${kind} ${e.jobId} ${e.scheduledRunTime.toISOString()} ${id} ${extra}\n`);
+  });
+  await scheduler.start({ paused: true });
+  try {
+    const jobs = new Map((await scheduler.getJobs()).map((job) => [job.id, job]));
+    await sleep(lingerMs);
+    return jobs;
+  } finally {
+    await scheduler.shutdown({ wait: false });
+    ends.set(id, Date.now());
+  }
+}
+
+/** Adds the planned jobs through the public API. */
+async function addJobs(store: StoreConfig, startMs: number): Promise<Plan[]> {
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    schedulerId: 'setup',
+    daemon: true,
+    jobstores: { default: makeStore(store) },
+  });
+  await scheduler.start({ paused: true });
+  const plans: Plan[] = [];
+  try {
+    for (const p of planJobs(startMs)) {
+      const trigger = new IntervalTrigger({
+        seconds: p.intervalMs / 1000,
+        startDate: new Date(p.startMs),
+        timezone: 'UTC',
+      });
+      const job = await scheduler.addJob('ledger', trigger, {
+        id: p.id,
+        args: p.args,
+        coalesce: p.coalesce,
+        misfireGraceTime: p.grace,
+        maxInstances: 1,
+      });
+      expect(job.nextRunTime?.getTime()).toBe(p.startMs);
+      plans.push({ ...p, trigger: trigger.toJSON(), name: job.name });
+    }
+  } finally {
+    await scheduler.shutdown({ wait: false });
+  }
+  return plans;
+}
+
+/**
+ * Checks every job after a process ended (last seen at `exitAt`). A job's next run time is legal
+ * when it is a fire time of its trigger, no earlier than what was seen before (`previous`) and
+ * later than every fire time the ledger shows handled (a handled fire time was released with the
+ * next one in the same step), and no later than the first fire time after `exitAt` (the latest
+ * a release could store). Within those bounds, both legal kinds fall: the value the killed process
+ * released last, and the earlier one still under its expiring lease. Updates `previous`.
+ */
+function checkJobs(
+  jobs: Map<string, Job>,
+  plans: Plan[],
+  entries: Entry[],
+  exitAt: number,
+  previous: Map<string, number>,
+  where: string,
+): string[] {
+  const problems: string[] = [];
+  const latestHandled = new Map<string, number>();
+  for (const e of entries) {
+    if (e.kind === 'error') continue;
+    latestHandled.set(e.jobId, Math.max(latestHandled.get(e.jobId) ?? -1, e.runTime));
+  }
+  if (jobs.size !== plans.length)
+    problems.push(`${where}: ${jobs.size} jobs in the store, expected ${plans.length}`);
+  for (const plan of plans) {
+    const job = jobs.get(plan.id);
+    if (job === undefined) {
+      problems.push(`${where}: ${plan.id} is gone`);
+      continue;
+    }
+    const stored = {
+      name: job.name,
+      args: job.args,
+      trigger: job.trigger.toJSON(),
+      coalesce: job.coalesce,
+      misfireGraceTime: job.misfireGraceTime,
+      maxInstances: job.maxInstances,
+      executor: job.executor,
+      taskRef: job.taskRef,
+    };
+    const added = {
+      name: plan.name,
+      args: plan.args,
+      trigger: plan.trigger,
+      coalesce: plan.coalesce,
+      misfireGraceTime: plan.grace,
+      maxInstances: 1,
+      executor: 'default',
+      taskRef: 'ledger',
+    };
+    try {
+      expect(stored).toStrictEqual(added);
+    } catch {
+      problems.push(`${where}: ${plan.id} changed: ${JSON.stringify(stored)} != ${JSON.stringify(added)}`);
+    }
+    const next = job.nextRunTime?.getTime() ?? null;
+    const handled = latestHandled.get(plan.id);
+    const low = Math.max(
+      previous.get(plan.id) ?? plan.startMs,
+      handled === undefined ? -1 : firstFireAfter(plan, handled),
+    );
+    const high = firstFireAfter(plan, exitAt);
+    if (next === null || !onGrid(plan, next) || next < low || next > high) {
+      const show = (t: number | null) => (t === null ? 'null' : new Date(t).toISOString());
+      problems.push(
+        `${where}: ${plan.id} next run time ${show(next)}, legal: a fire time in [${show(low)}, ${show(high)}] (every ${plan.intervalMs} ms from ${show(plan.startMs)})`,
+      );
+    } else {
+      previous.set(plan.id, next);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Checks the whole ledger once the last process stopped gracefully and the jobs' final next run
+ * times (`finals`) are known:
+ * - no fire time is run, missed or refused (max_instances) twice, or reported abandoned twice;
+ * - only killed processes leave claims: an abandoned fire time was claimed by one, reported by
+ *   another process at least a lease after the fire time (a claim is made once the fire time is
+ *   due and lasts a lease), and handled, if at all, by the claimer itself;
+ * - a run started within its grace time, so its fire time is at most the grace time older than
+ *   the process; a miss was decided after the grace time, while the process was alive;
+ * - with coalescing, the fire times a process found due at its first look were folded into one;
+ * - without, every fire time before the final next run time was run, missed, refused or
+ *   reported abandoned.
+ * `ends`: when each checking scheduler stopped.
+ */
+function checkLedger(
+  entries: Entry[],
+  plans: Plan[],
+  children: Child[],
+  ends: Map<string, number>,
+  finals: Map<string, number>,
+): string[] {
+  const problems: string[] = [];
+  const byPlan = new Map(plans.map((p) => [p.id, p]));
+  const byChild = new Map(children.map((c) => [c.id, c]));
+  const outcomes = new Map<string, Entry[]>();
+  const abandoned = new Map<string, Entry[]>();
+  for (const e of entries) {
+    const plan = byPlan.get(e.jobId);
+    if (e.kind === 'error' || plan === undefined) {
+      problems.push(`unexpected line: ${e.line}`);
+      continue;
+    }
+    if (!onGrid(plan, e.runTime)) problems.push(`not a fire time of ${e.jobId}: ${e.line}`);
+    if (e.runTime >= (finals.get(e.jobId) ?? 0))
+      problems.push(`handled at or after the final next run time: ${e.line}`);
+    const k = key(e.jobId, e.runTime);
+    const map = e.kind === 'abandoned' ? abandoned : outcomes;
+    map.set(k, [...(map.get(k) ?? []), e]);
+    if (e.kind === 'abandoned') {
+      const claimer = byChild.get(e.extra);
+      if (claimer === undefined || !claimer.killed)
+        problems.push(`abandoned, but not claimed by a killed process: ${e.line}`);
+      if (e.by === e.extra) problems.push(`reported abandoned by its own claimer: ${e.line}`);
+      const reporterEnd = byChild.get(e.by)?.exitAt ?? ends.get(e.by) ?? 0;
+      if (reporterEnd < e.runTime + LEASE_MS) {
+        problems.push(
+          `reported abandoned before its claim can have run out (the reporter ended ${e.runTime + LEASE_MS - reporterEnd} ms too early): ${e.line}`,
+        );
+      }
+      continue;
+    }
+    const child = byChild.get(e.by);
+    if (child === undefined) {
+      problems.push(`written by a process that runs nothing: ${e.line}`);
+      continue;
+    }
+    const graceMs = plan.grace === null ? null : plan.grace * 1000;
+    if (e.kind === 'run' && graceMs !== null && e.runTime < child.spawnedAt - graceMs) {
+      problems.push(
+        `run after its grace time (the process started ${child.spawnedAt - e.runTime} ms after it): ${e.line}`,
+      );
+    }
+    if (e.kind === 'missed' && (graceMs === null || e.runTime + graceMs > (child.exitAt ?? 0))) {
+      problems.push(`missed before its grace time was up: ${e.line}`);
+    }
+  }
+  for (const [k, list] of outcomes) {
+    if (list.length > 1)
+      problems.push(`${k} handled ${list.length} times: ${list.map((e) => e.line).join(' / ')}`);
+  }
+  for (const [k, list] of abandoned) {
+    if (list.length > 1) problems.push(`${k} reported abandoned ${list.length} times`);
+    const done = outcomes.get(k)?.[0];
+    if (done !== undefined && done.by !== list[0].extra) {
+      problems.push(`${k} abandoned by ${list[0].extra}, but handled by ${done.by}: ${done.line}`);
+    }
+  }
+  for (const plan of plans) {
+    const final = finals.get(plan.id) ?? plan.startMs;
+    if (plan.coalesce) {
+      // The fire times a process found already due at its first look at the job were coalesced
+      // into one run (or one miss).
+      for (const child of children) {
+        const early = entries.filter(
+          (e) =>
+            e.jobId === plan.id && e.by === child.id && OUTCOMES.has(e.kind) && e.runTime < child.spawnedAt,
+        );
+        if (early.length > 1) {
+          problems.push(
+            `${plan.id} coalesces, yet ${child.id} handled ${early.length} fire times due before it started: ${early.map((e) => e.line).join(' / ')}`,
+          );
+        }
+      }
+      continue;
+    }
+    for (let t = plan.startMs; t < final; t += plan.intervalMs) {
+      const k = key(plan.id, t);
+      if (!outcomes.has(k) && !abandoned.has(k))
+        problems.push(`${k} was never run, missed nor reported abandoned`);
+    }
+  }
+  return problems;
+}
+
+/** True once every fire time of the jobs without coalescing up to `until` is in the ledger. */
+function accountedFor(entries: Entry[], plans: Plan[], until: number): boolean {
+  const seen = new Set(entries.map((e) => key(e.jobId, e.runTime)));
+  for (const plan of plans) {
+    if (plan.coalesce) continue;
+    for (let t = plan.startMs; t <= until; t += plan.intervalMs) if (!seen.has(key(plan.id, t))) return false;
+  }
+  return true;
+}
+
+/** When each process started, was ready and ended: the context of a failure. */
+function timeline(children: Child[]): string {
+  const time = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().slice(11, 23));
+  return `processes (spawned, ready, ended): ${children
+    .map((c) => `${c.id} ${time(c.spawnedAt)} ${time(c.readyAt)} ${time(c.exitAt)}`)
+    .join('; ')}`;
+}
+
+// ---- the test ----
+
+describe.each(SETUPS)('crash: $name', (setup) => {
+  const dir = mkdtempSync(join(tmpdir(), `tickwork-crash-${setup.name}-`));
+  let close: () => Promise<void> = async () => {};
+
+  afterAll(async () => {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`keeps every job and handles each fire time at most once over ${ROUNDS} SIGKILLs`, async () => {
+    const random = prng(SEED);
+    const opened = await setup.open(dir);
+    close = opened.close;
+    const store = opened.config;
+    const ledger = join(dir, 'ledger.txt');
+    const began = Date.now();
+    const plans = await addJobs(store, Math.ceil((Date.now() + 300) / 100) * 100);
+    const previous = new Map(plans.map((p) => [p.id, p.startMs]));
+    const children: Child[] = [];
+    const checkerEnds = new Map<string, number>();
+    const problems: string[] = [];
+    const config = (schedulerId: string): ProcessConfig => ({ store, schedulerId, ledger, maxWorkers: 10 });
+
+    for (let round = 1; round <= ROUNDS; round++) {
+      const child = startChild(config(`crash-${round}`));
+      children.push(child);
+      await child.ready;
+      await sleep(Math.floor(random() * MAX_KILL_DELAY_MS));
+      await stopChild(child, 'SIGKILL');
+      const jobs = await readJobs(store, `check-${round}`, ledger, checkerEnds);
+      problems.push(
+        ...checkJobs(
+          jobs,
+          plans,
+          readLedger(ledger),
+          child.exitAt as number,
+          previous,
+          `after kill ${round}`,
+        ),
+      );
+      expect(problems, `seed ${SEED}`).toEqual([]);
+      await sleep(Math.floor(random() * MAX_DOWN_MS));
+    }
+    const roundsMs = Date.now() - began;
+
+    // A last process runs until the claims of the killed ones have run out and been collected,
+    // and every fire time up to shortly before is in the ledger; then it stops gracefully. When
+    // that does not happen in time, the checks below say what is missing.
+    const last = startChild(config('final'));
+    children.push(last);
+    await last.ready;
+    const lastKill = children[children.length - 2].exitAt as number;
+    const settled = await waitFor(
+      () =>
+        Date.now() > lastKill + LEASE_MS + 2 * BEAT_MS &&
+        accountedFor(readLedger(ledger), plans, Date.now() - 500),
+      10_000,
+    );
+    if (!settled) problems.push('the last process did not account for every fire time within 10 s');
+    await stopChild(last, 'SIGTERM');
+    // Kept open until every claim left in the store has expired and been collected: only the
+    // killed processes may have left any.
+    const jobs = await readJobs(store, 'check-final', ledger, checkerEnds, LEASE_MS + 2 * BEAT_MS);
+    const entries = readLedger(ledger);
+    problems.push(
+      ...checkJobs(jobs, plans, entries, last.exitAt as number, previous, 'after the last process'),
+    );
+    problems.push(...checkLedger(entries, plans, children, checkerEnds, previous));
+
+    if (problems.length > 0) problems.push(timeline(children));
+    const count = (kind: string) => entries.filter((e) => e.kind === kind).length;
+    console.log(
+      `crash ${setup.name}: ${ROUNDS} rounds in ${(roundsMs / 1000).toFixed(1)} s, all in ${((Date.now() - began) / 1000).toFixed(1)} s; ledger: ${count('run')} run, ${count('missed')} missed, ${count('max_instances')} max_instances, ${count('abandoned')} abandoned (seed ${SEED})`,
+    );
+    expect(problems, `seed ${SEED}`).toEqual([]);
+    // The rounds must have exercised each rule.
+    expect(count('run'), 'runs').toBeGreaterThan(0);
+    expect(count('missed'), 'missed runs').toBeGreaterThan(0);
+    expect(count('abandoned'), 'abandoned runs').toBeGreaterThan(0);
+  }, 180_000);
+});
