@@ -210,14 +210,15 @@ export class RunLoop {
         const { runTimes, next } = missedRunTimes(job, now, nowDate);
         const submitted =
           runTimes.length === 0 ? runTimes : job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
-        // Runs already past their grace time are reported now rather than claimed: a long outage
-        // must not turn into a claim per missed fire.
-        const { onTime, missed } = this.#splitMissed(job, submitted, now);
+        // Runs already past their grace time are claimed too, then reported as missed and
+        // completed at once: a process that dies in between leaves claims that another reports,
+        // so no fire time goes unaccounted for.
+        const { missed } = this.#splitMissed(job, submitted, now);
         missedByJob.push(missed);
-        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: onTime });
+        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: submitted });
       }
       const applied = await release.call(store, releases);
-      const refused: Array<{ jobId: string; runTime: Date }> = [];
+      const finished: Array<{ jobId: string; runTime: Date }> = [];
       for (let i = 0; i < acquired.length; i++) {
         const { job } = acquired[i];
         const r = releases[i];
@@ -227,14 +228,17 @@ export class RunLoop {
           );
           continue;
         }
-        this.#reportMissed(job, alias, missedByJob[i]);
-        if (r.runTimes.length > 0 && !this.#submit(job, alias, r.runTimes)) {
-          for (const runTime of r.runTimes) refused.push({ jobId: job.id, runTime });
+        const missed = missedByJob[i];
+        this.#reportMissed(job, alias, missed);
+        for (const runTime of missed) finished.push({ jobId: job.id, runTime });
+        const onTime = missed.length === 0 ? r.runTimes : r.runTimes.slice(missed.length);
+        if (onTime.length > 0 && !this.#submit(job, alias, onTime)) {
+          for (const runTime of onTime) finished.push({ jobId: job.id, runTime });
         }
         if (r.remove)
           this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
       }
-      if (refused.length > 0) await store.completeRuns?.(refused);
+      if (finished.length > 0) await store.completeRuns?.(finished);
       if (acquired.length < BATCH) break;
       await yieldToEventLoop();
     }
@@ -252,11 +256,11 @@ export class RunLoop {
     if (grace === null || runTimes.length === 0 || now - runTimes[0].getTime() <= grace * 1000) {
       return { onTime: runTimes, missed: [] };
     }
+    // Run times ascend: the missed ones are a prefix.
     const limit = now - grace * 1000;
-    return {
-      onTime: runTimes.filter((t) => t.getTime() >= limit),
-      missed: runTimes.filter((t) => t.getTime() < limit),
-    };
+    let k = 0;
+    while (k < runTimes.length && runTimes[k].getTime() < limit) k++;
+    return { onTime: runTimes.slice(k), missed: runTimes.slice(0, k) };
   }
 
   #reportMissed(job: Job, alias: string, missed: Date[]): void {

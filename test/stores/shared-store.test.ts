@@ -168,7 +168,8 @@ describe('shared SQLite store', () => {
     expect(named(events, 'job_executed').map((e) => e.scheduledRunTime.getTime() - T0.getTime())).toEqual([
       -2_000, -1_000, 0,
     ]);
-    // Only the runs within their grace time were handed to the executor (and claimed).
+    // Only the runs within their grace time were handed to the executor; the missed ones were
+    // claimed with them and completed once reported.
     expect(
       named(events, 'job_submitted').flatMap((e) =>
         e.scheduledRunTimes.map((t) => t.getTime() - T0.getTime()),
@@ -217,5 +218,46 @@ describe('shared SQLite store', () => {
     expect(await scheduler.getJobs()).toEqual([]);
     await scheduler.start();
     expect(await scheduler.getJobs()).toEqual([]);
+  });
+
+  it('a scheduler that dies right after storing a pass leaves its missed runs to be reported by another', async () => {
+    // The release is stored, then the process dies before it reports or runs anything.
+    class DyingStore extends SqliteJobStore {
+      override async releaseJobs(...args: Parameters<SqliteJobStore['releaseJobs']>): Promise<boolean[]> {
+        await super.releaseJobs(...args);
+        await this.shutdown();
+        throw new Error('killed');
+      }
+    }
+    const dying = new DyingStore({ path, leaseTime: 3 });
+    const a = makeScheduler({ schedulerId: 'a', jobstores: { default: dying } });
+    const b = schedulerOn('b', 3);
+    await b.scheduler.start({ paused: true });
+    await b.scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 1, startDate: at(-5 * SECOND), timezone: 'UTC' }),
+      {
+        id: 'late',
+        args: ['a', 'b'],
+        nextRunTime: at(-5 * SECOND),
+        coalesce: false,
+        misfireGraceTime: 2.5,
+      },
+    );
+    const seenByA = record(a);
+    await a.start();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(named(seenByA, 'job_missed')).toHaveLength(0);
+    expect(named(seenByA, 'job_submitted')).toHaveLength(0);
+    // Every fire time from -5 s to 0 s is claimed by a, which will never report it.
+    const events = record(b.scheduler);
+    b.scheduler.resume();
+    await vi.advanceTimersByTimeAsync(5 * SECOND);
+    const abandoned = named(events, 'job_error').map((e) => e.scheduledRunTime.getTime() - T0.getTime());
+    expect(abandoned.sort((x, y) => x - y)).toEqual([-5_000, -4_000, -3_000, -2_000, -1_000, 0]);
+    // The later fire times are b's to run.
+    expect(named(events, 'job_executed').map((e) => e.scheduledRunTime.getTime() - T0.getTime())).toEqual([
+      1_000, 2_000, 3_000, 4_000, 5_000,
+    ]);
   });
 });
