@@ -53,6 +53,11 @@ export interface StoreBackend {
   nextRunTime(now: number): Promise<number | null>;
   /** Adds a job; resolves to false (changing nothing) when its id exists. */
   insert(row: JobRow): Promise<boolean>;
+  /**
+   * Adds jobs in one transaction; resolves to one flag per row, in order: false (that row
+   * changing nothing) when its id exists or an earlier row of the same call has it.
+   */
+  insertMany(rows: JobRow[]): Promise<boolean[]>;
   /** Replaces a job, ends its lease and changes its token; false when there is no such id. */
   update(row: JobRow): Promise<boolean>;
   /** Removes a job (and its run claims); false when there is no such id. */

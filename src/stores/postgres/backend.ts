@@ -169,6 +169,32 @@ export class PostgresBackend implements StoreBackend {
     return result.rowCount === 1;
   }
 
+  async insertMany(rows: JobRow[]): Promise<boolean[]> {
+    if (rows.length === 0) return [];
+    // Only the first row of each id is sent: which of two rows in one statement Postgres would
+    // insert is not something to rely on.
+    const first = new Map<string, number>();
+    const ids: string[] = [];
+    const nextRunTimes: Array<number | null> = [];
+    const states: string[] = [];
+    rows.forEach((row, i) => {
+      if (first.has(row.id)) return;
+      first.set(row.id, i);
+      ids.push(row.id);
+      nextRunTimes.push(row.nextRunTime);
+      states.push(row.state);
+    });
+    const result = await this.#pool.query<{ id: string }>(
+      `INSERT INTO ${this.#n.jobs} (id, next_run_time, state)
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
+      [ids, nextRunTimes, states],
+    );
+    const inserted = new Set(result.rows.map((r) => r.id));
+    return rows.map((row, i) => first.get(row.id) === i && inserted.has(row.id));
+  }
+
   async update(row: JobRow): Promise<boolean> {
     const result = await this.#pool.query(
       `UPDATE ${this.#n.jobs}

@@ -54,6 +54,8 @@ export interface RedisBackendOptions {
 const LEASED_SCAN_LIMIT = 100;
 // Arguments per `release` call: a huge pass is sent in a few calls (each release stays atomic).
 const RELEASE_ARGS_PER_CALL = 50_000;
+// Rows per `insert` call: arguments stay well below what one call may spread.
+const INSERT_ROWS_PER_CALL = 10_000;
 // How long close() waits for QUIT before dropping the connection.
 const QUIT_TIMEOUT_MS = 2_000;
 
@@ -230,7 +232,23 @@ export class RedisBackend implements StoreBackend {
   }
 
   async insert(row: JobRow): Promise<boolean> {
-    return Number(await this.#run('insert', [row.id, row.state, timeArg(row.nextRunTime)])) === 1;
+    const [inserted] = await this.insertMany([row]);
+    return inserted;
+  }
+
+  async insertMany(rows: JobRow[]): Promise<boolean[]> {
+    const inserted: boolean[] = [];
+    // Each call is atomic. A store's batch (at most 1,000 rows) is one call; only a larger
+    // input is split, and a failure then may leave the earlier calls' rows added.
+    for (let start = 0; start < rows.length; start += INSERT_ROWS_PER_CALL) {
+      const args: string[] = [];
+      for (const row of rows.slice(start, start + INSERT_ROWS_PER_CALL)) {
+        args.push(row.id, row.state, timeArg(row.nextRunTime));
+      }
+      for (const flag of asArray(await this.#run('insert', args), 'insert'))
+        inserted.push(Number(flag) === 1);
+    }
+    return inserted;
   }
 
   async update(row: JobRow): Promise<boolean> {

@@ -147,12 +147,23 @@ if best == nil then return false end
 return best
 `),
 
-  /** ARGV: id, state, next run time ('' = paused). Returns 1, or 0 when the id exists. */
+  /**
+   * ARGV: triples (id, state, next run time ('' = paused)). Adds them in order; returns one flag
+   * per triple: 1, or 0 when the id exists (also when an earlier triple added it).
+   */
   insert: script(`
-if redis.call('HSETNX', jobsKey, ARGV[1], ARGV[2]) == 0 then return 0 end
-if ARGV[3] ~= '' then redis.call('ZADD', nextKey, ARGV[3], ARGV[1]) end
-redis.call('HSET', tokenKey, ARGV[1], redis.call('INCR', seqKey))
-return 1
+local out = {}
+for i = 1, #ARGV, 3 do
+  local id = ARGV[i]
+  if redis.call('HSETNX', jobsKey, id, ARGV[i + 1]) == 0 then
+    out[#out + 1] = 0
+  else
+    if ARGV[i + 2] ~= '' then redis.call('ZADD', nextKey, ARGV[i + 2], id) end
+    redis.call('HSET', tokenKey, id, redis.call('INCR', seqKey))
+    out[#out + 1] = 1
+  end
+end
+return out
 `),
 
   /** ARGV: id, state, next run time ('' = paused). Ends the lease, new token. 0 when no such id. */

@@ -99,6 +99,10 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 function makeTransactions(db: SqliteDatabase, sql: Statements) {
   return {
+    // Rows go in order, so of two rows with one id the first is inserted and the second is not.
+    insertMany: db.transaction((rows: JobRow[]) =>
+      rows.map((r) => sql.insert.run(r.id, r.nextRunTime, r.state).changes > 0),
+    ),
     release: db.transaction((owner: string, releases: ReleaseRow[], claimUntil: number) =>
       releases.map((r) => {
         const changed = r.remove
@@ -217,6 +221,11 @@ export class SqliteBackend implements StoreBackend {
 
   async insert(row: JobRow): Promise<boolean> {
     return this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0;
+  }
+
+  async insertMany(rows: JobRow[]): Promise<boolean[]> {
+    if (rows.length === 0) return [];
+    return this.#tx.insertMany.immediate(rows);
   }
 
   async update(row: JobRow): Promise<boolean> {
