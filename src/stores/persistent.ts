@@ -4,6 +4,10 @@
  * cannot restore), takes due jobs under leases with fencing tokens, claims each run time once,
  * keeps the claims of running jobs alive with a heartbeat, reports the runs of schedulers that
  * died, and wakes the scheduler when another process says jobs changed.
+ *
+ * Wake-up hints are folded, so many small changes stay cheap: at most one per `HINT_WINDOW_MS`,
+ * the first at once, the changes after it announced together when the window ends, so the last
+ * change is always announced.
  */
 import { describeValue } from '../describe.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
@@ -65,6 +69,9 @@ interface Cached {
   job: Job;
 }
 
+// Wake-up hints are sent at most once per this many milliseconds.
+const HINT_WINDOW_MS = 20;
+
 /** The base of SqliteJobStore, PostgresJobStore and RedisJobStore. */
 export abstract class PersistentJobStore implements JobStore {
   readonly #leaseMs: number;
@@ -78,6 +85,9 @@ export abstract class PersistentJobStore implements JobStore {
   readonly #cache = new Map<string, Cached>();
   // Rows this process could not restore, by id with the state that failed: reported once.
   readonly #broken = new Map<string, string>();
+  // The open hint window's timer, and whether a change came in during it.
+  #hintWindow: TimerHandle | null = null;
+  #hintOwed = false;
 
   constructor(options: PersistentStoreOptions) {
     this.#leaseMs = checkPositiveSeconds(options.leaseTime, 'leaseTime', 30) * 1000;
@@ -109,14 +119,48 @@ export abstract class PersistentJobStore implements JobStore {
     this.#armHeartbeat();
   }
 
-  /** Stops the heartbeat and disconnects. */
+  /** Sends the hint still owed, stops the heartbeat, disconnects. */
   async shutdown(): Promise<void> {
     if (this.#heartbeat !== null) clock.clearTimeout(this.#heartbeat);
     this.#heartbeat = null;
+    if (this.#hintWindow !== null) clock.clearTimeout(this.#hintWindow);
+    this.#hintWindow = null;
+    const owed = this.#hintOwed;
+    this.#hintOwed = false;
     const backend = this.#backend;
     this.#backend = null;
     this.#cache.clear();
+    if (owed) backend?.notify?.();
     await backend?.close();
+  }
+
+  /** Tells other processes that jobs changed, folding the changes of one hint window. */
+  #changed(): void {
+    const backend = this.#backend;
+    if (backend?.notify === undefined) return;
+    if (this.#hintWindow !== null) {
+      this.#hintOwed = true;
+      return;
+    }
+    backend.notify();
+    this.#openHintWindow();
+  }
+
+  #openHintWindow(): void {
+    this.#hintWindow = clock.setTimeout(
+      () => {
+        this.#hintWindow = null;
+        if (!this.#hintOwed) return;
+        this.#hintOwed = false;
+        const backend = this.#backend;
+        if (backend?.notify === undefined) return;
+        backend.notify();
+        // Changes still coming in keep to one hint per window.
+        this.#openHintWindow();
+      },
+      HINT_WINDOW_MS,
+      true,
+    );
   }
 
   get #db(): StoreBackend {
@@ -224,27 +268,27 @@ export abstract class PersistentJobStore implements JobStore {
   /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
   async addJob(job: Job): Promise<void> {
     if (!(await this.#db.insert(encodeJob(job)))) throw new ConflictingIdError(job.id);
-    this.#backend?.notify?.();
+    this.#changed();
   }
 
   /** Replaces a job; rejects with `JobLookupError` if there is none. */
   async updateJob(job: Job): Promise<void> {
     if (!(await this.#db.update(encodeJob(job)))) throw new JobLookupError(job.id);
-    this.#backend?.notify?.();
+    this.#changed();
   }
 
   /** Removes a job; rejects with `JobLookupError` if there is none. */
   async removeJob(id: string): Promise<void> {
     if (!(await this.#db.remove(id))) throw new JobLookupError(id);
     this.#cache.delete(id);
-    this.#backend?.notify?.();
+    this.#changed();
   }
 
   /** Removes every job. */
   async removeAllJobs(): Promise<void> {
     await this.#db.removeAll();
     this.#cache.clear();
-    this.#backend?.notify?.();
+    this.#changed();
   }
 
   /** Takes due jobs under this scheduler's lease. Rows this code cannot restore stay leased. */
