@@ -5,9 +5,11 @@
  * keeps the claims of running jobs alive with a heartbeat, reports the runs of schedulers that
  * died, and wakes the scheduler when another process says jobs changed.
  *
- * Wake-up hints are folded, so many small changes stay cheap: at most one per `HINT_WINDOW_MS`,
- * the first at once, the changes after it announced together when the window ends, so the last
- * change is always announced.
+ * Two things keep many small changes cheap. Concurrent adds are written in batches: each add is
+ * queued, and the queue is written in one transaction once the burst of calls under way has
+ * arrived (or when it holds `MAX_BATCH` rows). And wake-up hints are folded: at most one per
+ * `HINT_WINDOW_MS`, the first at once, the changes after it announced together when the window
+ * ends, so the last change is always announced.
  */
 import { describeValue } from '../describe.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
@@ -69,6 +71,15 @@ interface Cached {
   job: Job;
 }
 
+/** An add waiting for its batch. */
+interface QueuedAdd {
+  row: JobRow;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+// Most rows written in one batch: a larger burst is written as several.
+const MAX_BATCH = 1_000;
 // Wake-up hints are sent at most once per this many milliseconds.
 const HINT_WINDOW_MS = 20;
 
@@ -85,6 +96,11 @@ export abstract class PersistentJobStore implements JobStore {
   readonly #cache = new Map<string, Cached>();
   // Rows this process could not restore, by id with the state that failed: reported once.
   readonly #broken = new Map<string, string>();
+  // Adds waiting for the next batch, whether a batch write is already asked for, and the
+  // batches being written.
+  #adds: QueuedAdd[] = [];
+  #flushAsked = false;
+  readonly #batches = new Set<Promise<void>>();
   // The open hint window's timer, and whether a change came in during it.
   #hintWindow: TimerHandle | null = null;
   #hintOwed = false;
@@ -119,8 +135,13 @@ export abstract class PersistentJobStore implements JobStore {
     this.#armHeartbeat();
   }
 
-  /** Sends the hint still owed, stops the heartbeat, disconnects. */
+  /** Writes the adds already made, sends the hint still owed, stops the heartbeat, disconnects. */
   async shutdown(): Promise<void> {
+    // Adds that were accepted are written (or fail) before the connection goes.
+    while (this.#adds.length > 0 || this.#batches.size > 0) {
+      this.#flushAdds();
+      await Promise.all([...this.#batches]);
+    }
     if (this.#heartbeat !== null) clock.clearTimeout(this.#heartbeat);
     this.#heartbeat = null;
     if (this.#hintWindow !== null) clock.clearTimeout(this.#hintWindow);
@@ -265,10 +286,58 @@ export abstract class PersistentJobStore implements JobStore {
     encodeJob(job);
   }
 
-  /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
+  /**
+   * Adds a job; rejects with `ConflictingIdError` if its id exists. Adds made at the same time
+   * are written together; each call still settles on its own job's outcome.
+   */
   async addJob(job: Job): Promise<void> {
-    if (!(await this.#db.insert(encodeJob(job)))) throw new ConflictingIdError(job.id);
-    this.#changed();
+    const row = encodeJob(job);
+    if (this.#backend === null) throw new SchedulerNotRunningError();
+    return new Promise<void>((resolve, reject) => {
+      this.#adds.push({ row, resolve, reject });
+      if (this.#adds.length >= MAX_BATCH) {
+        this.#flushAdds();
+      } else if (!this.#flushAsked) {
+        this.#flushAsked = true;
+        // A tick callback queued here runs once the microtasks under way have run, so a burst
+        // of adds (`Promise.all` over many addJob calls) is all queued by then; it is not a
+        // timer, so it costs no wait and runs under fake timers too.
+        process.nextTick(() => {
+          this.#flushAsked = false;
+          this.#flushAdds();
+        });
+      }
+    });
+  }
+
+  /** Writes the queued adds as one batch. */
+  #flushAdds(): void {
+    if (this.#adds.length === 0) return;
+    const adds = this.#adds;
+    this.#adds = [];
+    const batch = this.#writeBatch(adds).finally(() => this.#batches.delete(batch));
+    this.#batches.add(batch);
+  }
+
+  /** Writes one batch and settles each add of it; never rejects. */
+  async #writeBatch(adds: QueuedAdd[]): Promise<void> {
+    let inserted: boolean[];
+    try {
+      inserted = await this.#db.insertMany(adds.map((a) => a.row));
+    } catch (error) {
+      for (const add of adds) add.reject(error);
+      return;
+    }
+    let added = false;
+    adds.forEach((add, i) => {
+      if (inserted[i] === true) {
+        added = true;
+        add.resolve();
+      } else {
+        add.reject(new ConflictingIdError(add.row.id));
+      }
+    });
+    if (added) this.#changed();
   }
 
   /** Replaces a job; rejects with `JobLookupError` if there is none. */
