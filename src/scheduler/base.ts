@@ -530,6 +530,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (!explicitNextRunTime) job.nextRunTime = job.trigger.getNextFireTime(null, new Date(now));
     const store = this.#lookupStore(job.jobstore);
     const mutex = this.#mutexFor(job.jobstore);
+    const shared = store.acquireDueJobs !== undefined;
     // A plain memory store with nobody else on it: add at once, no I/O, no lock (a subclass may
     // override addJob, so it takes the general path).
     if (
@@ -543,6 +544,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         if (!(error instanceof ConflictingIdError) || !replaceExisting) throw error;
         store.updateJobNow(job);
       }
+    } else if (shared && !replaceExisting) {
+      // A shared store fences every pass with tokens, and other processes write to it without
+      // this lock anyway, so a plain add need not wait for this scheduler's pass or other adds
+      // (which the store can then write in one batch). Add-then-update still takes the lock.
+      await store.addJob(job);
     } else {
       await mutex.run(async () => {
         try {
