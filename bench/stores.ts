@@ -3,8 +3,14 @@
  * and Redis (throwaway servers started with the test helpers). Each (store, case) runs in a fresh
  * child process on a fresh table, file or key prefix, on the scheduler's own clock.
  *
- *   add:   N jobs through `scheduler.addJob` (registered task, interval trigger), one awaited call
- *          after another, the scheduler started paused so each goes to the store at once
+ *   add:   N jobs through `scheduler.addJob` (registered task, interval trigger), the way a
+ *          program adding many jobs does it: concurrently, in chunks of 1,000 calls awaited with
+ *          `Promise.all`, the scheduler started paused so each goes to the store at once. A
+ *          persistent store writes the adds that arrive together in one batch (one transaction,
+ *          one round trip) and folds their wake-up hints into one, so this measures batched
+ *          writes; the memory store runs the same chunks, so the comparison is fair.
+ *   add one by one: S jobs the same way, each call awaited before the next (no batching: one
+ *          write per job), for comparison
  *   burst: M date jobs due at the same instant, from `resume()` until the last `job_executed`
  *
  *   npm run bench:stores                 (node --expose-gc --import tsx bench/stores.ts)
@@ -27,6 +33,9 @@ type Result = { ms: number; jobs: number } | { error: string };
 
 const QUICK = process.env.QUICK === '1';
 const ADD_N = QUICK ? 10_000 : 100_000;
+// Fewer jobs one by one: one write each, so the rate is plain after a few thousand.
+const ADD_SEQ_N = QUICK ? 2_000 : 10_000;
+const CHUNK = 1_000;
 const BURST_N = QUICK ? 2_000 : 10_000;
 const CHILD_TIMEOUT_MS = 600_000;
 
@@ -44,15 +53,30 @@ function openStore(config: BenchStore): JobStore {
   return config.kind === 'memory' ? new MemoryJobStore() : makeStore(config);
 }
 
-async function caseAdd(config: BenchStore, n: number): Promise<Result> {
+type Mode = 'add' | 'add-seq' | 'burst';
+
+/** Calls `add(i)` for each i below n: `CHUNK` calls at a time, or one by one. */
+async function addAll(n: number, oneByOne: boolean, add: (i: number) => Promise<unknown>): Promise<void> {
+  if (oneByOne) {
+    for (let i = 0; i < n; i++) await add(i);
+    return;
+  }
+  for (let start = 0; start < n; start += CHUNK) {
+    const chunk: Array<Promise<unknown>> = [];
+    for (let i = start; i < Math.min(n, start + CHUNK); i++) chunk.push(add(i));
+    await Promise.all(chunk);
+  }
+}
+
+async function caseAdd(config: BenchStore, n: number, oneByOne: boolean): Promise<Result> {
   registerTask('bench-noop', () => {});
   const scheduler = new BackgroundScheduler({ timezone: 'UTC', jobstores: { default: openStore(config) } });
   await scheduler.start({ paused: true });
   try {
     const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      await scheduler.addJob('bench-noop', 'interval', { minutes: 5 + (i % 55), id: `job-${i}` });
-    }
+    await addAll(n, oneByOne, (i) =>
+      scheduler.addJob('bench-noop', 'interval', { minutes: 5 + (i % 55), id: `job-${i}` }),
+    );
     const ms = performance.now() - t0;
     const stored = (await scheduler.getJobs()).length;
     if (stored !== n) return { error: `${stored} jobs stored, expected ${n}` };
@@ -76,9 +100,9 @@ async function caseBurst(config: BenchStore, n: number): Promise<Result> {
   await scheduler.start({ paused: true });
   try {
     const runDate = new Date();
-    for (let i = 0; i < n; i++) {
-      await scheduler.addJob('bench-noop', 'date', { runDate, misfireGraceTime: null, id: `job-${i}` });
-    }
+    await addAll(n, false, (i) =>
+      scheduler.addJob('bench-noop', 'date', { runDate, misfireGraceTime: null, id: `job-${i}` }),
+    );
     const t0 = performance.now();
     scheduler.resume();
     await all;
@@ -92,7 +116,7 @@ async function caseBurst(config: BenchStore, n: number): Promise<Result> {
 
 const leaks: string[] = [];
 
-function runChild(mode: 'add' | 'burst', config: BenchStore, n: number): Promise<Result> {
+function runChild(mode: Mode, config: BenchStore, n: number): Promise<Result> {
   const script = fileURLToPath(import.meta.url);
   const args = ['--expose-gc', '--import', 'tsx', script, mode, JSON.stringify(config), String(n)];
   return new Promise((resolve) => {
@@ -127,7 +151,9 @@ async function main(): Promise<void> {
   const [mode, configText, nText] = process.argv.slice(2);
   if (mode !== undefined) {
     const config = JSON.parse(configText) as BenchStore;
-    const result = await (mode === 'add' ? caseAdd : caseBurst)(config, Number(nText));
+    const n = Number(nText);
+    const result =
+      mode === 'burst' ? await caseBurst(config, n) : await caseAdd(config, n, mode === 'add-seq');
     process.stdout.write(`${JSON.stringify(result)}\n`);
     // After shutdown nothing of the store may keep the process alive: say so if something does.
     setTimeout(() => {
@@ -148,7 +174,7 @@ async function main(): Promise<void> {
     names.includes('postgres') ? startPostgres() : null,
     names.includes('redis') ? startRedis() : null,
   ]);
-  const results = new Map<StoreName, { add: Result; burst: Result }>();
+  const results = new Map<StoreName, { add: Result; addSeq: Result; burst: Result }>();
   try {
     let fresh = 0;
     // Every case gets its own file, table or key prefix.
@@ -171,8 +197,9 @@ async function main(): Promise<void> {
     };
     for (const name of names) {
       const add = await runChild('add', configFor(name), ADD_N);
+      const addSeq = await runChild('add-seq', configFor(name), ADD_SEQ_N);
       const burst = await runChild('burst', configFor(name), BURST_N);
-      results.set(name, { add, burst });
+      results.set(name, { add, addSeq, burst });
       process.stderr.write(`${name}: done\n`);
     }
   } finally {
@@ -182,14 +209,16 @@ async function main(): Promise<void> {
 
   const memory = results.get('memory');
   const memoryAdd = memory === undefined ? null : perSecond(memory.add);
+  const memoryAddSeq = memory === undefined ? null : perSecond(memory.addSeq);
   const memoryBurst = memory === undefined ? null : perSecond(memory.burst);
   const ratio = (rate: number | null, base: number | null) =>
     rate === null || base === null ? '' : `${fmt(rate / base, rate / base < 0.1 ? 3 : 2)}x`;
   const rows: string[][] = [];
-  for (const [name, { add, burst }] of results) {
+  for (const [name, { add, addSeq, burst }] of results) {
     // The goals are for the full sizes.
     const goal = QUICK ? null : GOALS[name];
     const addRate = perSecond(add);
+    const addSeqRate = perSecond(addSeq);
     const burstRate = perSecond(burst);
     const addGoal =
       goal === null
@@ -205,6 +234,8 @@ async function main(): Promise<void> {
       addRate === null ? '' : fmt(addRate),
       ratio(addRate, memoryAdd),
       addGoal,
+      'error' in addSeq ? addSeq.error : fmt(addSeqRate as number),
+      ratio(addSeqRate, memoryAddSeq),
       'error' in burst ? burst.error : fmt(burstRate as number),
       ratio(burstRate, memoryBurst),
       burstGoal,
@@ -219,6 +250,8 @@ async function main(): Promise<void> {
     'add jobs/s',
     'vs memory',
     'add goal',
+    `one by one ${fmt(ADD_SEQ_N)}: jobs/s`,
+    'vs memory',
     `burst ${fmt(BURST_N)}: jobs/s`,
     'vs memory',
     'burst goal',
