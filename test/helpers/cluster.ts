@@ -81,14 +81,14 @@ export const STORE_SETUPS: StoreSetup[] = [
   },
 ];
 
-/** The setups named in `$CLUSTER_STORES` (comma-separated), or all of them. */
-export function selectedSetups(): StoreSetup[] {
-  const wanted = process.env.CLUSTER_STORES?.split(',').map((s) => s.trim());
+/** The setups named in the environment variable (comma-separated), or all of them. */
+export function selectedSetups(variable = 'CLUSTER_STORES'): StoreSetup[] {
+  const wanted = process.env[variable]?.split(',').map((s) => s.trim());
   if (wanted === undefined) return STORE_SETUPS;
   const unknown = wanted.filter((w) => !STORE_SETUPS.some((s) => s.name === w));
   if (unknown.length > 0) {
     throw new TypeError(
-      `Expected CLUSTER_STORES to name stores of ${STORE_SETUPS.map((s) => s.name).join(', ')}, got ${unknown.join(', ')}`,
+      `Expected ${variable} to name stores of ${STORE_SETUPS.map((s) => s.name).join(', ')}, got ${unknown.join(', ')}`,
     );
   }
   return STORE_SETUPS.filter((s) => wanted.includes(s.name));
