@@ -29,16 +29,7 @@ import { SqliteBackend } from '../../src/stores/sqlite/backend.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres-server.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { fakeLogger } from '../helpers/scheduler.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const calls: string[] = [];
 const record = registerTask('batching.record', (tag: string, _n: number) => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConflictingIdError, type Job, JobLookupError, MemoryJobStore } from '../../src/index.js';
+import { seededRandom } from '../helpers/random.js';
 import { at, makeJob, SECOND } from '../helpers/scheduler.js';
 
 const ids = (jobs: Job[]) => jobs.map((j) => j.id);
@@ -110,17 +111,7 @@ describe('MemoryJobStore', () => {
 });
 
 describe('MemoryJobStore against a naive model', () => {
-  /** A small seeded generator (mulberry32), so a failure can be replayed. */
-  function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const random = seededRandom;
 
   interface Entry {
     id: string;

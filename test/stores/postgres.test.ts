@@ -22,6 +22,7 @@ import {
 import { nextRunTimeSql, PostgresBackend } from '../../src/stores/postgres/backend.js';
 import { MIGRATIONS, tableNames } from '../../src/stores/postgres/migrations.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres-server.js';
+import { waitFor } from '../helpers/wait.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let server: PostgresServer;
@@ -71,17 +72,6 @@ function makeScheduler(store: PostgresJobStore, options: SchedulerOptions = {}):
 }
 
 /** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 interface StoredRow {
   id: string;

@@ -20,6 +20,7 @@ import {
 import { RedisBackend } from '../../src/stores/redis/backend.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { fakeLogger } from '../helpers/scheduler.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let server: RedisServer;
@@ -73,16 +74,6 @@ function events(s: BackgroundScheduler): SchedulerEventAny[] {
     seen.push(e);
   });
   return seen;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 const calls: Array<{ tag: string; at: number }> = [];

@@ -1,0 +1,21 @@
+/**
+ * Waiting on real time, for tests that drive real processes and servers (fake timers cannot move
+ * a database or another process): wait for a condition with a deadline, never for a fixed delay.
+ */
+
+/** Resolves after `ms` of real time. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** Polls `condition` every 20 ms until it holds; rejects naming `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
