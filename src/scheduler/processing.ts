@@ -199,43 +199,38 @@ export class RunLoop {
       if (this.#stopped || !this.ctx.isRunning()) break;
       const acquired = await acquire.call(store, nowDate, BATCH);
       const releases: JobRelease[] = [];
-      const missedByJob: Date[][] = [];
       for (const { job, token } of acquired) {
         if (!this.ctx.executors.has(job.executor)) {
           this.#executorMissing(job, alias);
-          missedByJob.push([]);
           releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
           continue;
         }
         const { runTimes, next } = missedRunTimes(job, now, nowDate);
         const submitted =
           runTimes.length === 0 ? runTimes : job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
-        // Runs already past their grace time are claimed too, then reported as missed and
-        // completed at once: a process that dies in between leaves claims that another reports,
-        // so no fire time goes unaccounted for.
-        const { missed } = this.#splitMissed(job, submitted, now);
-        missedByJob.push(missed);
         releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: submitted });
       }
-      const applied = await release.call(store, releases);
+      const claimedByJob = await release.call(store, releases);
       const finished: Array<{ jobId: string; runTime: Date }> = [];
       for (let i = 0; i < acquired.length; i++) {
         const { job } = acquired[i];
-        const r = releases[i];
-        if (!applied[i]) {
+        const claimed = claimedByJob[i];
+        if (claimed === null) {
           this.ctx.host.logger.info(
             `Job "${job.id}" changed or was taken by another scheduler during this pass`,
           );
           continue;
         }
-        const missed = missedByJob[i];
+        // Runs already past their grace time were claimed with the others: reported as missed
+        // and completed at once, so a process that dies in between leaves claims that another
+        // reports, and no fire time goes unaccounted for.
+        const { onTime, missed } = this.#splitMissed(job, claimed, now);
         this.#reportMissed(job, alias, missed);
         for (const runTime of missed) finished.push({ jobId: job.id, runTime });
-        const onTime = missed.length === 0 ? r.runTimes : r.runTimes.slice(missed.length);
         if (onTime.length > 0 && !this.#submit(job, alias, onTime)) {
           for (const runTime of onTime) finished.push({ jobId: job.id, runTime });
         }
-        if (r.remove)
+        if (releases[i].remove)
           this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
       }
       if (finished.length > 0) await store.completeRuns?.(finished);

@@ -74,10 +74,11 @@ export interface StoreBackend {
   /**
    * Atomically, for each release whose job is still leased by `owner` with the same token: sets
    * the next run time (or removes the job), ends the lease, and inserts a run claim for each run
-   * time (expiring at `claimUntil`). Resolves to one flag per release: true when it was applied
-   * and every one of its claims is new (an existing claim belongs to a run someone else started).
+   * time not claimed already (expiring at `claimUntil`). Resolves to one entry per release:
+   * `null` when it was not applied, else one flag per run time, true when this call claimed it
+   * (a run time claimed already belongs to a run someone else started).
    */
-  release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]>;
+  release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>>;
   /** Deletes these run claims. */
   completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void>;
   /** Extends every run claim of `owner` to `until` (a heartbeat while its runs go on). */

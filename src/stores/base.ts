@@ -99,10 +99,11 @@ export interface JobStore {
   /**
    * Stores the decisions of one pass and ends the leases, all at once. A release whose token is
    * no longer current (the job was changed or taken by another scheduler meanwhile) is ignored.
-   * Resolves to one flag per release: true when it was applied and its run times claimed for
-   * this scheduler, which must then run them (and only then).
+   * Resolves to one entry per release: `null` when it was ignored, else the run times claimed for
+   * this scheduler, which must then run them (and only those: a run time claimed already belongs
+   * to a run another scheduler started).
    */
-  releaseJobs?(releases: JobRelease[]): Promise<boolean[]>;
+  releaseJobs?(releases: JobRelease[]): Promise<Array<Date[] | null>>;
   /** Marks claimed runs as finished (they are no longer reported as abandoned). */
   completeRuns?(runs: Array<{ jobId: string; runTime: Date }>): Promise<void>;
   /**

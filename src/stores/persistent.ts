@@ -362,8 +362,14 @@ export abstract class PersistentJobStore implements JobStore {
 
   /** Takes due jobs under this scheduler's lease. Rows this code cannot restore stay leased. */
   async acquireDueJobs(now: Date, limit: number): Promise<AcquiredJob[]> {
-    const at = now.getTime();
-    const rows = await this.#db.acquire(this.#scheduler.schedulerId, at, at + this.#leaseMs, limit);
+    // The lease runs from the moment of taking, not from `now` (the pass's due cutoff): a long
+    // pass must not take jobs under leases that have already run out.
+    const rows = await this.#db.acquire(
+      this.#scheduler.schedulerId,
+      now.getTime(),
+      clock.now() + this.#leaseMs,
+      limit,
+    );
     const acquired: AcquiredJob[] = [];
     for (const row of rows) {
       const job = await this.#restore(row);
@@ -373,7 +379,7 @@ export abstract class PersistentJobStore implements JobStore {
   }
 
   /** Stores a pass's decisions and claims its run times, fenced by the acquisition tokens. */
-  async releaseJobs(releases: JobRelease[]): Promise<boolean[]> {
+  async releaseJobs(releases: JobRelease[]): Promise<Array<Date[] | null>> {
     if (releases.length === 0) return [];
     const rows = releases.map((r) => ({
       id: r.id,
@@ -382,9 +388,13 @@ export abstract class PersistentJobStore implements JobStore {
       remove: r.remove,
       runTimes: r.runTimes.map((t) => t.getTime()),
     }));
-    const applied = await this.#db.release(this.#scheduler.schedulerId, rows, clock.now() + this.#leaseMs);
-    for (let i = 0; i < releases.length; i++) if (releases[i].remove) this.#cache.delete(releases[i].id);
-    return applied;
+    const results = await this.#db.release(this.#scheduler.schedulerId, rows, clock.now() + this.#leaseMs);
+    return releases.map((r, i) => {
+      if (r.remove) this.#cache.delete(r.id);
+      const flags = results[i];
+      if (flags === null) return null;
+      return flags.every(Boolean) ? r.runTimes : r.runTimes.filter((_, k) => flags[k]);
+    });
   }
 
   /** Marks claimed runs as finished. */

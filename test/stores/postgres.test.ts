@@ -562,8 +562,9 @@ describe('PostgresBackend', () => {
     }));
     const flags = await backend.release('me', releases, 90_000);
     expect(flags).toHaveLength(10_000);
-    expect(flags[1]).toBe(false);
-    expect(flags.filter((f) => !f)).toHaveLength(1);
+    expect(flags[1]).toBeNull();
+    expect(flags.filter((f) => f === null)).toHaveLength(1);
+    expect(flags[0]).toEqual([true]);
     expect(await count(table)).toBe(10_000 - Math.ceil(10_000 / 3));
     expect(await count(`${table}_runs`)).toBe(9_999);
     expect((await backend.get('j000002'))?.state).toBe('{"changed":true}');
@@ -571,7 +572,7 @@ describe('PostgresBackend', () => {
     expect((await backend.get('j000006'))?.nextRunTime).toBeNull();
 
     // The same release again: the leases are over.
-    expect((await backend.release('me', releases.slice(0, 3), 90_000)).every((f) => !f)).toBe(true);
+    expect(await backend.release('me', releases.slice(0, 3), 90_000)).toEqual([null, null, null]);
   });
 
   it('claims runs once, renews them, completes them and hands back abandoned ones', async () => {
@@ -588,6 +589,17 @@ describe('PostgresBackend', () => {
       ],
       50,
     );
+    // Set back to 10 by hand: the run at 10 is claimed already, the one at 15 is not.
+    await backend.update({ id: 'x', nextRunTime: 10, state: '{}' });
+    const [again] = await backend.acquire('b', 10, 100, 10);
+    expect(
+      await backend.release(
+        'b',
+        [{ id: 'x', token: again.token, nextRunTime: 20, remove: false, runTimes: [10, 15] }],
+        50,
+      ),
+    ).toEqual([[false, true]]);
+    await backend.completeRuns([{ jobId: 'x', runTime: 15 }]);
     await backend.renewRuns('a', 500);
     await backend.completeRuns([{ jobId: 'x', runTime: 10 }]);
     expect(await backend.takeAbandonedRuns(400)).toEqual([]);

@@ -463,16 +463,17 @@ describe('RedisBackend', () => {
       remove: false,
       runTimes,
     });
-    expect(await db.release('A', [release(taken.token)], 20_000)).toEqual([false]);
-    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([true]);
+    expect(await db.release('A', [release(taken.token)], 20_000)).toEqual([null]);
+    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([[true]]);
     // Released once: the same release again changes nothing.
-    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([false]);
+    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([null]);
     expect((await db.get('a'))?.nextRunTime).toBe(200);
     // Set back to 100 by hand, the run at 100 is not claimed again.
     await db.update(row('a', 100));
     const [again] = await db.acquire('A', 5_000, 9_000, 10);
-    expect(await db.release('A', [release(again.token)], 20_000)).toEqual([false]);
+    expect(await db.release('A', [release(again.token, [100, 150])], 20_000)).toEqual([[false, true]]);
     expect((await db.get('a'))?.nextRunTime).toBe(200);
+    await db.completeRuns([{ jobId: 'a', runTime: 150 }]);
     await db.renewRuns('B', 30_000);
     expect(await db.takeAbandonedRuns(25_000)).toEqual([]);
     expect(await db.takeAbandonedRuns(31_000)).toEqual([{ jobId: 'a', runTime: 100, schedulerId: 'B' }]);
@@ -560,7 +561,7 @@ describe('RedisBackend', () => {
       remove: false,
       runTimes: [1, 2],
     }));
-    expect((await db.release('A', releases, 9_000)).every(Boolean)).toBe(true);
+    expect((await db.release('A', releases, 9_000)).every((f) => f !== null && f.every(Boolean))).toBe(true);
     expect(await db.remove('j0001')).toBe(true);
     expect(await db.remove('j0001')).toBe(false);
     const abandoned = await db.takeAbandonedRuns(10_000);

@@ -83,7 +83,7 @@ describe('shared SQLite store', () => {
     const applied = await store.releaseJobs([
       { id: 'job', token: taken.token, nextRunTime: at(10 * SECOND), remove: false, runTimes: [T0] },
     ]);
-    expect(applied).toEqual([false]);
+    expect(applied).toEqual([null]);
     expect((await scheduler.getJob('job'))?.nextRunTime).toBeNull();
     const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
     expect(claims.n).toBe(0);
@@ -200,11 +200,11 @@ describe('shared SQLite store', () => {
     const stale = await store.releaseJobs([
       { id: 'job', token: first.token, nextRunTime: at(60 * SECOND), remove: false, runTimes: [T0] },
     ]);
-    expect(stale).toEqual([false]);
+    expect(stale).toEqual([null]);
     const fresh = await store.releaseJobs([
       { id: 'job', token: second.token, nextRunTime: at(120 * SECOND), remove: false, runTimes: [] },
     ]);
-    expect(fresh).toEqual([true]);
+    expect(fresh).toEqual([[]]);
     expect((await scheduler.getJob('job'))?.nextRunTime).toEqual(at(120 * SECOND));
   });
 
@@ -223,7 +223,9 @@ describe('shared SQLite store', () => {
   it('a scheduler that dies right after storing a pass leaves its missed runs to be reported by another', async () => {
     // The release is stored, then the process dies before it reports or runs anything.
     class DyingStore extends SqliteJobStore {
-      override async releaseJobs(...args: Parameters<SqliteJobStore['releaseJobs']>): Promise<boolean[]> {
+      override async releaseJobs(
+        ...args: Parameters<SqliteJobStore['releaseJobs']>
+      ): Promise<Array<Date[] | null>> {
         await super.releaseJobs(...args);
         await this.shutdown();
         throw new Error('killed');
@@ -259,5 +261,41 @@ describe('shared SQLite store', () => {
     expect(named(events, 'job_executed').map((e) => e.scheduledRunTime.getTime() - T0.getTime())).toEqual([
       1_000, 2_000, 3_000, 4_000, 5_000,
     ]);
+  });
+
+  it('a run time claimed already is not claimed again; the other run times of the release are', async () => {
+    const { store, scheduler } = schedulerOn('a');
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(
+      'shared.record',
+      new IntervalTrigger({ seconds: 1, startDate: at(-2 * SECOND), timezone: 'UTC' }),
+      {
+        id: 'job',
+        args: ['a', 'b'],
+        nextRunTime: at(-2 * SECOND),
+        coalesce: false,
+        misfireGraceTime: null,
+      },
+    );
+    // Another scheduler is running the fire at -1 s (its claim is in the store).
+    sqlite()
+      .prepare(
+        'INSERT INTO tickwork_jobs_runs (job_id, run_time, scheduler_id, expires_at) VALUES (?, ?, ?, ?)',
+      )
+      .run('job', T0.getTime() - SECOND, 'b', T0.getTime() + 60 * SECOND);
+    const [taken] = await store.acquireDueJobs(T0, 10);
+    const runTimes = [at(-2 * SECOND), at(-SECOND), T0];
+    const claimed = await store.releaseJobs([
+      { id: 'job', token: taken.token, nextRunTime: at(SECOND), remove: false, runTimes },
+    ]);
+    expect(claimed).toEqual([[at(-2 * SECOND), T0]]);
+    expect((await scheduler.getJob('job'))?.nextRunTime).toEqual(at(SECOND));
+    // Through the scheduler: it runs the two run times it claimed, and not the other one.
+    await scheduler.modifyJob('job', { nextRunTime: at(-2 * SECOND) });
+    sqlite().prepare("DELETE FROM tickwork_jobs_runs WHERE scheduler_id = 'a'").run();
+    const events = record(scheduler);
+    scheduler.resume();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(named(events, 'job_executed').map((e) => e.scheduledRunTime)).toEqual([at(-2 * SECOND), T0]);
   });
 });

@@ -253,7 +253,7 @@ export class PostgresBackend implements StoreBackend {
     return result.rows.map((r) => ({ ...toRow(r), token: Number(r.token) })).sort(byRunTimeThenId);
   }
 
-  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]> {
+  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
     if (releases.length === 0) return [];
     const n = this.#n;
     const ids: string[] = [];
@@ -274,9 +274,9 @@ export class PostgresBackend implements StoreBackend {
     }
     // One statement, so one transaction: the fenced updates and deletes, then the run claims of
     // exactly the releases that applied (the CTEs see each other's RETURNING).
-    let result: { rows: Array<{ id: string; claim: boolean }> };
+    let result: { rows: Array<{ id: string; run_time: string | null }> };
     try {
-      result = await this.#pool.query<{ id: string; claim: boolean }>(
+      result = await this.#pool.query<{ id: string; run_time: string | null }>(
         `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[])
            AS r(id, token, next_run_time, remove)
@@ -301,9 +301,9 @@ export class PostgresBackend implements StoreBackend {
          FROM unnest($7::text[], $8::bigint[]) AS c(job_id, run_time)
          WHERE c.job_id IN (SELECT id FROM applied)
          ON CONFLICT DO NOTHING
-         RETURNING job_id
+         RETURNING job_id, run_time
        )
-       SELECT id, false AS claim FROM applied UNION ALL SELECT job_id, true FROM claims`,
+       SELECT id, NULL::bigint AS run_time FROM applied UNION ALL SELECT job_id, run_time FROM claims`,
         [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
       );
     } catch (error) {
@@ -311,15 +311,16 @@ export class PostgresBackend implements StoreBackend {
         this.#doubtfulRuns.push({ jobId: claimIds[i], runTime: claimTimes[i] });
       throw error;
     }
-    // A release counts only if every one of its run times was claimed here: a claim that
-    // already existed belongs to a run that someone else started.
+    // Run times claimed already (someone else's run) come back without a row of their own.
     const applied = new Set<string>();
-    const claimed = new Map<string, number>();
+    const claimed = new Set<string>();
     for (const row of result.rows) {
-      if (row.claim) claimed.set(row.id, (claimed.get(row.id) ?? 0) + 1);
-      else applied.add(row.id);
+      if (row.run_time === null) applied.add(row.id);
+      else claimed.add(`${Number(row.run_time)}:${row.id}`);
     }
-    return releases.map((r) => applied.has(r.id) && (claimed.get(r.id) ?? 0) === r.runTimes.length);
+    return releases.map((r) =>
+      applied.has(r.id) ? r.runTimes.map((t) => claimed.has(`${t}:${r.id}`)) : null,
+    );
   }
 
   async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {

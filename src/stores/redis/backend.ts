@@ -289,8 +289,8 @@ export class RedisBackend implements StoreBackend {
     return rows;
   }
 
-  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]> {
-    const applied: boolean[] = [];
+  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
+    const applied: Array<boolean[] | null> = [];
     let args: Array<string | number> = [];
     const send = async () => {
       let reply: unknown;
@@ -301,7 +301,9 @@ export class RedisBackend implements StoreBackend {
         for (const r of releases) for (const t of r.runTimes) this.#doubtfulRuns.push(r.id, t);
         throw error;
       }
-      for (const flag of asArray(reply, 'release')) applied.push(Number(flag) === 1);
+      for (const entry of asArray(reply, 'release')) {
+        applied.push(Array.isArray(entry) ? entry.map((flag) => Number(flag) === 1) : null);
+      }
       args = [];
     };
     for (const r of releases) {

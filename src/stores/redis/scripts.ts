@@ -247,8 +247,8 @@ return out
   /**
    * ARGV: owner, claim end, then per release: id, token, action ('n' = next run time, 'p' =
    * pause, 'r' = remove), next run time, run count, run times. Applies a release only while the
-   * job is leased by owner under that token. Returns one flag per release, in order: 1 when it
-   * was applied and all its run times were claimed for owner.
+   * job is leased by owner under that token. Returns one entry per release, in order: -1 when
+   * it was not applied, else an array with one flag per run time (1 = claimed for owner now).
    */
   release: script(`
 local owner, claimEnd = ARGV[1], ARGV[2]
@@ -269,19 +269,20 @@ while i <= #ARGV do
       redis.call('ZADD', nextKey, nextText, id)
     end
     -- A run time claimed already (its job was set back to it meanwhile) is not claimed twice:
-    -- the job change stands, but the release reports 0 so this scheduler does not run it.
-    local claimed = 1
+    -- the job change stands, and its flag says 0 so this scheduler does not run it.
+    local flags = {}
     for j = 1, count do
       local key = ARGV[i + 4 + j] .. ':' .. id
       if redis.call('HSETNX', runsKey, key, owner) == 1 then
         redis.call('ZADD', runUntilKey, claimEnd, key)
+        flags[j] = 1
       else
-        claimed = 0
+        flags[j] = 0
       end
     end
-    out[#out + 1] = claimed
+    out[#out + 1] = flags
   else
-    out[#out + 1] = 0
+    out[#out + 1] = -1
   end
   i = i + 5 + count
 end

@@ -108,12 +108,8 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
         const changed = r.remove
           ? sql.removeLeased.run(r.id, owner, r.token).changes
           : sql.releaseLeased.run(r.nextRunTime, r.id, owner, r.token).changes;
-        if (changed === 0) return false;
-        let claimed = true;
-        for (const runTime of r.runTimes) {
-          if (sql.claimRun.run(r.id, runTime, owner, claimUntil).changes === 0) claimed = false;
-        }
-        return claimed;
+        if (changed === 0) return null;
+        return r.runTimes.map((runTime) => sql.claimRun.run(r.id, runTime, owner, claimUntil).changes > 0);
       }),
     ),
     completeRuns: db.transaction((runs: Array<{ jobId: string; runTime: number }>) => {
@@ -245,7 +241,7 @@ export class SqliteBackend implements StoreBackend {
     return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
   }
 
-  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<boolean[]> {
+  async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
     if (releases.length === 0) return [];
     return this.#tx.release.immediate(owner, releases, claimUntil);
   }
