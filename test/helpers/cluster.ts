@@ -168,7 +168,7 @@ export function killAllSchedulerProcesses(): void {
 
 /** One ledger line. */
 export interface LedgerLine {
-  kind: 'run' | 'missed' | 'abandoned' | 'error';
+  kind: 'run' | 'missed' | 'max_instances' | 'abandoned' | 'error';
   jobId: string;
   runTime: string;
   schedulerId: string;
@@ -181,7 +181,13 @@ export function parseLedger(text: string): LedgerLine[] {
   for (const raw of text.split('\n')) {
     if (raw === '') continue;
     const [kind, jobId, runTime, schedulerId, ...rest] = raw.split(' ');
-    if (kind === 'run' || kind === 'missed' || kind === 'abandoned' || kind === 'error') {
+    if (
+      kind === 'run' ||
+      kind === 'missed' ||
+      kind === 'max_instances' ||
+      kind === 'abandoned' ||
+      kind === 'error'
+    ) {
       if (schedulerId !== undefined) {
         lines.push({ kind, jobId, runTime, schedulerId, rest: rest.join(' ') });
         continue;
@@ -216,6 +222,8 @@ export interface LedgerReport {
   expected: number;
   runs: number;
   missed: number;
+  /** Runs not started because the job had maxInstances runs going (an outcome, reported). */
+  maxInstances: number;
   abandoned: number;
   errors: number;
   /** Pairs both run (by the killed process) and reported abandoned (its claim was not completed). */
@@ -235,6 +243,7 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
     expected: expected.size,
     runs: 0,
     missed: 0,
+    maxInstances: 0,
     abandoned: 0,
     errors: 0,
     runAndAbandoned: 0,
@@ -251,6 +260,7 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
       report.runs++;
       report.runsByScheduler[line.schedulerId] = (report.runsByScheduler[line.schedulerId] ?? 0) + 1;
     } else if (line.kind === 'missed') report.missed++;
+    else if (line.kind === 'max_instances') report.maxInstances++;
     else report.abandoned++;
     const key = `${line.jobId} ${line.runTime}`;
     const list = byPair.get(key);
@@ -264,7 +274,7 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
       continue;
     }
     const runs = list.filter((l) => l.kind === 'run');
-    const missed = list.filter((l) => l.kind === 'missed');
+    const missed = list.filter((l) => l.kind === 'missed' || l.kind === 'max_instances');
     const abandoned = list.filter((l) => l.kind === 'abandoned');
     if (runs.length > 1) report.problems.push(`${key}: ran ${runs.length} times (${shown()})`);
     if (missed.length > 1 || (missed.length > 0 && runs.length > 0)) {
@@ -275,6 +285,9 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
       // Only the killed process leaves claims behind; a run by a live one was never abandoned.
       const byLive = runs.filter((l) => l.schedulerId !== killed);
       if (byLive.length > 0) report.problems.push(`${key}: reported abandoned but run by live ${shown()}`);
+      // The line names the process that held the claim: only the killed one can have left it.
+      const claimers = abandoned.map((l) => l.rest).filter((claimer) => claimer !== killed);
+      if (claimers.length > 0) report.problems.push(`${key}: abandoned claim of live ${claimers.join(', ')}`);
       if (runs.length > 0) report.runAndAbandoned++;
     }
   }
@@ -310,8 +323,10 @@ export async function readStoreJobs(config: StoreConfig, ledger: string): Promis
     jobstores: { default: makeStore(config) },
   });
   scheduler.on('job_error', (e) => {
-    const kind = e.error instanceof JobAbandonedError ? 'abandoned' : 'error';
-    appendFileSync(ledger, `${kind} ${e.jobId} ${e.scheduledRunTime.toISOString()} observer\n`);
+    const line = `${e.jobId} ${e.scheduledRunTime.toISOString()} observer`;
+    if (e.error instanceof JobAbandonedError)
+      appendFileSync(ledger, `abandoned ${line} ${e.error.schedulerId}\n`);
+    else appendFileSync(ledger, `error ${line} ${String(e.error).replace(/\s+/g, ' ')}\n`);
   });
   await scheduler.start({ paused: true });
   try {

@@ -93,7 +93,7 @@ describe('the ledger check', () => {
     `run job-0 ${at(0)} a`,
     `run job-0 ${at(1)} b`,
     `missed job-1 ${at(0)} a`,
-    `abandoned job-1 ${at(1)} a`,
+    `abandoned job-1 ${at(1)} a k`,
   ].join('\n');
 
   it('accepts each pair run once, missed, or abandoned (also when the killed process ran it)', () => {
@@ -108,7 +108,9 @@ describe('the ledger check', () => {
     expect(problems(`${full}\nrun job-0 ${at(0)} b`)).toMatch(/job-0 \S+ ran 2 times/);
     expect(problems(`${full}\nrun job-1 ${at(0)} b`)).toMatch(/job-1 \S+ decided more than once/);
     expect(problems(`${full}\nrun job-1 ${at(1)} b`)).toMatch(/reported abandoned but run by live/);
-    expect(problems(`${full}\nabandoned job-1 ${at(1)} b`)).toMatch(/reported abandoned 2 times/);
+    expect(problems(`${full}\nabandoned job-1 ${at(1)} b k`)).toMatch(/reported abandoned 2 times/);
+    expect(problems(full.replace(`${at(1)} a k`, `${at(1)} a b`))).toMatch(/abandoned claim of live b/);
+    expect(problems(`${full}\nmax_instances job-1 ${at(0)} b`)).toMatch(/job-1 \S+ decided more than once/);
     expect(problems(`${full}\nrun job-2 ${at(0)} a`)).toMatch(/job-2 \S+ not an expected fire/);
     expect(problems(`${full}\nrun job-0 ${at(2)} a`)).toMatch(/not an expected fire/);
     expect(problems(full.split('\n').slice(1).join('\n'))).toMatch(/job-0 \S+ never run/);
