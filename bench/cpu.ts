@@ -4,7 +4,7 @@
  * the main thread; WorkerThreadExecutor in worker threads (cold: the workers start with the
  * batch; warm: they have started and run once before it).
  *
- * Run: npx tsx bench/cpu.ts
+ * Run: npm run bench:cpu
  */
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
