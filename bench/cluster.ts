@@ -22,10 +22,9 @@ import {
   type StoreInstance,
   type StoreSetup,
   selectedSetups,
-  sleep,
-  waitFor,
 } from '../test/helpers/cluster.js';
 import type { StoreConfig } from '../test/helpers/store-config.js';
+import { pollUntil, sleep } from '../test/helpers/wait.js';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 200_000);
 const GRACE = process.env.BENCH_GRACE === undefined ? null : Number(process.env.BENCH_GRACE);
@@ -134,13 +133,13 @@ async function startProcesses(
   const processes = [spawnOne(0, true)];
   const first = processes[0];
   if (
-    !(await waitFor(() => first.ready || first.exited !== null, Date.now() + 180_000, 100)) ||
+    !(await pollUntil(() => first.ready || first.exited !== null, Date.now() + 180_000, 100)) ||
     !first.ready
   ) {
     throw new Error(`${first.id} did not get ready: ${first.output}`);
   }
   for (let i = 1; i < count; i++) processes.push(spawnOne(i, false));
-  const ready = await waitFor(
+  const ready = await pollUntil(
     () => processes.every((p) => p.ready || p.exited !== null),
     Date.now() + 60_000,
   );

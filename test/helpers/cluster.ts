@@ -14,6 +14,7 @@ import type { ProcessConfig } from '../fixtures/stores/scheduler-process.js';
 import { startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
 import { makeStore, type StoreConfig } from './store-config.js';
+import { pollUntil, sleep } from './wait.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'stores', 'scheduler-process.ts');
@@ -94,17 +95,6 @@ export function selectedSetups(variable = 'CLUSTER_STORES'): StoreSetup[] {
   return STORE_SETUPS.filter((s) => wanted.includes(s.name));
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-/** Polls `condition` every `everyMs` until it holds (true) or `deadline` (epoch ms) passes (false). */
-export async function waitFor(condition: () => boolean, deadline: number, everyMs = 50): Promise<boolean> {
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(Math.min(everyMs, deadline - Date.now()));
-  }
-}
-
 /** One scheduler process running the shared fixture. */
 export class SchedulerProcess {
   readonly child: ChildProcess;
@@ -148,9 +138,9 @@ export class SchedulerProcess {
   /** SIGTERM (graceful), then SIGKILL if it has not exited within `graceMs`; true if graceful. */
   async stop(graceMs: number): Promise<boolean> {
     this.signal('SIGTERM');
-    if (await waitFor(() => this.exited !== null, Date.now() + graceMs, 20)) return true;
+    if (await pollUntil(() => this.exited !== null, Date.now() + graceMs, 20)) return true;
     this.signal('SIGKILL');
-    await waitFor(() => this.exited !== null, Date.now() + 5_000, 20);
+    await pollUntil(() => this.exited !== null, Date.now() + 5_000, 20);
     return false;
   }
 }
@@ -412,7 +402,7 @@ export async function runScenario(
         }),
       );
     }
-    const ready = await waitFor(() => processes.every((p) => p.ready || p.exited !== null), start - 500);
+    const ready = await pollUntil(() => processes.every((p) => p.ready || p.exited !== null), start - 500);
     const notReady = processes.filter((p) => !p.ready);
     if (!ready || notReady.length > 0) {
       throw new Error(
@@ -453,7 +443,7 @@ export async function runScenario(
     // Every pair accounted for, and late enough that a stray duplicate would have shown.
     const settleAfter = Math.max(end + 2_000, (killedAt ?? 0) + options.timing.leaseTime * 2_000 + 2_000);
     const deadline = end + options.timing.leaseTime * 3_000 + 15_000;
-    await waitFor(
+    await pollUntil(
       () => crashed().length > 0 || (Date.now() >= settleAfter && allAccounted(readLedger(ledger), expected)),
       deadline,
       250,
@@ -490,7 +480,7 @@ export async function runScenario(
     };
   } finally {
     for (const p of processes) p.signal('SIGKILL');
-    await waitFor(() => processes.every((p) => p.exited !== null), Date.now() + 5_000, 20);
+    await pollUntil(() => processes.every((p) => p.exited !== null), Date.now() + 5_000, 20);
     if (keep) options.log(`${name}: ledger kept at ${ledger}`);
     else await rm(dir, { recursive: true, force: true });
   }

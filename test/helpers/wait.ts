@@ -19,3 +19,12 @@ export async function waitFor(
     await sleep(20);
   }
 }
+
+/** Polls `condition` every `everyMs` until it holds (true) or `deadline` (epoch ms) passes (false). */
+export async function pollUntil(condition: () => boolean, deadline: number, everyMs = 50): Promise<boolean> {
+  for (;;) {
+    if (condition()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(everyMs, deadline - Date.now()));
+  }
+}

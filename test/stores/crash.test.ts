@@ -24,9 +24,11 @@ import {
 } from '../../src/index.js';
 import type { ProcessConfig } from '../fixtures/stores/scheduler-process.js';
 import { startPostgres } from '../helpers/postgres-server.js';
+import { seededRandom } from '../helpers/random.js';
 import { startRedis } from '../helpers/redis-server.js';
 import type { StoreConfig } from '../helpers/store-config.js';
 import { makeStore } from '../helpers/store-config.js';
+import { pollUntil, sleep } from '../helpers/wait.js';
 
 const ROUNDS = 20;
 const JOBS = 20;
@@ -87,30 +89,6 @@ const SETUPS: StoreSetup[] = [
 const SEED =
   process.env.CRASH_SEED === undefined ? (Math.random() * 2 ** 32) >>> 0 : Number(process.env.CRASH_SEED);
 console.log(`crash test seed ${SEED} (CRASH_SEED=${SEED} replays its delays)`);
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds (true) or `timeoutMs` has passed (false). */
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-  return true;
-}
 
 // ---- child processes ----
 
@@ -549,7 +527,7 @@ describe.each(SETUPS)('crash: $name', (setup) => {
   });
 
   it(`keeps every job and handles each fire time at most once over ${ROUNDS} SIGKILLs`, async () => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const opened = await setup.open(dir);
     close = opened.close;
     const store = opened.config;
@@ -591,11 +569,12 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     children.push(last);
     await last.ready;
     const lastKill = children[children.length - 2].exitAt as number;
-    const settled = await waitFor(
+    const settled = await pollUntil(
       () =>
         Date.now() > lastKill + LEASE_MS + 2 * BEAT_MS &&
         accountedFor(readLedger(ledger), plans, Date.now() - 500),
-      10_000,
+      Date.now() + 10_000,
+      25,
     );
     if (!settled) problems.push('the last process did not account for every fire time within 10 s');
     await stopChild(last, 'SIGTERM');
