@@ -83,8 +83,13 @@ export interface StoreBackend {
   completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void>;
   /** Extends every run claim of `owner` to `until` (a heartbeat while its runs go on). */
   renewRuns(owner: string, until: number): Promise<void>;
-  /** Deletes and returns the run claims whose expiry is before `now`. */
-  takeAbandonedRuns(now: number): Promise<RunClaim[]>;
+  /**
+   * Takes the run claims whose expiry is before `now` for reporting: extends them to `until`
+   * (keeping the scheduler that claimed them) and returns them. Each comes back to one caller,
+   * which reports it and then deletes it with `completeRuns`; if that caller dies in between, the
+   * claim expires again and another reports it.
+   */
+  takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]>;
   /** Optional wake-up hints: calls `onChange` when another process says jobs changed. */
   listen?(onChange: () => void): Promise<void>;
   /** Optional: tells other processes that jobs changed (best effort, never rejects). */

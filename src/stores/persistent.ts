@@ -214,7 +214,7 @@ export abstract class PersistentJobStore implements JobStore {
     try {
       const now = clock.now();
       await backend.renewRuns(host.schedulerId, now + this.#leaseMs);
-      const abandoned = await backend.takeAbandonedRuns(now);
+      const abandoned = await backend.takeAbandonedRuns(now, now + this.#leaseMs);
       if (abandoned.length > 0) {
         const runs: AbandonedRun[] = abandoned.map((r) => ({
           jobId: r.jobId,
@@ -222,6 +222,8 @@ export abstract class PersistentJobStore implements JobStore {
           schedulerId: r.schedulerId,
         }));
         host.reportAbandonedRuns(this.#alias, runs);
+        // Reported: only now are the claims gone (a death before this leaves them to report again).
+        await backend.completeRuns(abandoned);
       }
     } catch (error) {
       host.logger.warn(`Job store ${JSON.stringify(this.#alias)}: heartbeat failed`, error);

@@ -475,9 +475,17 @@ describe('RedisBackend', () => {
     expect((await db.get('a'))?.nextRunTime).toBe(200);
     await db.completeRuns([{ jobId: 'a', runTime: 150 }]);
     await db.renewRuns('B', 30_000);
-    expect(await db.takeAbandonedRuns(25_000)).toEqual([]);
-    expect(await db.takeAbandonedRuns(31_000)).toEqual([{ jobId: 'a', runTime: 100, schedulerId: 'B' }]);
-    expect(await db.takeAbandonedRuns(31_000)).toEqual([]);
+    expect(await db.takeAbandonedRuns(25_000, 40_000)).toEqual([]);
+    expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([
+      { jobId: 'a', runTime: 100, schedulerId: 'B' },
+    ]);
+    // Taken until 40,000: nobody else takes it meanwhile; not completed by then, it comes back.
+    expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([]);
+    expect(await db.takeAbandonedRuns(40_001, 50_000)).toEqual([
+      { jobId: 'a', runTime: 100, schedulerId: 'B' },
+    ]);
+    await db.completeRuns([{ jobId: 'a', runTime: 100 }]);
+    expect(await db.takeAbandonedRuns(60_000, 70_000)).toEqual([]);
   });
 
   it('takes back its own jobs, and gives up its claims, after a reply was lost', async () => {
@@ -518,7 +526,9 @@ describe('RedisBackend', () => {
     // The release was applied but its run never started: the claim is reported, not renewed.
     expect(await db.acquire('A', 3_000, 30_000, 10)).toEqual([]);
     await db.renewRuns('A', 50_000);
-    expect(await db.takeAbandonedRuns(3_001)).toEqual([{ jobId: 'a', runTime: 100, schedulerId: 'A' }]);
+    expect(await db.takeAbandonedRuns(3_001, 60_000)).toEqual([
+      { jobId: 'a', runTime: 100, schedulerId: 'A' },
+    ]);
     expect((await db.get('a'))?.nextRunTime).toBe(5_000);
   });
 
@@ -564,7 +574,7 @@ describe('RedisBackend', () => {
     expect(await db.release('A', releases, 9_000)).toEqual(releases.map(() => [true, true]));
     expect(await db.remove('j0001')).toBe(true);
     expect(await db.remove('j0001')).toBe(false);
-    const abandoned = await db.takeAbandonedRuns(10_000);
+    const abandoned = await db.takeAbandonedRuns(10_000, 20_000);
     expect(abandoned).toHaveLength(2 * 999);
     expect(abandoned.some((c) => c.jobId === 'j0001')).toBe(false);
     await db.removeAll();

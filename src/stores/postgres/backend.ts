@@ -340,11 +340,13 @@ export class PostgresBackend implements StoreBackend {
     );
   }
 
-  async takeAbandonedRuns(now: number): Promise<RunClaim[]> {
-    // Row locks make each expired claim come back to exactly one of the schedulers asking.
+  async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
+    // Row locks make each expired claim come back to exactly one of the schedulers asking (the
+    // second re-checks the expiry after the first has moved it).
     const result = await this.#pool.query<ClaimRecord>(
-      `DELETE FROM ${this.#n.runs} WHERE expires_at < $1 RETURNING job_id, run_time, scheduler_id`,
-      [now],
+      `UPDATE ${this.#n.runs} SET expires_at = $2 WHERE expires_at < $1
+       RETURNING job_id, run_time, scheduler_id`,
+      [now, until],
     );
     return result.rows.map((r) => ({
       jobId: r.job_id,

@@ -327,8 +327,8 @@ export class RedisBackend implements StoreBackend {
     await this.#run('renewRuns', [owner, until]);
   }
 
-  async takeAbandonedRuns(now: number): Promise<RunClaim[]> {
-    const flat = asArray(await this.#run('takeAbandonedRuns', [now]), 'takeAbandonedRuns');
+  async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
+    const flat = asArray(await this.#run('takeAbandonedRuns', [now, until]), 'takeAbandonedRuns');
     const claims: RunClaim[] = [];
     for (let i = 0; i + 2 < flat.length; i += 3) {
       claims.push({

@@ -325,14 +325,16 @@ end
 return 1
 `),
 
-  /** ARGV: now. Deletes the claims that expired before now; returns flat (job id, run time, owner). */
+  /**
+   * ARGV: now, until. Extends the claims that expired before now to until (keeping their owner),
+   * for the caller to report and then complete; returns flat (job id, run time, owner).
+   */
   takeAbandonedRuns: script(`
 local keys = redis.call('ZRANGEBYSCORE', runUntilKey, '-inf', '(' .. ARGV[1])
 local out = {}
 for _, key in ipairs(keys) do
   local owner = redis.call('HGET', runsKey, key) or ''
-  redis.call('HDEL', runsKey, key)
-  redis.call('ZREM', runUntilKey, key)
+  redis.call('ZADD', runUntilKey, 'XX', ARGV[2], key)
   local sep = string.find(key, ':', 1, true)
   if sep then
     out[#out + 1] = string.sub(key, sep + 1)

@@ -90,7 +90,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
     deleteAllRuns: db.prepare(`DELETE FROM ${runs}`),
     renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ?`),
     takeAbandoned: db.prepare(
-      `DELETE FROM ${runs} WHERE expires_at < ? RETURNING job_id, run_time, scheduler_id`,
+      `UPDATE ${runs} SET expires_at = @until WHERE expires_at < @now RETURNING job_id, run_time, scheduler_id`,
     ),
   };
 }
@@ -255,8 +255,8 @@ export class SqliteBackend implements StoreBackend {
     this.#q.renewRuns.run(until, owner);
   }
 
-  async takeAbandonedRuns(now: number): Promise<RunClaim[]> {
-    const rows = this.#q.takeAbandoned.all(now) as Array<{
+  async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
+    const rows = this.#q.takeAbandoned.all({ now, until }) as Array<{
       job_id: string;
       run_time: number;
       scheduler_id: string;
