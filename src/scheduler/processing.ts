@@ -21,6 +21,8 @@ import type { SchedulerSettings } from './options.js';
 
 // Jobs handled between two turns of the event loop during a large burst.
 const BATCH = 1000;
+// How long a pass waits for a slow store before going on without it.
+const SLOW_STORE_MS = 50;
 
 /** What the run loop needs from its scheduler. */
 export interface LoopContext {
@@ -57,6 +59,9 @@ export class RunLoop {
   #again = false;
   #stopped = true;
   readonly #retryAt = new Map<string, number>();
+  // Stores whose processing is under way, and each store's next due time from its last pass.
+  readonly #busy = new Map<string, Promise<void>>();
+  readonly #nextDue = new Map<string, number>();
 
   constructor(private readonly ctx: LoopContext) {}
 
@@ -72,6 +77,7 @@ export class RunLoop {
     this.#stopped = true;
     this.#clearTimers();
     await this.#pass;
+    await Promise.all(this.#busy.values());
   }
 
   /** Runs a pass soon; many calls in a row make one pass. */
@@ -130,16 +136,45 @@ export class RunLoop {
   }
 
   /**
-   * One pass over every store, the stores side by side (a slow or unreachable store does not hold
-   * up the others); resolves to the milliseconds until the next one is due.
+   * One pass over every store, the stores side by side; resolves to the milliseconds until the
+   * next one is due. A store still busy after SLOW_STORE_MS (a server that hangs until its
+   * timeout) is not waited for: it goes on alone, keeps its lock, and wakes the loop when done,
+   * so it holds up no other store.
    */
   async #process(): Promise<number> {
     if (!this.ctx.isRunning()) return MAX_SLEEP_MS;
     const now = clock.now();
-    const nexts = await Promise.all(
-      [...this.ctx.stores].map(([alias, store]) => this.#processStoreOrRetry(store, alias, now)),
-    );
-    const next = Math.min(...nexts);
+    const started: Array<Promise<void>> = [];
+    let settled = false;
+    for (const [alias, store] of this.ctx.stores) {
+      if (this.#busy.has(alias)) continue;
+      const run = this.#processStoreOrRetry(store, alias, now).then((next) => {
+        this.#nextDue.set(alias, next);
+        this.#busy.delete(alias);
+        // Done after the pass went on without it: look again, with its answer.
+        if (settled) this.wakeup();
+      });
+      this.#busy.set(alias, run);
+      started.push(run);
+    }
+    if (this.ctx.stores.size > 1) {
+      let timer: TimerHandle | null = null;
+      await Promise.race([
+        Promise.all(started),
+        new Promise<void>((resolve) => {
+          timer = clock.setTimeout(resolve, SLOW_STORE_MS, true);
+        }),
+      ]);
+      clock.clearTimeout(timer);
+    } else {
+      await Promise.all(started);
+    }
+    settled = true;
+    let next = Number.POSITIVE_INFINITY;
+    for (const alias of this.ctx.stores.keys()) {
+      // A store still busy says when it is done (wakeup); meanwhile its last answer stands.
+      if (!this.#busy.has(alias)) next = Math.min(next, this.#nextDue.get(alias) ?? next);
+    }
     return next === Number.POSITIVE_INFINITY ? MAX_SLEEP_MS : Math.max(0, next - clock.now());
   }
 
@@ -157,8 +192,10 @@ export class RunLoop {
         `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
         error,
       );
-      this.#retryAt.set(alias, now + interval);
-      return now + interval;
+      // From the failure, not the pass start: a store that hung until its timeout gets its pause.
+      const retryAt = clock.now() + interval;
+      this.#retryAt.set(alias, retryAt);
+      return retryAt;
     }
   }
 

@@ -120,6 +120,8 @@ export function sleep(ms: number): Promise<void> {
 export class FlakyStore implements JobStore {
   readonly inner = new MemoryJobStore();
   failures = 0;
+  /** When above 0, the next getDueJobs waits this long (ms of fake time), then rejects. */
+  hangMs = 0;
   readonly dueCalls: number[] = [];
 
   start(host: StoreHost, alias: string): Promise<void> {
@@ -133,6 +135,13 @@ export class FlakyStore implements JobStore {
   }
   async getDueJobs(now: Date): Promise<Job[]> {
     this.dueCalls.push(Date.now());
+    // A hanging server: the call fails only after hangMs (a driver's timeout).
+    if (this.hangMs > 0) {
+      const hang = this.hangMs;
+      this.hangMs = 0;
+      await new Promise((resolve) => setTimeout(resolve, hang));
+      throw new Error('store timed out');
+    }
     if (this.failures > 0) {
       this.failures--;
       throw new Error('store is down');

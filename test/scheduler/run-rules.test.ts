@@ -301,6 +301,30 @@ describe('failing jobs', () => {
 });
 
 describe('failing job stores', () => {
+  it('a store that hangs until its timeout holds up no other store', async () => {
+    const logger = fakeLogger();
+    const slow = new FlakyStore();
+    const scheduler = makeScheduler({
+      logger,
+      jobstoreRetryInterval: 1,
+      jobstores: { default: new MemoryJobStore(), slow },
+    });
+    const ran: number[] = [];
+    await scheduler.addJob(() => ran.push(Date.now()), 'interval', { seconds: 1 });
+    await scheduler.addJob(() => undefined, 'interval', { seconds: 1, jobstore: 'slow' });
+    slow.hangMs = 10 * SECOND;
+    await scheduler.start();
+    // The slow store's first look hangs for 10 s; the memory job runs every second meanwhile.
+    await vi.advanceTimersByTimeAsync(5 * SECOND);
+    expect(ran).toEqual([1, 2, 3, 4, 5].map((s) => at(s * SECOND).getTime()));
+    expect(slow.dueCalls).toEqual([at(0).getTime()]);
+    await vi.advanceTimersByTimeAsync(6 * SECOND);
+    expect(ran).toHaveLength(11);
+    // It failed at 10 s and was tried again a second later.
+    expect(slow.dueCalls).toEqual([at(0).getTime(), at(11 * SECOND).getTime()]);
+    expect((logger.warnings[0][1] as Error).message).toBe('store timed out');
+  });
+
   it('retries a store whose getDueJobs throws after jobstoreRetryInterval; other stores keep running', async () => {
     const logger = fakeLogger();
     const flaky = new FlakyStore();
