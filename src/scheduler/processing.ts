@@ -51,6 +51,11 @@ export function missedRunTimes(
   return { runTimes, next: t };
 }
 
+/** The run times to hand to the executor: with `coalesce`, only the latest one. */
+function runsToSubmit(job: Job, runTimes: Date[]): Date[] {
+  return job.coalesce && runTimes.length > 1 ? [runTimes[runTimes.length - 1]] : runTimes;
+}
+
 /** Drives processing passes for one scheduler. */
 export class RunLoop {
   #timer: TimerHandle | null = null;
@@ -236,16 +241,22 @@ export class RunLoop {
       if (this.#stopped || !this.ctx.isRunning()) break;
       const acquired = await acquire.call(store, nowDate, BATCH);
       const releases: JobRelease[] = [];
+      const noExecutor = new Set<string>();
       for (const { job, token } of acquired) {
         if (!this.ctx.executors.has(job.executor)) {
-          this.#executorMissing(job, alias);
+          // Paused in the store; reported once the release says so.
+          noExecutor.add(job.id);
           releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
           continue;
         }
         const { runTimes, next } = missedRunTimes(job, now, nowDate);
-        const submitted =
-          runTimes.length === 0 ? runTimes : job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes;
-        releases.push({ id: job.id, token, nextRunTime: next, remove: next === null, runTimes: submitted });
+        releases.push({
+          id: job.id,
+          token,
+          nextRunTime: next,
+          remove: next === null,
+          runTimes: runsToSubmit(job, runTimes),
+        });
       }
       const claimedByJob = await release.call(store, releases);
       const finished: Array<{ jobId: string; runTime: Date }> = [];
@@ -256,6 +267,10 @@ export class RunLoop {
           this.ctx.host.logger.info(
             `Job "${job.id}" changed or was taken by another scheduler during this pass`,
           );
+          continue;
+        }
+        if (noExecutor.has(job.id)) {
+          this.#executorMissing(job, alias);
           continue;
         }
         // Runs already past their grace time were claimed with the others: reported as missed
@@ -359,7 +374,7 @@ export class RunLoop {
     }
     const { runTimes, next } = missedRunTimes(job, now, nowDate);
     if (runTimes.length === 0) return;
-    this.#submit(job, alias, job.coalesce ? [runTimes[runTimes.length - 1]] : runTimes);
+    this.#submit(job, alias, runsToSubmit(job, runTimes));
     if (next === null) {
       removed.push(job.id);
     } else {

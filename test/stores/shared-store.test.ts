@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IntervalTrigger, JobAbandonedError, registerTask, SqliteJobStore } from '../../src/index.js';
+import {
+  IntervalTrigger,
+  JobAbandonedError,
+  PromisePoolExecutor,
+  registerTask,
+  SqliteJobStore,
+} from '../../src/index.js';
 import { at, makeScheduler, named, record, SECOND, T0, useFakeTime } from '../helpers/scheduler.js';
 
 useFakeTime();
@@ -297,5 +303,29 @@ describe('shared SQLite store', () => {
     scheduler.resume();
     await vi.advanceTimersByTimeAsync(10);
     expect(named(events, 'job_executed').map((e) => e.scheduledRunTime)).toEqual([at(-2 * SECOND), T0]);
+  });
+
+  it('a job whose executor is gone is kept and paused in the store, with one job_modified', async () => {
+    const store = new SqliteJobStore({ path });
+    const scheduler = makeScheduler({
+      schedulerId: 'a',
+      jobstores: { default: store },
+      executors: { default: new PromisePoolExecutor(), extra: new PromisePoolExecutor() },
+    });
+    await scheduler.start();
+    await scheduler.addJob('shared.record', 'interval', {
+      seconds: 1,
+      args: ['a', 'b'],
+      id: 'orphan',
+      executor: 'extra',
+    });
+    await scheduler.removeExecutor('extra');
+    const events = record(scheduler);
+    await vi.advanceTimersByTimeAsync(3 * SECOND);
+    expect(named(events, 'job_modified').map((e) => e.jobId)).toEqual(['orphan']);
+    expect(named(events, 'job_submitted')).toEqual([]);
+    const kept = await scheduler.getJob('orphan');
+    expect(kept?.nextRunTime).toBeNull();
+    expect(kept?.executor).toBe('extra');
   });
 });
