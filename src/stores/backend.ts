@@ -65,10 +65,11 @@ export interface StoreBackend {
   /** Removes every job and run claim. */
   removeAll(): Promise<void>;
   /**
-   * Atomically takes up to `limit` jobs due at `now` whose lease is free, expired, or held by
-   * `owner` itself, earliest first: sets their lease to (`owner`, `leaseUntil`) and a new token.
-   * (A scheduler's passes over one store never overlap, so a lease it holds at this point is left
-   * by a pass that failed before releasing, perhaps after the database applied the acquisition.)
+   * Atomically takes up to `limit` jobs due at `now` whose lease is free or expired, earliest
+   * first: sets their lease to (`owner`, `leaseUntil`) and a new token. Jobs leased by `owner`
+   * itself may be taken too, always or after one of its calls failed: a scheduler's passes over
+   * one store never overlap, so such a lease is left by a pass that failed before releasing,
+   * perhaps after the database applied the acquisition.
    */
   acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]>;
   /**
