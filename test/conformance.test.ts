@@ -1,13 +1,13 @@
 /**
- * Runs every case of the shared trigger conformance vectors (../shared/conformance, beside the
- * project root). The files are read where they are, never copied.
+ * Runs every case of the trigger conformance vectors, from the project's own copy in
+ * test/fixtures/conformance (`.ci/run` checks that it is byte-identical to ../shared/conformance).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { triggerFromJSON } from '../src/index.js';
 
-const dir = fileURLToPath(new URL('../../shared/conformance/', import.meta.url));
+const dir = fileURLToPath(new URL('./fixtures/conformance/', import.meta.url));
 
 interface SequenceCase {
   trigger: Record<string, unknown>;
