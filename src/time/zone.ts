@@ -20,6 +20,16 @@ interface Chunk {
   offsets: number[];
 }
 
+/** A transition after which wall readings repeat (clocks fall back). */
+export interface FallBack {
+  /** The instant (epoch ms) the smaller offset starts. */
+  at: number;
+  /** The offset (ms) before `at`. */
+  before: number;
+  /** The offset (ms) from `at` on; smaller than `before`. */
+  after: number;
+}
+
 /** An IANA time zone with cached offsets. Get one with `getZone`. */
 export class TimeZone {
   /** The zone's IANA name as given (or `UTC`). */
@@ -57,13 +67,7 @@ export class TimeZone {
   /** The offset (wall time minus UTC, in ms) in force at the instant `epochMs`. */
   offsetAt(epochMs: number): number {
     if (this.fixed) return this.fixedOffset;
-    const index = Math.floor(epochMs / CHUNK_MS);
-    let chunk = this.chunks.get(index);
-    if (chunk === undefined) {
-      chunk = this.buildChunk(index);
-      this.chunks.set(index, chunk);
-    }
-    const { starts, offsets } = chunk;
+    const { starts, offsets } = this.chunk(Math.floor(epochMs / CHUNK_MS));
     let i = starts.length - 1;
     while (i > 0 && starts[i] > epochMs) i--;
     return offsets[i];
@@ -96,9 +100,42 @@ export class TimeZone {
     return tBefore;
   }
 
+  /**
+   * The first fall-back transition (an offset that decreases, so wall readings repeat) at an
+   * instant in `(from, to]`, or `null`. `at` is the instant the new offset starts; `before` and
+   * `after` are the offsets (ms) on either side, so the readings from `at + after` up to
+   * `at + before` occur twice.
+   */
+  nextFallBack(from: number, to: number): FallBack | null {
+    if (this.fixed) return null;
+    const last = Math.floor(to / CHUNK_MS);
+    for (let index = Math.floor(from / CHUNK_MS); index <= last; index++) {
+      const { starts, offsets } = this.chunk(index);
+      // A transition exactly at a chunk's start shows only against the previous chunk's offset.
+      let previous = starts[0] > from ? this.offsetAt(starts[0] - 1) : offsets[0];
+      for (let i = starts[0] > from ? 0 : 1; i < starts.length; i++) {
+        const at = starts[i];
+        if (at > to) return null;
+        const offset = offsets[i];
+        if (at > from && offset < previous) return { at, before: previous, after: offset };
+        previous = offset;
+      }
+    }
+    return null;
+  }
+
   /** True when the wall-clock reading exists (is not skipped by a spring-forward gap). */
   exists(wallMs: number): boolean {
     return this.toWall(this.fromWall(wallMs)) === wallMs;
+  }
+
+  private chunk(index: number): Chunk {
+    let chunk = this.chunks.get(index);
+    if (chunk === undefined) {
+      chunk = this.buildChunk(index);
+      this.chunks.set(index, chunk);
+    }
+    return chunk;
   }
 
   private intlOffset(epochMs: number): number {

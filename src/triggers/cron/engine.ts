@@ -21,6 +21,9 @@ const MINUTE_MS = 60_000;
 const MAX_YEAR = MAX_VALUES.year;
 // Gaps are at most a day long (Pacific/Apia skipped 2011-12-30); look back a little further.
 const GAP_LOOKBACK_MS = DAY_MS + 2 * HOUR_MS;
+// With no first occurrence left, a second occurrence can only follow `start` by the length of a
+// repeated span: at most a day.
+const REPEAT_LOOKAHEAD_MS = DAY_MS + 2 * HOUR_MS;
 
 /** The lowest set bit of `mask` at or above `from` (0-31), or -1. */
 function nextBit(mask: number, from: number): number {
@@ -197,10 +200,41 @@ export class CronMatcher {
   /**
    * The smallest instant at or after `start` that the spec fires at in `zone`: the image of the
    * matching wall times under `zone.fromWall` (gap: pre-transition offset; ambiguous: first
-   * occurrence). `null` when none is left.
+   * occurrence), and for a wildcard spec also the second occurrence of a repeated wall time.
+   * `null` when none is left.
    */
   nextInstant(start: number, zone: TimeZone): number | null {
     if (zone.fixed) return this.nextWallFixed(start, zone);
+    const first = this.nextFirstOccurrence(start, zone);
+    if (!this.spec.wildcard) return first;
+    const repeated = this.nextRepeated(start, first ?? start + REPEAT_LOOKAHEAD_MS, zone);
+    return repeated !== null && (first === null || repeated < first) ? repeated : first;
+  }
+
+  /**
+   * The smallest instant in `[start, limit)` whose wall reading matches and repeats an earlier
+   * one (the second pass through the hour after clocks fall back), or `null`.
+   */
+  private nextRepeated(start: number, limit: number, zone: TimeZone): number | null {
+    // A repeat window [at, at + before - after) that is still open at `start` began at most a
+    // day (the longest fall-back in the database) before it.
+    let from = start - GAP_LOOKBACK_MS;
+    for (;;) {
+      const fallBack = zone.nextFallBack(from, limit);
+      if (fallBack === null) return null;
+      const { at, before, after } = fallBack;
+      const end = at + before - after;
+      if (end > start) {
+        // Instants in [at, end) read `instant + after`, every such reading repeated.
+        const wall = this.nextWall(Math.max(start, at) + after);
+        if (wall !== null && wall - after < end) return wall - after < limit ? wall - after : null;
+      }
+      from = at;
+    }
+  }
+
+  /** `nextInstant` under the first-occurrence rule alone. */
+  private nextFirstOccurrence(start: number, zone: TimeZone): number | null {
     const offset = zone.offsetAt(start);
     const earlier = zone.offsetAt(start - GAP_LOOKBACK_MS);
     // Walls in a spring-forward gap that just passed map to instants after `start` even though

@@ -33,6 +33,11 @@ export interface CronSpec {
   secondHi: number;
   /** Vixie-cron rule: a day matches when its day of month OR its weekday matches. */
   dayOrWeekday: boolean;
+  /**
+   * A "wildcard" schedule (its hour or minute field starts with `*`): it fires at both
+   * occurrences of a wall time repeated when clocks fall back, so it keeps running on real time.
+   */
+  wildcard: boolean;
 }
 
 /** The cron fields as given: expression strings. */
@@ -142,5 +147,6 @@ export function compileSpec(fields: Record<FieldName, string>, dayOrWeekday = fa
     secondLo,
     secondHi,
     dayOrWeekday,
+    wildcard: fields.hour.startsWith('*') || fields.minute.startsWith('*'),
   };
 }
