@@ -120,11 +120,16 @@ function parseWeekdays(text: string, expr: string): { mask: number; positions: W
     const special = /^([a-z0-9]+)(?:(l)|#(\d+))$/i.exec(part);
     if (special !== null) {
       const weekday = listValue(special[1], WEEKDAY_FIELD, expr) % 7;
-      const nth = special[2] === undefined ? Number(special[3]) : 6;
-      if (nth < 1 || nth > 5) {
-        throw bad(expr, `day of week "${part}": the week in the month (#${nth}) must be from 1 to 5`);
+      // `5L`: position 5 is the last; `5#3`: positions 0-4 are the 1st to the 5th.
+      let position = 5;
+      if (special[2] === undefined) {
+        const nth = Number(special[3]);
+        if (nth < 1 || nth > 5) {
+          throw bad(expr, `day of week "${part}": the week in the month (#${nth}) must be from 1 to 5`);
+        }
+        position = nth - 1;
       }
-      positions.push({ kind: 'position', position: nth - 1, weekday: (weekday + 6) % 7 });
+      positions.push({ kind: 'position', position, weekday: (weekday + 6) % 7 });
       continue;
     }
     unix |= listPartMask(part, WEEKDAY_FIELD, expr);
