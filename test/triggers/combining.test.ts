@@ -13,6 +13,17 @@ import {
   type TriggerJSON,
   triggerFromJSON,
 } from '../../src/index.js';
+import {
+  at as fromT0,
+  HOUR,
+  makeScheduler,
+  named,
+  record,
+  SECOND,
+  useFakeTime,
+} from '../helpers/scheduler.js';
+
+useFakeTime();
 
 const S = Date.parse('2026-03-01T00:00:00Z');
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -65,6 +76,40 @@ const every = (seconds: number, extra: Record<string, unknown> = {}) =>
 
 afterEach(() => {
   vi.restoreAllMocks();
+});
+
+describe('combining triggers in a running scheduler', () => {
+  it('runs an OrTrigger job at every fire time of every child', async () => {
+    const scheduler = makeScheduler();
+    const events = record(scheduler);
+    await scheduler.start();
+    await scheduler.addJob(
+      () => {},
+      new OrTrigger([
+        new DateTrigger({ runDate: fromT0(HOUR) }),
+        new DateTrigger({ runDate: fromT0(2 * HOUR) }),
+      ]),
+      { id: 'dates' },
+    );
+    await scheduler.addJob(
+      () => {},
+      new OrTrigger([
+        new IntervalTrigger({ seconds: 4, startDate: fromT0(4 * SECOND) }),
+        new IntervalTrigger({ seconds: 6, startDate: fromT0(4 * SECOND) }),
+      ]),
+      { id: 'intervals' },
+    );
+    await vi.advanceTimersByTimeAsync(22 * SECOND);
+    await scheduler.removeJob('intervals');
+    await vi.advanceTimersByTimeAsync(2 * HOUR);
+    const runs = (id: string) =>
+      named(events, 'job_executed')
+        .filter((e) => e.jobId === id)
+        .map((e) => (e.scheduledRunTime.getTime() - fromT0(0).getTime()) / SECOND);
+    expect(runs('intervals')).toEqual([4, 8, 10, 12, 16, 20, 22]);
+    expect(runs('dates')).toEqual([3600, 7200]);
+    expect(await scheduler.getJob('dates')).toBeNull();
+  });
 });
 
 describe('OrTrigger', () => {
