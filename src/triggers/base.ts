@@ -10,8 +10,9 @@ export interface TriggerJSON {
 }
 
 /**
- * Computes fire times. Triggers are stateless: the same arguments always give the same answer
- * (up to jitter).
+ * Computes fire times. The built-in triggers other than `OrTrigger` are stateless: the same
+ * arguments always give the same answer (up to jitter). `OrTrigger` keeps the next fire time of
+ * each child, and writes it to `toJSON()`.
  */
 export interface Trigger {
   /**

@@ -68,6 +68,15 @@ function dayExpressionMask(expr: Expression, dim: number, firstWeekday: number):
       expr.position < 5 ? firstHit + expr.position * 7 : firstHit + Math.floor((dim - firstHit) / 7) * 7;
     return target <= dim ? 1 << (target - 1) : 0;
   }
+  if (expr.kind === 'nearestWeekday') {
+    const day = expr.day ?? dim;
+    if (day > dim) return 0;
+    const weekday = (firstWeekday + day - 1) % 7;
+    let target = day;
+    if (weekday === 5) target = day > 1 ? day - 1 : day + 2;
+    else if (weekday === 6) target = day < dim ? day + 1 : day - 2;
+    return 1 << (target - 1);
+  }
   let mask = 0;
   const last = Math.min(expr.last ?? dim, dim);
   const step = expr.step ?? 1;

@@ -26,8 +26,23 @@ export interface WeekdayPositionExpression {
   weekday: number;
 }
 
+/**
+ * Crontab `15W` and `LW`: the weekday (Monday to Friday) nearest a day of the month, never in
+ * another month (a Saturday 1st gives Monday the 3rd, a Sunday last day the Friday before), as
+ * Quartz, croner and cron-parser have it. Not part of APScheduler's grammar.
+ */
+export interface NearestWeekdayExpression {
+  kind: 'nearestWeekday';
+  /** The day of the month (1-31; none in a month that has no such day), or `null` for the last. */
+  day: number | null;
+}
+
 /** Any expression. */
-export type Expression = RangeExpression | LastDayExpression | WeekdayPositionExpression;
+export type Expression =
+  | RangeExpression
+  | LastDayExpression
+  | WeekdayPositionExpression
+  | NearestWeekdayExpression;
 
 /** The cron fields, largest unit first (APScheduler's order). */
 export const FIELD_NAMES = ['year', 'month', 'day', 'week', 'dayOfWeek', 'hour', 'minute', 'second'] as const;

@@ -31,7 +31,10 @@ export interface CrontabOptions {
 
 /** Fires when the wall clock in `timezone` matches every field (APScheduler's cron grammar). */
 export class CronTrigger implements Trigger {
-  /** The fields as given (expression strings), for `toJSON` and `toString`. */
+  /**
+   * The fields as given (expression strings), for `toJSON` and `toString`; for a crontab
+   * trigger, the crontab's fields by name, as written (Unix weekday numbers).
+   */
   readonly fields: Readonly<Partial<Record<FieldName, string>>>;
   /** The crontab line this trigger was made from, if any. */
   readonly crontab: string | null;
@@ -64,14 +67,18 @@ export class CronTrigger implements Trigger {
     this.matcher = new CronMatcher(compileSpec(withDefaults(fields)));
   }
 
-  /** A trigger from a Unix crontab line (`m h dom mon dow`; 0 or 7 = Sunday; `@daily` and co.). */
+  /**
+   * A trigger from a crontab line: `m h dom mon dow`, with seconds first in 6 fields and a year
+   * last in 7; 0 or 7 = Sunday; `L`, `5L`, `5#3`, `LW`, `15W`, wrap-around ranges, `@daily` and co.
+   */
   static fromCrontab(expr: string, options: CrontabOptions = {}): CronTrigger {
     checkOptionKeys(options, CRONTAB_OPTION_KEYS, 'crontab');
-    const { fields, dayOrWeekday } = parseCrontab(expr);
-    const trigger = new CronTrigger({ ...fields, ...options });
-    const mutable = trigger as unknown as { crontab: string; matcher: CronMatcher };
+    const { fields, spec } = parseCrontab(expr);
+    const trigger = new CronTrigger(options);
+    const mutable = trigger as unknown as { fields: typeof fields; crontab: string; matcher: CronMatcher };
+    mutable.fields = fields;
     mutable.crontab = expr.trim();
-    if (dayOrWeekday) mutable.matcher = new CronMatcher(compileSpec(withDefaults(fields), true));
+    mutable.matcher = new CronMatcher(spec);
     return trigger;
   }
 
