@@ -1,13 +1,30 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', 'worker-entry': 'src/executors/worker-entry.ts' },
-  format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts' } },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  splitting: false,
-  shims: true,
-  external: ['better-sqlite3', 'pg', 'ioredis'],
-});
+const drivers = ['better-sqlite3', 'pg', 'ioredis'];
+
+export default defineConfig([
+  {
+    entry: { index: 'src/index.ts', 'worker-entry': 'src/executors/worker-entry.ts' },
+    format: ['esm', 'cjs'],
+    dts: { entry: { index: 'src/index.ts' } },
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    splitting: false,
+    shims: true,
+    external: drivers,
+  },
+  {
+    // The NestJS module imports the package by its own name (`tickwork`), so an application
+    // that imports both shares one copy of the scheduler, its task registry and its classes.
+    entry: { nestjs: 'src/nestjs/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: { entry: { nestjs: 'src/nestjs/index.ts' } },
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    splitting: false,
+    shims: true,
+    external: [...drivers, 'tickwork', /^@nestjs\//, 'reflect-metadata', 'rxjs'],
+  },
+]);

@@ -1,0 +1,234 @@
+/**
+ * TickworkModule in a real Nest application context (no HTTP): decorated provider methods become
+ * jobs under stable ids and task references, run on the scheduler's schedule, and the scheduler
+ * starts and stops with the application.
+ */
+import 'reflect-metadata';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Inject, Injectable, Module, Scope } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BackgroundScheduler, SqliteJobStore } from '../../src/index.js';
+import {
+  Cron,
+  InjectScheduler,
+  Interval,
+  RunAt,
+  TICKWORK_SCHEDULER,
+  TickworkModule,
+  type TickworkModuleOptions,
+  Timeout,
+} from '../../src/nestjs/index.js';
+
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+
+@Injectable()
+class ReportsService {
+  readonly calls: string[] = [];
+
+  constructor(@InjectScheduler() readonly scheduler: BackgroundScheduler) {}
+
+  @Cron('*/10 * * * * *')
+  everyTenSeconds(): void {
+    this.calls.push(`cron ${new Date().toISOString()}`);
+  }
+
+  @Cron({ minute: '*', second: 30 }, { id: 'half-minute', maxInstances: 2 })
+  halfMinute(): void {
+    this.calls.push(`fields ${new Date().toISOString()}`);
+  }
+
+  @Interval({ seconds: 15, misfireGraceTime: null })
+  poll(): void {
+    this.calls.push(`interval ${new Date().toISOString()}`);
+  }
+
+  @Timeout({ seconds: 5 })
+  warmUp(): void {
+    this.calls.push(`timeout ${new Date().toISOString()}`);
+  }
+
+  @RunAt('2026-01-01T00:00:42Z', { args: ['hello'] })
+  once(word: string): void {
+    this.calls.push(`runAt ${word} ${new Date().toISOString()}`);
+  }
+
+  @RunAt('2025-06-01T00:00:00Z')
+  long_gone(): void {
+    this.calls.push('never');
+  }
+
+  notAJob(): void {}
+}
+
+function appModule(options: TickworkModuleOptions, providers: unknown[] = [ReportsService]) {
+  @Module({ imports: [TickworkModule.forRoot(options)], providers: providers as never[] })
+  class AppModule {}
+  return AppModule;
+}
+
+describe('TickworkModule', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({
+      now: T0,
+      toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+    });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('adds each decorated method as a job, runs it on schedule, and stops with the application', async () => {
+    const app = await NestFactory.createApplicationContext(appModule({ timezone: 'UTC' }), { logger: false });
+    const scheduler = app.get(BackgroundScheduler);
+    expect(app.get(TICKWORK_SCHEDULER)).toBe(scheduler);
+    expect(app.get(ReportsService).scheduler).toBe(scheduler);
+    expect(scheduler.running).toBe(true);
+
+    const jobs = await scheduler.getJobs();
+    expect(jobs.map((j) => [j.id, j.taskRef, j.nextRunTime?.toISOString()])).toEqual([
+      ['ReportsService.everyTenSeconds', 'ReportsService.everyTenSeconds', '2026-01-01T00:00:00.000Z'],
+      ['ReportsService.warmUp', 'ReportsService.warmUp', '2026-01-01T00:00:05.000Z'],
+      ['ReportsService.poll', 'ReportsService.poll', '2026-01-01T00:00:15.000Z'],
+      ['half-minute', 'ReportsService.halfMinute', '2026-01-01T00:00:30.000Z'],
+      ['ReportsService.once', 'ReportsService.once', '2026-01-01T00:00:42.000Z'],
+    ]);
+    expect(jobs.find((j) => j.id === 'half-minute')?.maxInstances).toBe(2);
+    expect(jobs.find((j) => j.id === 'ReportsService.poll')?.misfireGraceTime).toBeNull();
+
+    await vi.advanceTimersByTimeAsync(45_000);
+    expect(app.get(ReportsService).calls).toEqual([
+      'cron 2026-01-01T00:00:00.000Z',
+      'timeout 2026-01-01T00:00:05.000Z',
+      'cron 2026-01-01T00:00:10.000Z',
+      'interval 2026-01-01T00:00:15.000Z',
+      'cron 2026-01-01T00:00:20.000Z',
+      'cron 2026-01-01T00:00:30.000Z',
+      'fields 2026-01-01T00:00:30.000Z',
+      'interval 2026-01-01T00:00:30.000Z',
+      'cron 2026-01-01T00:00:40.000Z',
+      'runAt hello 2026-01-01T00:00:42.000Z',
+      'interval 2026-01-01T00:00:45.000Z',
+    ]);
+    // The one-off jobs are gone once run.
+    expect(await scheduler.getJob('ReportsService.warmUp')).toBeNull();
+    expect(await scheduler.getJob('ReportsService.once')).toBeNull();
+
+    await app.close();
+    expect(scheduler.running).toBe(false);
+  });
+
+  it('builds its options with forRootAsync from injected providers', async () => {
+    const CONFIG = Symbol('config');
+    @Module({ providers: [{ provide: CONFIG, useValue: { zone: 'Europe/Berlin' } }], exports: [CONFIG] })
+    class ConfigModule {}
+    @Module({
+      imports: [
+        TickworkModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [CONFIG],
+          useFactory: async (config: { zone: string }) => ({ timezone: config.zone }),
+        }),
+      ],
+      providers: [ReportsService],
+    })
+    class AppModule {}
+    const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+    const job = await app.get(BackgroundScheduler).getJob('half-minute');
+    expect(job?.trigger.toJSON()).toMatchObject({ type: 'cron', timezone: 'Europe/Berlin' });
+    await app.close();
+  });
+
+  it('refuses bad decorator input at the decorator, naming the value', () => {
+    expect(() => Interval(10_000 as never)).toThrow(
+      /Expected @Interval's options to be an object such as \{ seconds: 10 \}, got 10000 \(number\)/,
+    );
+    expect(() => Timeout(500 as never)).toThrow(/got 500 \(number\)/);
+    expect(() => Timeout({ seconds: -1 })).toThrow(/@Timeout's seconds to be a number of 0 or more, got -1/);
+    expect(() => Cron(42 as never)).toThrow(/@Cron's schedule to be a crontab string or cron fields, got 42/);
+    expect(() => RunAt(null as never)).toThrow(/@RunAt's runDate to be a date, got null/);
+  });
+
+  it('refuses a bad schedule at start-up with the trigger error', async () => {
+    @Injectable()
+    class Broken {
+      @Cron('61 * * * *')
+      tick(): void {}
+    }
+    await expect(
+      NestFactory.createApplicationContext(appModule({ timezone: 'UTC' }, [Broken]), {
+        logger: false,
+        abortOnError: false,
+      }),
+    ).rejects.toThrow(/61/);
+  });
+
+  it('refuses a decorated method on a request-scoped provider', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      @Interval({ seconds: 1 })
+      tick(): void {}
+    }
+    @Injectable()
+    class UsesIt {
+      constructor(@Inject(PerRequest) readonly p: PerRequest) {}
+    }
+    await expect(
+      NestFactory.createApplicationContext(appModule({ timezone: 'UTC' }, [PerRequest, UsesIt]), {
+        logger: false,
+        abortOnError: false,
+      }),
+    ).rejects.toThrow(
+      /PerRequest\.tick is decorated as a job, but its provider is request- or transient-scoped/,
+    );
+  });
+});
+
+describe('TickworkModule on a persistent store', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tickwork-nest-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps ids stable across restarts and removes the jobs whose decorator is gone', async () => {
+    const path = join(dir, 'jobs.db');
+    @Injectable()
+    class V1 {
+      @Cron('0 9 * * *', { timezone: 'UTC' })
+      nightly(): void {}
+      @Interval({ minutes: 5 })
+      retired(): void {}
+    }
+    const first = await NestFactory.createApplicationContext(
+      appModule({ timezone: 'UTC', jobstores: { default: new SqliteJobStore({ path }) } }, [V1]),
+      { logger: false },
+    );
+    expect((await first.get(BackgroundScheduler).getJobs()).map((j) => j.id).sort()).toEqual([
+      'V1.nightly',
+      'V1.retired',
+    ]);
+    await first.close();
+
+    // The next deploy: the same class name with one decorator removed.
+    const V2 = (() => {
+      @Injectable()
+      class V1 {
+        @Cron('0 9 * * *', { timezone: 'UTC' })
+        nightly(): void {}
+        retired(): void {}
+      }
+      return V1;
+    })();
+    const second = await NestFactory.createApplicationContext(
+      appModule({ timezone: 'UTC', jobstores: { default: new SqliteJobStore({ path }) } }, [V2]),
+      { logger: false },
+    );
+    expect((await second.get(BackgroundScheduler).getJobs()).map((j) => j.id)).toEqual(['V1.nightly']);
+    await second.close();
+  });
+});
