@@ -44,6 +44,7 @@ export { CalendarIntervalTrigger } from './triggers/calendar-interval.js';
 export { AndTrigger, type CombiningTriggerOptions, OrTrigger } from './triggers/combining.js';
 export { CronTrigger, type CrontabOptions } from './triggers/cron/index.js';
 export { DateTrigger } from './triggers/date.js';
+export { describeTrigger } from './triggers/english.js';
 export { IntervalTrigger } from './triggers/interval.js';
 export type {
   CalendarIntervalTriggerOptions,

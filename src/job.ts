@@ -3,6 +3,8 @@
  */
 import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
+import { checkCount } from './triggers/preview.js';
+import { triggerFromJSON } from './triggers/registry.js';
 
 /** Any function a job may run; its arguments come from the job's `args`. */
 export type JobFunction = (...args: never[]) => unknown;
@@ -107,6 +109,24 @@ export class Job implements JobFields {
   /** `nextRunTime` in epoch milliseconds (no Date made). */
   get nextRunMs(): number | null {
     return this.#nextRunMs;
+  }
+
+  /**
+   * The job's next `count` run times, starting at `nextRunTime` (none while paused), fewer when
+   * the trigger ends. Computed on a copy of the trigger: the job does not change.
+   */
+  getNextRunTimes(count: number): Date[] {
+    const n = checkCount(count);
+    if (this.#nextRunMs === null || n === 0) return [];
+    const trigger = triggerFromJSON(this.trigger.toJSON());
+    const out = [new Date(this.#nextRunMs)];
+    while (out.length < n) {
+      const previous = out[out.length - 1];
+      const next = trigger.getNextFireTime(previous, previous);
+      if (next === null) break;
+      out.push(next);
+    }
+    return out;
   }
 
   /** The scheduler this job belongs to. */

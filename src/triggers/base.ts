@@ -1,3 +1,5 @@
+import type { DateInput } from '../time/inputs.js';
+
 /**
  * The Trigger interface and what every trigger shares (jitter, end-date capping).
  */
@@ -24,6 +26,13 @@ export interface Trigger {
   toJSON(): TriggerJSON;
   /** A human description, in APScheduler's style: `cron[day='1', hour='9', minute='0']`. */
   toString(): string;
+  /**
+   * The next `count` fire times at or after `from` (default: now), fewer when the trigger ends.
+   * Every built-in trigger has it; the trigger itself is not changed.
+   */
+  getNextFireTimes?(count: number, from?: DateInput): Date[];
+  /** The trigger in plain English (every built-in trigger has it): `every 15 minutes`. */
+  describe?(): string;
 }
 
 /**

@@ -5,10 +5,13 @@
 import { describeValue } from '../describe.js';
 import { DAY_MS, dayOfDays, daysFromCivil, daysInMonth, monthOfDays, yearOfDays } from '../time/calendar.js';
 import { clock } from '../time/clock.js';
+import type { DateInput } from '../time/inputs.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import type { Trigger, TriggerJSON } from './base.js';
+import { describeCalendarInterval } from './english.js';
 import type { CalendarIntervalTriggerOptions } from './options.js';
+import { fireTimesOf } from './preview.js';
 import { checkAmount, checkOptionKeys, optionsFromJSON } from './validate.js';
 
 const UNIT_KEYS = ['years', 'months', 'weeks', 'days'] as const;
@@ -161,6 +164,22 @@ export class CalendarIntervalTrigger implements Trigger {
     if (this.endDay !== null) json.endDate = isoDate(this.endDay);
     json.timezone = this.timezone.name;
     return json;
+  }
+
+  /** The next `count` fire times at or after `from` (default: now), fewer when it ends. */
+  getNextFireTimes(count: number, from?: DateInput): Date[] {
+    return fireTimesOf(this, count, from);
+  }
+
+  /** `at 09:00 every month from 2026-01-31 (Europe/Berlin)`. */
+  describe(): string {
+    return describeCalendarInterval(
+      this,
+      this,
+      isoDate(this.startDay),
+      this.endDay === null ? null : isoDate(this.endDay),
+      this.timezone,
+    );
   }
 
   /** `calendarinterval[months=1, time=09:00:00]`. */

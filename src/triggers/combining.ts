@@ -3,7 +3,10 @@
  * child, as APScheduler 4 does; both keep it through `toJSON()`.
  */
 import { describeValue } from '../describe.js';
+import type { DateInput } from '../time/inputs.js';
 import { applyJitter, type Trigger, type TriggerJSON } from './base.js';
+import { describeCombination } from './english.js';
+import { fireTimesOf } from './preview.js';
 import { triggerFromJSON } from './registry.js';
 import { checkJitter, checkOptionKeys, isoOrNull } from './validate.js';
 
@@ -98,6 +101,19 @@ abstract class CombiningTrigger implements Trigger {
     const state = this.stateJSON();
     if (state !== null) json.state = state;
     return json;
+  }
+
+  /**
+   * The next `count` fire times at or after `from` (default: now), fewer when it ends; computed
+   * on a copy, so this trigger's state does not move.
+   */
+  getNextFireTimes(count: number, from?: DateInput): Date[] {
+    return fireTimesOf(triggerFromJSON(this.toJSON()), count, from);
+  }
+
+  /** `at 09:00 on the 1st of every month, and every 2 seconds`. */
+  describe(): string {
+    return describeCombination(this.kind, this.triggers, this.jitter);
   }
 
   /** `and[cron[...], interval[...]]`. */

@@ -1,9 +1,12 @@
 import { clock } from '../time/clock.js';
+import type { DateInput } from '../time/inputs.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import type { Trigger, TriggerJSON } from './base.js';
+import { describeDate } from './english.js';
 import { formatInstant } from './format.js';
 import type { DateTriggerOptions } from './options.js';
+import { fireTimesOf } from './preview.js';
 import { checkOptionKeys, isoOrNull, optionsFromJSON } from './validate.js';
 
 const OPTION_KEYS = ['runDate', 'timezone'];
@@ -34,6 +37,16 @@ export class DateTrigger implements Trigger {
   /** `{ type: 'date', runDate, timezone }`. */
   toJSON(): TriggerJSON {
     return { type: 'date', runDate: isoOrNull(this.runMs), timezone: this.timezone.name };
+  }
+
+  /** The next `count` fire times at or after `from` (default: now), fewer when it ends. */
+  getNextFireTimes(count: number, from?: DateInput): Date[] {
+    return fireTimesOf(this, count, from);
+  }
+
+  /** `once at 2026-12-01 10:00 UTC`. */
+  describe(): string {
+    return describeDate(this.runMs, this.timezone);
   }
 
   /** `date[2026-01-01 09:00:00 UTC]`. */

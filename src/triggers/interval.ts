@@ -3,11 +3,14 @@
  */
 import { describeValue } from '../describe.js';
 import { clock } from '../time/clock.js';
+import type { DateInput } from '../time/inputs.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../time/zone.js';
 import { applyJitter, type Trigger, type TriggerJSON } from './base.js';
+import { describeInterval } from './english.js';
 import { formatTimedelta } from './format.js';
 import type { IntervalTriggerOptions } from './options.js';
+import { fireTimesOf } from './preview.js';
 import { checkAmount, checkJitter, checkOptionKeys, isoOrNull, optionsFromJSON } from './validate.js';
 
 const UNITS = [
@@ -96,6 +99,16 @@ export class IntervalTrigger implements Trigger {
     json.timezone = this.timezone.name;
     if (this.jitter !== null) json.jitter = this.jitter;
     return json;
+  }
+
+  /** The next `count` fire times at or after `from` (default: now), fewer when it ends. */
+  getNextFireTimes(count: number, from?: DateInput): Date[] {
+    return fireTimesOf(this, count, from);
+  }
+
+  /** `every 2 hours from 2026-12-01 10:00 UTC`. */
+  describe(): string {
+    return describeInterval(this.intervalMs, this.startMs, this.endMs, this.timezone, this.jitter);
   }
 
   /** `interval[1:00:00]`, as APScheduler prints it. */

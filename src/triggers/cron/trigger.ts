@@ -1,7 +1,10 @@
+import type { DateInput } from '../../time/inputs.js';
 import { toEpochMs } from '../../time/inputs.js';
 import { getZone, localZoneName, type TimeZone } from '../../time/zone.js';
 import { applyJitter, type Trigger, type TriggerJSON } from '../base.js';
+import { describeCron } from '../english.js';
 import type { CronTriggerOptions } from '../options.js';
+import { fireTimesOf } from '../preview.js';
 import { checkJitter, checkOptionKeys, isoOrNull, optionsFromJSON } from '../validate.js';
 import { parseCrontab } from './crontab.js';
 import { CronMatcher } from './engine.js';
@@ -115,6 +118,16 @@ export class CronTrigger implements Trigger {
     if (this.endMs !== null) json.endDate = isoOrNull(this.endMs);
     if (this.jitter !== null) json.jitter = this.jitter;
     return json;
+  }
+
+  /** The next `count` fire times at or after `from` (default: now), fewer when it ends. */
+  getNextFireTimes(count: number, from?: DateInput): Date[] {
+    return fireTimesOf(this, count, from);
+  }
+
+  /** `at 09:30 on Monday through Friday (America/New_York)`. */
+  describe(): string {
+    return describeCron(this.matcher.spec, this.timezone, this.startMs, this.endMs, this.jitter);
   }
 
   /** `cron[day='1', hour='9', minute='0']`, as APScheduler prints it. */
