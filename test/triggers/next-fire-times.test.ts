@@ -82,7 +82,7 @@ describe('getNextFireTimes', () => {
       new IntervalTrigger({ seconds: 4, startDate: start, timezone: 'UTC' }),
       new IntervalTrigger({ seconds: 6, startDate: start, timezone: 'UTC' }),
     ]);
-    const first = or.getNextFireTime(null, new Date(start));
+    const first = or.getNextFireTime(null, new Date(start)) as Date;
     const state = JSON.stringify(or.toJSON());
     expect(iso(or.getNextFireTimes(6, start))).toEqual([
       '2026-01-01T00:00:00.000Z',
