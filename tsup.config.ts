@@ -15,6 +15,18 @@ export default defineConfig([
     external: drivers,
   },
   {
+    // The `tickwork` command (ESM only: it is run, not imported).
+    entry: { cli: 'src/cli/bin.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    clean: false,
+    target: 'node20',
+    splitting: false,
+    shims: true,
+    banner: { js: '#!/usr/bin/env node' },
+    external: drivers,
+  },
+  {
     // The NestJS module imports the package by its own name (`tickwork`), so an application
     // that imports both shares one copy of the scheduler, its task registry and its classes.
     entry: { nestjs: 'src/nestjs/index.ts' },
