@@ -1,4 +1,6 @@
 // The public surface of tickwork: re-exports only.
+
+export { createDashboard, type DashboardHandler, type DashboardOptions } from './dashboard/index.js';
 export * from './errors.js';
 export * from './events.js';
 export type { Executor, ExecutorHost } from './executors/base.js';

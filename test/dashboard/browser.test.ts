@@ -1,0 +1,148 @@
+/**
+ * The dashboard in a real browser (headless Chromium driven by playwright-core): 200 jobs in a
+ * SQLite store, a filter that survives the page's own refresh, pausing a job from the table, the
+ * job page with its next runs in the job's zone and the viewer's, remove with a confirmation, and
+ * names that would be markup shown as text. Screenshots go to docs/ when DASHBOARD_SCREENSHOTS=1.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackgroundScheduler, createDashboard, registerTask, SqliteJobStore } from '../../src/index.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const JOBS = 200;
+
+let browser: Browser;
+let server: Server;
+let scheduler: BackgroundScheduler;
+let url: string;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tickwork-dashboard-'));
+  registerTask('dashboard.report', () => undefined);
+  scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    daemon: true,
+    jobstores: { default: new SqliteJobStore({ path: join(dir, 'jobs.db') }) },
+  });
+  await scheduler.start({ paused: true });
+  for (let i = 0; i < JOBS; i++) {
+    const zone = ['UTC', 'America/New_York', 'Europe/Berlin', 'Asia/Tokyo'][i % 4];
+    await scheduler.addJob('dashboard.report', 'cron', {
+      id: `report-${String(i).padStart(3, '0')}`,
+      name:
+        i === 7 ? '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">' : `Report ${i}`,
+      hour: i % 24,
+      minute: (i * 7) % 60,
+      timezone: zone,
+      args: [{ team: i % 2 === 0 ? 'sales' : 'ops' }],
+    });
+  }
+  server = createServer(createDashboard(scheduler, { basePath: '/tickwork/' }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tickwork/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await scheduler?.shutdown({ wait: false });
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('dashboard in Chromium', () => {
+  it('lists, filters, pauses and removes jobs, and shows a job page', async () => {
+    const page = await browser.newPage({
+      viewport: { width: 1200, height: 900 },
+      timezoneId: 'Europe/Paris',
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(url);
+    await page
+      .locator('#jobs tbody tr')
+      .nth(JOBS - 1)
+      .waitFor();
+    expect(await page.locator('#jobs tbody tr').count()).toBe(JOBS);
+    expect(await page.locator('#count').textContent()).toBe(`${JOBS} of ${JOBS} jobs`);
+
+    // Markup in a name is text: nothing ran, and the name reads as written.
+    const hostile = page.locator('tr[data-job-id="report-007"] td').nth(1);
+    expect(await hostile.textContent()).toBe(
+      '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">',
+    );
+    expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+
+    if (process.env.DASHBOARD_SCREENSHOTS === '1') {
+      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-jobs.png') });
+    }
+
+    // The filter narrows the table and survives the 2 s refresh.
+    await page.fill('#filter', 'report-01');
+    await expect.poll(() => page.locator('#jobs tbody tr').count()).toBe(10);
+    await page.waitForTimeout(2_500);
+    expect(await page.locator('#jobs tbody tr').count()).toBe(10);
+    expect(await page.inputValue('#filter')).toBe('report-01');
+
+    // Pause from the table: the store has it paused, and the row says so.
+    await page.click('tr[data-job-id="report-012"] button[data-action="pause"]');
+    await expect
+      .poll(async () => {
+        const job = await scheduler.getJob('report-012');
+        return job === null ? 'missing' : job.nextRunTime;
+      })
+      .toBeNull();
+    await page.locator('tr[data-job-id="report-012"] .badge.paused').waitFor();
+    await page.selectOption('#show', 'paused');
+    await expect.poll(() => page.locator('#jobs tbody tr').count()).toBe(1);
+    await page.selectOption('#show', 'all');
+
+    // The job page: the trigger in English, the next 10 runs in the job's zone and the viewer's.
+    await page.click('a[href="#/job/report-013"]');
+    await page.locator('#next-runs li').nth(9).waitFor();
+    const job = await scheduler.getJob('report-013');
+    expect(await page.locator('dd').nth(1).textContent()).toBe(`at 13:31 every day (America/New_York)`);
+    const first = await page.locator('#next-runs li').first().textContent();
+    expect(first).toContain('America/New_York');
+    expect(first).toContain('Europe/Paris');
+    expect(job?.nextRunTime).not.toBeNull();
+    if (process.env.DASHBOARD_SCREENSHOTS === '1') {
+      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-job.png') });
+    }
+
+    // Remove asks first; dismissing keeps the job, accepting removes it.
+    page.once('dialog', (d) => d.dismiss());
+    await page.click('button[data-action="remove"]');
+    await page.waitForTimeout(300);
+    expect(await scheduler.getJob('report-013')).not.toBeNull();
+    page.once('dialog', (d) => d.accept());
+    await page.click('button[data-action="remove"]');
+    await expect.poll(() => scheduler.getJob('report-013')).toBeNull();
+    await page.waitForURL(/#\/$/);
+
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
