@@ -10,6 +10,19 @@ import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackgroundScheduler, createDashboard, type DashboardOptions } from '../../src/index.js';
 
+/** The API's response bodies, loosely. */
+interface Body {
+  jobs: Array<Record<string, unknown>>;
+  job: Record<string, unknown>;
+  error: { code: string; message: string };
+  removed: string;
+}
+
+/** The JSON body of a response. */
+async function body(response: Response): Promise<Body> {
+  return (await body(response)) as Body;
+}
+
 let scheduler: BackgroundScheduler;
 let server: Server | null = null;
 
@@ -51,14 +64,14 @@ afterEach(async () => {
 describe('dashboard API', () => {
   it('lists the jobs and shows one with its next runs', async () => {
     const { url } = await dashboard();
-    const list = await (await fetch(`${url}api/jobs`)).json();
-    expect(list.jobs.map((j: { id: string; description: string }) => [j.id, j.description])).toEqual([
+    const list = await body(await fetch(`${url}api/jobs`));
+    expect(list.jobs.map((j) => [j.id, j.description])).toEqual([
       ['poll', expect.stringMatching(/^every 5 minutes from /)],
       ['nightly', 'at 09:00 every day'],
     ]);
     const response = await fetch(`${url}api/jobs/nightly`);
     expect(response.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
-    const { job } = await response.json();
+    const { job } = await body(response);
     expect(job).toMatchObject({ id: 'nightly', name: 'Nightly report', paused: false, args: [] });
     expect(job.nextRunTimes).toHaveLength(10);
   });
@@ -68,7 +81,7 @@ describe('dashboard API', () => {
     expect(csrf).toMatch(/^[\w-]{40,}$/);
     const refused = await fetch(`${url}api/jobs/nightly/pause`, { method: 'POST' });
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toEqual({
+    expect(await body(refused)).toEqual({
       error: { code: 'csrf', message: 'Missing or wrong x-tickwork-csrf header' },
     });
     const wrong = await fetch(`${url}api/jobs/nightly/pause`, {
@@ -80,12 +93,12 @@ describe('dashboard API', () => {
 
     const headers = { 'x-tickwork-csrf': csrf };
     const paused = await fetch(`${url}api/jobs/nightly/pause`, { method: 'POST', headers });
-    expect((await paused.json()).job.paused).toBe(true);
+    expect((await body(paused)).job.paused).toBe(true);
     expect((await scheduler.getJob('nightly'))?.nextRunTime).toBeNull();
     await fetch(`${url}api/jobs/nightly/resume`, { method: 'POST', headers });
     expect((await scheduler.getJob('nightly'))?.nextRunTime).not.toBeNull();
     const removed = await fetch(`${url}api/jobs/nightly`, { method: 'DELETE', headers });
-    expect(await removed.json()).toEqual({ removed: 'nightly' });
+    expect(await body(removed)).toEqual({ removed: 'nightly' });
     expect(await scheduler.getJob('nightly')).toBeNull();
   });
 
@@ -97,14 +110,14 @@ describe('dashboard API', () => {
       headers: { 'x-tickwork-csrf': csrf, origin: 'https://evil.example' },
     });
     expect(cross.status).toBe(403);
-    expect((await cross.json()).error.code).toBe('cross_origin');
+    expect((await body(cross)).error.code).toBe('cross_origin');
   });
 
   it('answers errors in one shape', async () => {
     const { url, csrf } = await dashboard();
     const missing = await fetch(`${url}api/jobs/nope`);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({
+    expect(await body(missing)).toEqual({
       error: { code: 'job_not_found', message: 'No job with id "nope"' },
     });
     const pauseMissing = await fetch(`${url}api/jobs/nope/pause`, {
@@ -112,9 +125,9 @@ describe('dashboard API', () => {
       headers: { 'x-tickwork-csrf': csrf },
     });
     expect(pauseMissing.status).toBe(404);
-    expect((await pauseMissing.json()).error.code).toBe('job_not_found');
+    expect((await body(pauseMissing)).error.code).toBe('job_not_found');
     const route = await fetch(`${url}api/frob`);
-    expect(await route.json()).toEqual({ error: { code: 'not_found', message: 'No API route GET frob' } });
+    expect(await body(route)).toEqual({ error: { code: 'not_found', message: 'No API route GET frob' } });
   });
 
   it('has no state changes when read-only', async () => {
@@ -126,13 +139,13 @@ describe('dashboard API', () => {
       headers: { 'x-tickwork-csrf': csrf },
     });
     expect(response.status).toBe(403);
-    expect((await response.json()).error.code).toBe('read_only');
+    expect((await body(response)).error.code).toBe('read_only');
   });
 
   it('serves under a base path and redirects the path without its slash', async () => {
     const { url } = await dashboard({ basePath: '/admin/jobs/' });
     expect(url.endsWith('/admin/jobs/')).toBe(true);
-    expect((await (await fetch(`${url}api/jobs`)).json()).jobs).toHaveLength(2);
+    expect((await body(await fetch(`${url}api/jobs`))).jobs).toHaveLength(2);
     const redirect = await fetch(url.slice(0, -1), { redirect: 'manual' });
     expect(redirect.status).toBe(308);
     expect(redirect.headers.get('location')).toBe('/admin/jobs/');
@@ -193,7 +206,7 @@ describe('mounted in frameworks', () => {
       res.send('other');
     });
     const url = await listen(app);
-    expect((await (await fetch(`${url}/jobs/api/jobs`)).json()).jobs).toHaveLength(2);
+    expect((await body(await fetch(`${url}/jobs/api/jobs`))).jobs).toHaveLength(2);
     expect(await (await fetch(`${url}/jobs/`)).text()).toContain('<script src="/jobs/app.js"');
     expect(await (await fetch(`${url}/other`)).text()).toBe('other');
   });
@@ -208,7 +221,7 @@ describe('mounted in frameworks', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-      expect((await (await fetch(`${url}/jobs/api/jobs`)).json()).jobs).toHaveLength(2);
+      expect((await body(await fetch(`${url}/jobs/api/jobs`))).jobs).toHaveLength(2);
       expect((await fetch(`${url}/jobs/app.js`)).headers.get('content-type')).toMatch(/javascript/);
     } finally {
       await app.close();

@@ -93,7 +93,7 @@ describe('dashboard in Chromium', () => {
     expect(await hostile.textContent()).toBe(
       '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">',
     );
-    expect(await page.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
 
     if (process.env.DASHBOARD_SCREENSHOTS === '1') {
       await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-jobs.png') });
