@@ -20,7 +20,7 @@ interface Body {
 
 /** The JSON body of a response. */
 async function body(response: Response): Promise<Body> {
-  return (await body(response)) as Body;
+  return (await response.json()) as Body;
 }
 
 let scheduler: BackgroundScheduler;
