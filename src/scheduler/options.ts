@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { describeValue } from '../describe.js';
 import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
-import { type Logger, silentLogger } from '../logger.js';
+import { type Logger, silentLogger, stderrLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
@@ -36,8 +36,11 @@ export interface SchedulerOptions {
   jobstoreRetryInterval?: number;
   /** BackgroundScheduler: do not keep the process alive (timers are unref'd). Default false. */
   daemon?: boolean;
-  /** Where to log (`debug/info/warn/error`; pino and console fit). Default: silent. */
-  logger?: Logger;
+  /**
+   * Where to log: an object with `debug/info/warn/error`, called as `(context, message)` (pino and
+   * console fit), or `false` for nothing. Default: warnings and errors to stderr.
+   */
+  logger?: Logger | false;
   /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
   schedulerId?: string;
 }
@@ -205,7 +208,7 @@ export function defaultSettings(): SchedulerSettings {
     jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null },
     jobstoreRetryIntervalMs: 10_000,
     daemon: false,
-    logger: silentLogger,
+    logger: stderrLogger,
     schedulerId: `${hostname()}-${process.pid}`,
   };
 }
@@ -236,7 +239,8 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     out.jobstoreRetryIntervalMs = v * 1000;
   }
   if (o.daemon !== undefined) out.daemon = checkBoolean(o.daemon, 'daemon');
-  if (o.logger !== undefined) {
+  if (o.logger === false) out.logger = silentLogger;
+  else if (o.logger !== undefined) {
     const logger = o.logger as Record<string, unknown>;
     const ok =
       typeof logger === 'object' &&
@@ -244,7 +248,7 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
       ['debug', 'info', 'warn', 'error'].every((m) => typeof logger[m] === 'function');
     if (!ok) {
       throw new TypeError(
-        `Expected logger to have debug, info, warn and error methods, got ${describeValue(o.logger)}`,
+        `Expected logger to be false or an object with debug, info, warn and error methods, got ${describeValue(o.logger)}`,
       );
     }
     out.logger = o.logger as Logger;
