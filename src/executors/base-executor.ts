@@ -174,7 +174,10 @@ export abstract class BaseExecutor implements Executor {
     const grace = job.misfireGraceTime;
     if (grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
     this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
-    this.host?.logger.warn(`Run time of job "${job.id}" was missed by more than ${grace} s`);
+    this.host?.logger.warn(
+      { jobId: job.id, scheduledRunTime: runTime },
+      `Run time of job "${job.id}" was missed by more than ${grace} s`,
+    );
     return true;
   }
 
@@ -216,7 +219,10 @@ export abstract class BaseExecutor implements Executor {
     if (ok) {
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, value);
     } else {
-      this.host?.logger.error(`Job "${job.id}" raised an error`, value);
+      this.host?.logger.error(
+        { err: value, jobId: job.id, scheduledRunTime: runTime },
+        `Job "${job.id}" raised an error`,
+      );
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, value);
     }
   }
@@ -229,7 +235,7 @@ export abstract class BaseExecutor implements Executor {
       }
     } catch (error) {
       // Only a bug in reporting gets here; keep the executor going.
-      this.host?.logger.error('Executor failed while reporting a run', error);
+      this.host?.logger.error({ err: error, jobId: job.id }, 'Executor failed while reporting a run');
     } finally {
       this.#release(job, runTimes);
     }
@@ -266,7 +272,10 @@ export abstract class BaseExecutor implements Executor {
       const retval = await result;
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, retval);
     } catch (error) {
-      this.host?.logger.error(`Job "${job.id}" raised an error`, error);
+      this.host?.logger.error(
+        { err: error, jobId: job.id, scheduledRunTime: runTime },
+        `Job "${job.id}" raised an error`,
+      );
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
     } finally {
       (cancelTimeout as (() => void) | null)?.();

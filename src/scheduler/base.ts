@@ -189,10 +189,13 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       try {
         await this.#realAddJob(entry.job, entry.replaceExisting, entry.explicitNextRunTime, now);
       } catch (error) {
-        this.logger.error(`Could not add pending job ${JSON.stringify(entry.job.id)}`, error);
+        this.logger.error(
+          { err: error, jobId: entry.job.id },
+          `Could not add pending job ${JSON.stringify(entry.job.id)}`,
+        );
       }
     }
-    this.logger.info('Scheduler started');
+    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
     // The loop starts first, so a scheduler_started listener that shuts down also stops it.
     this.#loop.start();
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
@@ -207,14 +210,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
     await this.#flushing;
     if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
-    for (const store of this.#stores.values()) {
+    for (const [alias, store] of this.#stores) {
       try {
         await store.shutdown();
       } catch (error) {
-        this.logger.error('A job store failed to shut down', error);
+        this.logger.error(
+          { err: error, jobstore: alias },
+          `Job store ${JSON.stringify(alias)} failed to shut down`,
+        );
       }
     }
-    this.logger.info('Scheduler has been shut down');
+    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler has been shut down');
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
   }
 
@@ -385,7 +391,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void {
     for (const run of runs) {
       const error = new JobAbandonedError(run.jobId, run.schedulerId);
-      this.logger.error(error.message);
+      this.logger.error({ err: error, jobId: run.jobId, jobstore }, error.message);
       this.#emit({
         code: EVENT_JOB_ERROR,
         name: 'job_error',
@@ -421,7 +427,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
           await store.completeRuns?.(runs);
         } catch (error) {
           failed = true;
-          this.logger.warn('Could not mark finished runs in their job store; trying again', error);
+          this.logger.warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
           this.#finishedRuns.set(store, (this.#finishedRuns.get(store) ?? []).concat(runs));
         }
       }
@@ -441,8 +447,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Reports a stored job that cannot be restored: logged and emitted as `job_error`. */
   reportBrokenJob(jobId: string, jobstore: string, error: unknown): void {
     this.logger.error(
+      { err: error, jobId, jobstore },
       `Job ${JSON.stringify(jobId)} in job store ${JSON.stringify(jobstore)} cannot be restored`,
-      error,
     );
     this.#emit({
       code: EVENT_JOB_ERROR,
@@ -514,7 +520,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       }
       job.pending = true;
       this.#pending.push({ job, explicitNextRunTime: explicit, replaceExisting: checked.replaceExisting });
-      this.logger.info(`Adding job tentatively -- it will be properly scheduled when the scheduler starts`);
+      this.logger.info(
+        { jobId: job.id },
+        'Adding job tentatively -- it will be properly scheduled when the scheduler starts',
+      );
       return job;
     }
     await this.#realAddJob(job, checked.replaceExisting, explicit, clock.now());
@@ -650,7 +659,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const { alias, pending } = await this.#findJob(id, jobstore);
     if (pending !== null) this.#pending = this.#pending.filter((p) => p !== pending);
     else await this.#mutexFor(alias).run(() => this.#lookupStore(alias).removeJob(id));
-    this.logger.info(`Removed job ${JSON.stringify(id)}`);
+    this.logger.info({ jobId: id, jobstore: alias }, `Removed job ${JSON.stringify(id)}`);
     this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
   }
 

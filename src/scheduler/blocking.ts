@@ -22,9 +22,11 @@ export class BlockingScheduler extends Scheduler {
       this.#stopped = resolve;
     });
     this.#onSignal = (signal) => {
-      this.logger.info(`Received ${signal}: shutting down`);
+      this.logger.info({ signal }, `Received ${signal}: shutting down`);
       if (this.running) {
-        this.shutdown({ wait: true }).catch((error: unknown) => this.logger.error('Shutdown failed', error));
+        this.shutdown({ wait: true }).catch((error: unknown) =>
+          this.logger.error({ err: error }, 'Shutdown failed'),
+        );
       }
     };
     for (const signal of SIGNALS) process.on(signal, this.#onSignal);

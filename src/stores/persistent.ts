@@ -127,8 +127,8 @@ export abstract class PersistentJobStore implements JobStore {
         await backend.listen(() => host.wakeup());
       } catch (error) {
         host.logger.warn(
+          { err: error, jobstore: alias },
           `Job store ${JSON.stringify(alias)}: wake-up hints unavailable, polling only`,
-          error,
         );
       }
     }
@@ -226,7 +226,10 @@ export abstract class PersistentJobStore implements JobStore {
         await backend.completeRuns(abandoned);
       }
     } catch (error) {
-      host.logger.warn(`Job store ${JSON.stringify(this.#alias)}: heartbeat failed`, error);
+      host.logger.warn(
+        { err: error, jobstore: this.#alias },
+        `Job store ${JSON.stringify(this.#alias)}: heartbeat failed`,
+      );
     }
   }
 

@@ -320,7 +320,7 @@ export function describeStoreSuite(name: string, factory: StoreFactory): void {
         for (const h of harnesses) {
           // Job errors and store failures are logged: none is expected anywhere in the suite.
           expect(h.logger.errors).toEqual([]);
-          expect(h.logger.warnings.filter((w) => String(w[0]).startsWith('Error processing'))).toEqual([]);
+          expect(h.logger.warnings.filter((w) => String(w[1]).startsWith('Error processing'))).toEqual([]);
         }
       } finally {
         setClock();

@@ -376,7 +376,7 @@ export class PostgresBackend implements StoreBackend {
       this.#listener = null;
       client.release(error);
       if (this.#closed) return;
-      this.#logger.warn(`PostgresJobStore: wake-up hint connection lost, reconnecting`, error);
+      this.#logger.warn({ err: error }, 'PostgresJobStore: wake-up hint connection lost, reconnecting');
       this.#scheduleReconnect();
     };
     // Without an 'error' listener a connection cut by the server would crash the process.
@@ -417,13 +417,16 @@ export class PostgresBackend implements StoreBackend {
           () => {
             if (this.#closed) return;
             this.#reconnectDelay = FIRST_RECONNECT_MS;
-            this.#logger.info('PostgresJobStore: wake-up hint connection restored');
+            this.#logger.info({}, 'PostgresJobStore: wake-up hint connection restored');
             // Hints sent while it was down are lost: look once now.
             this.#onChange?.();
           },
           (error: unknown) => {
             if (this.#closed) return;
-            this.#logger.debug('PostgresJobStore: reconnecting the wake-up hint connection failed', error);
+            this.#logger.debug(
+              { err: error },
+              'PostgresJobStore: reconnecting the wake-up hint connection failed',
+            );
             this.#scheduleReconnect();
           },
         );
@@ -440,10 +443,10 @@ export class PostgresBackend implements StoreBackend {
       this.#pool
         .query('SELECT pg_notify($1, $2)', [this.#n.channel, this.#origin])
         .catch((error: unknown) => {
-          this.#logger.debug('PostgresJobStore: sending a wake-up hint failed', error);
+          this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
         });
     } catch (error) {
-      this.#logger.debug('PostgresJobStore: sending a wake-up hint failed', error);
+      this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
     }
   }
 }

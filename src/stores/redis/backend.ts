@@ -344,7 +344,10 @@ export class RedisBackend implements StoreBackend {
   async listen(onChange: () => void): Promise<void> {
     const subscriber = this.#client.duplicate({ lazyConnect: true });
     subscriber.on('error', (error) => {
-      this.#logger.debug(`RedisJobStore: wake-up channel ${this.#channel} connection error`, error);
+      this.#logger.debug(
+        { err: error, channel: this.#channel },
+        `RedisJobStore: wake-up channel ${this.#channel} connection error`,
+      );
     });
     subscriber.on('message', (channel, message) => {
       if (channel === this.#channel && message !== this.#token) onChange();
@@ -363,10 +366,16 @@ export class RedisBackend implements StoreBackend {
   notify(): void {
     try {
       this.#client.call('PUBLISH', this.#channel, this.#token).catch((error: unknown) => {
-        this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+        this.#logger.debug(
+          { err: error, channel: this.#channel },
+          `RedisJobStore: wake-up hint on ${this.#channel} not sent`,
+        );
       });
     } catch (error) {
-      this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+      this.#logger.debug(
+        { err: error, channel: this.#channel },
+        `RedisJobStore: wake-up hint on ${this.#channel} not sent`,
+      );
     }
   }
 }
