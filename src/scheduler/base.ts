@@ -73,6 +73,13 @@ export const STATE_PAUSED = 2;
 /** A scheduler state. */
 export type SchedulerState = typeof STATE_STOPPED | typeof STATE_RUNNING | typeof STATE_PAUSED;
 
+/** A job built from `addJob`'s arguments, before the store and executor have checked it. */
+interface PreparedJob {
+  job: Job;
+  checked: ReturnType<typeof checkJobOptions>;
+  store: JobStore;
+}
+
 interface PendingJob {
   job: Job;
   explicitNextRunTime: boolean;
@@ -482,6 +489,12 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     options?: TriggerOptionsByAlias[K] & TaskJobOptions,
   ): Promise<Job>;
   async addJob(func: unknown, trigger?: unknown, options?: unknown): Promise<Job> {
+    const prepared = this.#prepareJob(func, trigger, options);
+    return this.#addPreparedJob(prepared instanceof Promise ? await prepared : prepared);
+  }
+
+  /** Checks what can be checked without a store and builds the job (at once for a function). */
+  #prepareJob(func: unknown, trigger: unknown, options: unknown): PreparedJob | Promise<PreparedJob> {
     const [jobOptions, triggerOptions] = splitOptions(options);
     const checked = checkJobOptions(jobOptions, this.#settings.jobDefaults, this.timezone);
     const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
@@ -492,22 +505,30 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
         ? { func: workerOnlyTask(func), taskRef: func }
         : resolveFunc(func);
-    const { func: fn, taskRef } = resolved instanceof Promise ? await resolved : resolved;
-    const job = new Job(this, {
-      id: checked.id,
-      name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
-      func: fn,
-      taskRef,
-      args: checked.args,
-      trigger: resolvedTrigger,
-      executor: checked.executor,
-      jobstore: checked.jobstore,
-      misfireGraceTime: checked.misfireGraceTime,
-      coalesce: checked.coalesce,
-      maxInstances: checked.maxInstances,
-      timeout: checked.timeout,
-      nextRunTime: checked.nextRunTime ?? null,
+    const build = ({ func: fn, taskRef }: { func: JobFunction; taskRef: string | null }): PreparedJob => ({
+      checked,
+      store,
+      job: new Job(this, {
+        id: checked.id,
+        name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
+        func: fn,
+        taskRef,
+        args: checked.args,
+        trigger: resolvedTrigger,
+        executor: checked.executor,
+        jobstore: checked.jobstore,
+        misfireGraceTime: checked.misfireGraceTime,
+        coalesce: checked.coalesce,
+        maxInstances: checked.maxInstances,
+        timeout: checked.timeout,
+        nextRunTime: checked.nextRunTime ?? null,
+      }),
     });
+    return resolved instanceof Promise ? resolved.then(build) : build(resolved);
+  }
+
+  /** The rest of `addJob`: the store's and executor's checks, then the add (or the pending list). */
+  async #addPreparedJob({ job, checked, store }: PreparedJob): Promise<Job> {
     if (store.validateJob !== undefined) await store.validateJob(job);
     const executor = this.#executors.get(checked.executor) as Executor & { validateJob?(job: Job): void };
     executor.validateJob?.(job);
@@ -578,9 +599,24 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     options?: TriggerOptionsByAlias[K] & JobOptions,
   ): <F extends JobFunction>(func: F) => F {
     return (func) => {
-      this.addJob(func as JobFunction, trigger as Trigger, options as JobOptions).catch((error: unknown) =>
-        this.logger.error('scheduledJob could not add its job', error),
-      );
+      // Bad options throw here, at the call; only the store's answer comes later.
+      const prepared = this.#prepareJob(func, trigger, options);
+      Promise.resolve(prepared)
+        .then((p) => this.#addPreparedJob(p))
+        .catch((error: unknown) => {
+          const { id, jobstore } = prepared instanceof Promise ? { id: null, jobstore: null } : prepared.job;
+          this.logger.error({ err: error, jobId: id }, 'scheduledJob could not add its job');
+          if (id !== null && jobstore !== null) {
+            this.#emit({
+              code: EVENT_JOB_ERROR,
+              name: 'job_error',
+              jobId: id,
+              jobstore,
+              scheduledRunTime: new Date(clock.now()),
+              error,
+            });
+          }
+        });
       return func;
     };
   }
