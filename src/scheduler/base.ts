@@ -191,21 +191,39 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const pending = this.#pending;
     this.#pending = [];
     const now = clock.now();
-    for (const entry of pending) {
+    for (const [i, entry] of pending.entries()) {
       entry.job.pending = false;
       try {
         await this.#realAddJob(entry.job, entry.replaceExisting, entry.explicitNextRunTime, now);
       } catch (error) {
-        this.logger.error(
-          { err: error, jobId: entry.job.id },
-          `Could not add pending job ${JSON.stringify(entry.job.id)}`,
-        );
+        // As APScheduler 3 raises it from start(): stopped again, with the jobs not added still
+        // pending, so the program can fix the job and start again.
+        for (const rest of pending.slice(i)) rest.job.pending = true;
+        this.#pending = pending.slice(i).concat(this.#pending);
+        await this.#undoStart();
+        throw error;
       }
     }
     this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
     // The loop starts first, so a scheduler_started listener that shuts down also stops it.
     this.#loop.start();
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
+  }
+
+  /** Closes what `start()` opened before it failed, leaving the scheduler stopped. */
+  async #undoStart(): Promise<void> {
+    this.#state = STATE_STOPPED;
+    await Promise.allSettled([...this.#executors.values()].map((e) => e.shutdown(false)));
+    for (const [alias, store] of this.#stores) {
+      try {
+        await store.shutdown();
+      } catch (error) {
+        this.logger.error(
+          { err: error, jobstore: alias },
+          `Job store ${JSON.stringify(alias)} failed to shut down`,
+        );
+      }
+    }
   }
 
   /** Stops the scheduler; with `wait` (default), after running jobs are done. */
