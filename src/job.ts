@@ -27,8 +27,8 @@ export interface JobFields {
   id: string;
   /** Human name (default: the function's name). */
   name: string;
-  /** The function to run. */
-  func: JobFunction;
+  /** The function to run; `undefined` only on a job marked `broken` (its task is unknown here). */
+  func: JobFunction | undefined;
   /** The task reference naming `func` (`registerTask` name or `'module#export'`), if it has one. */
   taskRef: string | null;
   /** Positional arguments passed to `func`. */
@@ -61,7 +61,7 @@ export type JobChanges = Partial<Omit<JobFields, 'id' | 'taskRef' | 'jobstore' |
 export class Job implements JobFields {
   id: string;
   name: string;
-  func: JobFunction;
+  func: JobFunction | undefined;
   taskRef: string | null;
   args: unknown[];
   trigger: Trigger;
@@ -75,6 +75,12 @@ export class Job implements JobFields {
   #nextRunMs: number | null;
   /** True while the job waits for the scheduler to start (it is in no store yet). */
   pending: boolean;
+  /**
+   * Why this process cannot restore this stored job (its task or trigger is unknown here, or its
+   * state is corrupt), or `null`. Such a job is listed but never run here; it can be modified,
+   * paused or removed.
+   */
+  broken: string | null = null;
   readonly #host: JobHost;
 
   constructor(host: JobHost, fields: JobFields, pending = false) {
@@ -151,6 +157,8 @@ export class Job implements JobFields {
 
   /** A copy with the same host, for stores that must not share objects with callers. */
   clone(): Job {
-    return new Job(this.#host, this, this.pending);
+    const copy = new Job(this.#host, this, this.pending);
+    copy.broken = this.broken;
+    return copy;
   }
 }

@@ -667,6 +667,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const fields = await applyChanges(job, changes, this.timezone);
     this.#checkExecutor(fields.executor);
     const modified = new Job(this, fields, job.pending);
+    // Still unrunnable here unless its function was replaced.
+    if (changes.func === undefined) modified.broken = job.broken;
     const store = this.#lookupStore(alias);
     await store.validateJob?.(modified);
     if (pending !== null) {

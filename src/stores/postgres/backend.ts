@@ -221,7 +221,13 @@ export class PostgresBackend implements StoreBackend {
     await this.#pool.query(`WITH claims AS (DELETE FROM ${this.#n.runs}) DELETE FROM ${this.#n.jobs}`);
   }
 
-  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+  async acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<AcquiredRow[]> {
     const n = this.#n;
     if (this.#doubtfulRuns.length > 0) {
       // Claims of a release whose reply was lost: if it was applied, nobody runs them. Expire
@@ -240,6 +246,7 @@ export class PostgresBackend implements StoreBackend {
       `WITH picked AS (
          SELECT id FROM ${n.jobs}
          WHERE next_run_time <= $2 AND (acquired_until IS NULL OR acquired_until <= $2 OR acquired_by = $1)
+           AND NOT (id = ANY($5::text[]))
          ORDER BY next_run_time, id
          LIMIT $4
          FOR UPDATE SKIP LOCKED
@@ -248,7 +255,7 @@ export class PostgresBackend implements StoreBackend {
        SET acquired_by = $1, acquired_until = $3, token = j.token + 1
        FROM picked WHERE j.id = picked.id
        RETURNING j.id, j.next_run_time, j.state, j.token`,
-      [owner, now, leaseUntil, limit],
+      [owner, now, leaseUntil, limit, skip],
     );
     return result.rows.map((r) => ({ ...toRow(r), token: Number(r.token) })).sort(byRunTimeThenId);
   }

@@ -263,14 +263,27 @@ export class RedisBackend implements StoreBackend {
     await this.#run('removeAll', []);
   }
 
-  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+  async acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<AcquiredRow[]> {
     if (this.#doubtfulRuns.length > 0) {
       await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
       this.#doubtfulRuns = [];
     }
     let reply: unknown;
     try {
-      reply = await this.#run('acquire', [owner, now, leaseUntil, limit, this.#retakeOwn ? '1' : '0']);
+      reply = await this.#run('acquire', [
+        owner,
+        now,
+        leaseUntil,
+        limit,
+        this.#retakeOwn ? '1' : '0',
+        ...skip,
+      ]);
     } catch (error) {
       this.#retakeOwn = true;
       throw error;
