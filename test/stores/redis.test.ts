@@ -258,8 +258,16 @@ describe('RedisJobStore through the scheduler', () => {
     const errors = seen.filter((e) => e.name === 'job_error').map((e) => (e as { jobId: string }).jobId);
     expect(errors.sort()).toEqual(['garbage', 'ghost']);
     expect(s.running).toBe(true);
-    expect(await s.getJob('ghost')).toBeNull();
-    expect((await s.getJobs()).map((j) => j.id)).toEqual(['healthy']);
+    // Listed, marked broken, without a function.
+    const ghost = await s.getJob('ghost');
+    expect([ghost?.func, ghost?.args, ghost?.taskRef]).toEqual([undefined, ['g'], 'redis-test:no-such-task']);
+    expect(ghost?.broken).toMatch(/redis-test:no-such-task/);
+    expect((await s.getJobs()).map((j) => [j.id, j.broken === null]).sort()).toEqual([
+      ['garbage', false],
+      ['ghost', false],
+      ['healthy', true],
+    ]);
+    expect((await s.getJob('garbage'))?.broken).toMatch(/not JSON/);
     expect(await admin.hexists(`${keyPrefix}jobs`, 'ghost')).toBe(1);
     expect(await admin.hget(`${keyPrefix}jobs`, 'garbage')).toBe('{not json');
   });
