@@ -10,6 +10,8 @@ import { atDeadline, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost } from './base.js';
 import type { JobContext } from './worker-context.js';
 
+const noop = (): void => {};
+
 /** Why a run was aborted by `shutdown({ wait: false })`. */
 export class ShutdownAbortError extends Error {
   constructor() {
@@ -245,6 +247,9 @@ export abstract class BaseExecutor implements Executor {
     const run = new RunContext(job.id, runTime);
     this.#running.add(run);
     let cancelTimeout: (() => void) | null = null;
+    // With a timeout: the run's own end, which the instance waits for even after its timeout is
+    // reported, so it keeps its maxInstances slot (and shutdown waits) while its code still runs.
+    let ended: Promise<unknown> | null = null;
     try {
       let result: Promise<unknown>;
       try {
@@ -253,6 +258,7 @@ export abstract class BaseExecutor implements Executor {
         result = Promise.reject(error);
       }
       if (job.timeout !== null) {
+        ended = result.then(noop, noop);
         const timeout = job.timeout;
         result = Promise.race([
           result,
@@ -279,6 +285,7 @@ export abstract class BaseExecutor implements Executor {
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
     } finally {
       (cancelTimeout as (() => void) | null)?.();
+      await ended;
       this.#running.delete(run);
     }
   }
