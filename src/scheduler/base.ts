@@ -249,6 +249,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
   }
 
+  /** Aborts every running job through its signal and drops queued runs (a forced shutdown). */
+  protected abortRunningJobs(): Promise<void> {
+    return Promise.allSettled([...this.#executors.values()].map((e) => e.shutdown(false))).then(() => {});
+  }
+
   /** Stops running jobs until `resume()`. */
   pause(): void {
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
