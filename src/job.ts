@@ -3,17 +3,22 @@
  */
 import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from './triggers/options.js';
 
 /** Any function a job may run; its arguments come from the job's `args`. */
 export type JobFunction = (...args: never[]) => unknown;
 
 /** What a job needs from its scheduler. */
 export interface JobHost {
-  modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job>;
-  rescheduleJob(
+  modifyJob<F extends JobFunction | string = JobFunction | string>(
     id: string,
-    trigger: string | Trigger,
-    triggerOptions?: Record<string, unknown>,
+    changes: JobChanges<F>,
+    jobstore?: string,
+  ): Promise<Job>;
+  rescheduleJob<K extends TriggerAlias | Trigger>(
+    id: string,
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
     jobstore?: string,
   ): Promise<Job>;
   pauseJob(id: string, jobstore?: string): Promise<Job>;
@@ -51,11 +56,20 @@ export interface JobFields {
   nextRunTime: Date | null;
 }
 
-/** Options that `modifyJob` may change (every job field but `id`). */
-export type JobChanges = Partial<Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime'>> & {
-  func?: JobFunction | string;
+/**
+ * Options that `modifyJob` may change (every job field but `id`); `args` is checked against the
+ * parameters of `func` when the changes give a function.
+ */
+export type JobChanges<F extends JobFunction | string = JobFunction | string> = Partial<
+  Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime' | 'args'>
+> & {
+  func?: F;
   nextRunTime?: DateInput | null;
+  args?: [F] extends [JobFunction] ? Parameters<F> : unknown[];
 };
+
+/** The trigger options of `rescheduleJob`: those of the alias, none for a Trigger instance. */
+export type RescheduleOptions<K> = K extends TriggerAlias ? TriggerOptionsByAlias[K] : Record<string, never>;
 
 /** One scheduled job. Get them from `addJob`, `getJob` and `getJobs`; do not construct them. */
 export class Job implements JobFields {
@@ -121,12 +135,15 @@ export class Job implements JobFields {
   }
 
   /** Changes options of this job (see `scheduler.modifyJob`). */
-  modify(changes: JobChanges): Promise<Job> {
+  modify<F extends JobFunction | string = JobFunction | string>(changes: JobChanges<F>): Promise<Job> {
     return this.#host.modifyJob(this.id, changes, this.jobstore);
   }
 
   /** Gives this job a new trigger (see `scheduler.rescheduleJob`). */
-  reschedule(trigger: string | Trigger, triggerOptions?: Record<string, unknown>): Promise<Job> {
+  reschedule<K extends TriggerAlias | Trigger>(
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
+  ): Promise<Job> {
     return this.#host.rescheduleJob(this.id, trigger, triggerOptions, this.jobstore);
   }
 

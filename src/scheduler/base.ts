@@ -31,7 +31,7 @@ import {
 } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import { PromisePoolExecutor } from '../executors/promise-pool.js';
-import { Job, type JobChanges, type JobFunction } from '../job.js';
+import { Job, type JobChanges, type JobFunction, type RescheduleOptions } from '../job.js';
 import type { Logger } from '../logger.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
@@ -50,15 +50,14 @@ import {
 } from './jobs.js';
 import { Mutex } from './mutex.js';
 import {
+  type AddJobRest,
   applyOptions,
   checkAlias,
   checkPlugin,
   defaultSettings,
   type JobOptions,
-  type OptionsArgument,
   type SchedulerOptions,
   type SchedulerSettings,
-  type TaskJobOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
 import { RunLoop } from './processing.js';
@@ -492,24 +491,13 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   // ---- jobs ----
 
-  /** Adds a job with a trigger alias, whose options are merged into the job options. */
-  addJob<F extends JobFunction, K extends TriggerAlias>(
+  /**
+   * Adds a job: `func` is a function or a task reference; `trigger` a trigger alias (whose
+   * options are merged into the job options), a Trigger instance, or none (run once, now).
+   */
+  addJob<F extends JobFunction | string, T extends TriggerAlias | Trigger | undefined = undefined>(
     func: F,
-    trigger: K,
-    ...options: OptionsArgument<F, TriggerOptionsByAlias[K] & JobOptions<F>>
-  ): Promise<Job>;
-  /** Adds a job with a Trigger instance (or none: run once, now). */
-  addJob<F extends JobFunction>(
-    func: F,
-    ...rest: OptionsArgument<F, JobOptions<F>> extends [options: JobOptions<F>]
-      ? [trigger: Trigger | undefined, options: JobOptions<F>]
-      : [trigger?: Trigger, options?: JobOptions<F>]
-  ): Promise<Job>;
-  /** Adds a job naming its function by a task reference. */
-  addJob<K extends TriggerAlias>(
-    func: string,
-    trigger?: K | Trigger,
-    options?: TriggerOptionsByAlias[K] & TaskJobOptions,
+    ...rest: AddJobRest<F, T>
   ): Promise<Job>;
   async addJob(func: unknown, trigger?: unknown, options?: unknown): Promise<Job> {
     const prepared = this.#prepareJob(func, trigger, options);
@@ -667,7 +655,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** Changes options of a job (any but `id`). */
-  async modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job> {
+  async modifyJob<F extends JobFunction | string = JobFunction | string>(
+    id: string,
+    changes: JobChanges<F>,
+    jobstore?: string,
+  ): Promise<Job> {
     const { job, alias, pending } = await this.#findJob(id, jobstore);
     const fields = await applyChanges(job, changes, this.timezone);
     this.#checkExecutor(fields.executor);
@@ -688,13 +680,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** Gives a job a new trigger and computes its next run time from it. */
-  async rescheduleJob(
+  async rescheduleJob<K extends TriggerAlias | Trigger>(
     id: string,
-    trigger: string | Trigger,
-    triggerOptions: Record<string, unknown> = {},
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
     jobstore?: string,
   ): Promise<Job> {
-    const resolved = resolveTrigger(trigger, triggerOptions, this.timezone);
+    const resolved = resolveTrigger(
+      trigger,
+      (triggerOptions ?? {}) as Record<string, unknown>,
+      this.timezone,
+    );
     const nextRunTime = resolved.getNextFireTime(null, new Date(clock.now()));
     return this.modifyJob(id, { trigger: resolved, nextRunTime }, jobstore);
   }

@@ -9,6 +9,7 @@ import { type Logger, silentLogger, stderrLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 
 /** Defaults applied to every job that does not set them. */
 export interface JobDefaults {
@@ -81,6 +82,26 @@ export type OptionsArgument<F extends JobFunction, O> = F extends (...args: infe
     ? [options?: O]
     : [options: O]
   : [options?: O];
+
+/**
+ * All of `addJob`'s options for function (or task reference) `F` and trigger `T`: the trigger
+ * alias's options (none for a Trigger instance) and the job options, `args` checked against `F`.
+ */
+export type AddJobOptions<F extends JobFunction | string, T> = (T extends TriggerAlias
+  ? TriggerOptionsByAlias[T]
+  : unknown) &
+  (F extends JobFunction ? JobOptions<F> : TaskJobOptions);
+
+/**
+ * The arguments of `addJob` after the function. One signature for every form, so that a mistake
+ * is reported against the options themselves by every TypeScript version (TypeScript 7 reports
+ * only the last overload of a failed call).
+ */
+export type AddJobRest<F extends JobFunction | string, T> = F extends JobFunction
+  ? OptionsArgument<F, AddJobOptions<F, T>> extends [options: AddJobOptions<F, T>]
+    ? [trigger: T, options: AddJobOptions<F, T>]
+    : [trigger?: T, options?: AddJobOptions<F, T>]
+  : [trigger?: T, options?: AddJobOptions<F, T>];
 
 /** Job options, with `args` checked against the function's parameters. */
 export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions & ArgsOption<F>;

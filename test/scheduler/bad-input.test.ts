@@ -111,7 +111,7 @@ describe('addJob', () => {
         const scheduler = makeScheduler();
         const events = record(scheduler);
         if (paused) await scheduler.start({ paused: true });
-        const error = await scheduler.addJob(func as never, trigger as never, options as never).then(
+        const error = await scheduler.addJob(func as string, trigger as never, options as never).then(
           () => null,
           (e: unknown) => e,
         );
