@@ -77,6 +77,8 @@ interface PreparedJob {
   job: Job;
   checked: ReturnType<typeof checkJobOptions>;
   store: JobStore;
+  /** For a run-once-now job: its trigger made afresh, so "now" is when the checks are done. */
+  runNow: (() => Trigger) | null;
 }
 
 interface PendingJob {
@@ -516,9 +518,15 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
         ? { func: workerOnlyTask(func), taskRef: func }
         : resolveFunc(func);
+    const runNow =
+      (trigger === undefined || trigger === null || trigger === 'date') &&
+      triggerOptions.runDate === undefined
+        ? () => resolveTrigger(trigger, triggerOptions, this.timezone)
+        : null;
     const build = ({ func: fn, taskRef }: { func: JobFunction; taskRef: string | null }): PreparedJob => ({
       checked,
       store,
+      runNow,
       job: new Job(this, {
         id: checked.id,
         name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
@@ -539,10 +547,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** The rest of `addJob`: the store's and executor's checks, then the add (or the pending list). */
-  async #addPreparedJob({ job, checked, store }: PreparedJob): Promise<Job> {
+  async #addPreparedJob({ job, checked, store, runNow }: PreparedJob): Promise<Job> {
     if (store.validateJob !== undefined) await store.validateJob(job);
-    const executor = this.#executors.get(checked.executor) as Executor & { validateJob?(job: Job): void };
-    executor.validateJob?.(job);
+    const executor = this.#executors.get(checked.executor) as Executor & {
+      validateJob?(job: Job): void | Promise<void>;
+    };
+    const validated = executor.validateJob?.(job);
+    if (validated instanceof Promise) {
+      await validated;
+      // The check took a while (a worker thread resolved the task): "now" is now.
+      if (runNow !== null) job.trigger = runNow();
+    }
     const explicit = checked.nextRunTime !== undefined;
     if (this.#state === STATE_STOPPED) {
       const clash = this.#pending.findIndex((p) => p.job.id === job.id);
