@@ -7,6 +7,7 @@ import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
 import { type Logger, silentLogger, stderrLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
+import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
@@ -110,19 +111,7 @@ export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions &
 export type TaskJobOptions = CommonJobOptions & { args?: unknown[] };
 
 /** The keys of the job options (everything else in `addJob`'s options goes to the trigger). */
-export const JOB_OPTION_KEYS = new Set([
-  'id',
-  'name',
-  'args',
-  'misfireGraceTime',
-  'coalesce',
-  'maxInstances',
-  'timeout',
-  'nextRunTime',
-  'jobstore',
-  'executor',
-  'replaceExisting',
-]);
+export const JOB_OPTION_KEYS: ReadonlySet<string> = new Set(JOB_OPTION_NAMES);
 
 const SCHEDULER_OPTION_KEYS = new Set([
   'timezone',
@@ -174,7 +163,10 @@ export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaul
     else if (key === 'timeout') out.timeout = checkSeconds(value, 'jobDefaults.timeout');
     else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
     else if (key === 'maxInstances') out.maxInstances = checkMaxInstances(value);
-    else throw new TypeError(`Unknown option ${JSON.stringify(key)} in jobDefaults`);
+    else
+      throw new TypeError(
+        `Unknown option ${JSON.stringify(key)} in jobDefaults (${didYouMean(key, JOB_DEFAULT_NAMES)}expected one of ${JOB_DEFAULT_NAMES.join(', ')})`,
+      );
   }
   return out;
 }
@@ -199,7 +191,7 @@ export function checkPlugin(value: unknown, kind: 'jobstore' | 'executor', alias
     methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
   if (!ok) {
     throw new TypeError(
-      `Expected ${kind} ${JSON.stringify(alias)} to be a ${kind === 'jobstore' ? 'JobStore' : 'Executor'}, got ${describeValue(value)}`,
+      `Expected ${kind} ${JSON.stringify(alias)} to be ${kind === 'jobstore' ? 'a JobStore' : 'an Executor'}, got ${describeValue(value)}`,
     );
   }
 }
@@ -211,6 +203,8 @@ export function checkAlias(value: unknown, option: string): string {
   }
   return value;
 }
+
+const JOB_DEFAULT_NAMES = ['misfireGraceTime', 'coalesce', 'maxInstances', 'timeout'];
 
 /** The validated, non-plugin scheduler settings. */
 export interface SchedulerSettings {
