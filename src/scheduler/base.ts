@@ -35,6 +35,7 @@ import { Job, type JobChanges, type JobFunction, type RescheduleOptions } from '
 import type { Logger } from '../logger.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
+import { UnrestorableTrigger } from '../stores/state.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
 import { clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
@@ -718,6 +719,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Resumes a paused job; removes it (and resolves to `null`) if its trigger is done. */
   async resumeJob(id: string, jobstore?: string): Promise<Job | null> {
     const { job, alias } = await this.#findJob(id, jobstore);
+    if (job.trigger instanceof UnrestorableTrigger) {
+      // Its trigger is unknown here: "no fire time left" would remove a job that has some.
+      throw new TypeError(`Job ${JSON.stringify(id)} cannot be resumed here: ${job.broken}`);
+    }
     const next = job.trigger.getNextFireTime(null, new Date(clock.now()));
     if (next === null) {
       await this.removeJob(id, alias);

@@ -108,7 +108,7 @@ export async function decodeJob(host: StoreHost, alias: string, row: JobRow): Pr
  * A stand-in for a stored trigger this code cannot restore: never fires, and gives back the
  * stored JSON unchanged, so a broken job can still be listed and removed.
  */
-class UnrestorableTrigger implements Trigger {
+export class UnrestorableTrigger implements Trigger {
   constructor(private readonly stored: unknown) {}
   getNextFireTime(): Date | null {
     return null;

@@ -160,6 +160,35 @@ describe('a job one process cannot restore', () => {
   });
 });
 
+describe('a stored job whose state this code cannot read', () => {
+  it('is listed marked broken, is not resumed as if done, and can be removed', async () => {
+    const a = schedulerOn('a');
+    await a.scheduler.start({ paused: true });
+    await a.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'odd', args: ['x', 'y'] });
+    const row = sqlite().prepare("SELECT state FROM tickwork_jobs WHERE id = 'odd'").get() as {
+      state: string;
+    };
+    const state = JSON.parse(row.state);
+    state.trigger = { type: 'lunar', phase: 'full' };
+    sqlite().prepare("UPDATE tickwork_jobs SET state = ? WHERE id = 'odd'").run(JSON.stringify(state));
+    const events = record(a.scheduler);
+    const [job] = await a.scheduler.getJobs();
+    expect([job.id, job.name, job.func, job.args, job.trigger.toJSON()]).toEqual([
+      'odd',
+      state.name,
+      undefined,
+      ['x', 'y'],
+      { type: 'lunar', phase: 'full' },
+    ]);
+    expect(job.broken).toMatch(/lunar/);
+    expect(named(events, 'job_error').map((e) => e.jobId)).toEqual(['odd']);
+    await expect(a.scheduler.resumeJob('odd')).rejects.toThrow(/cannot be resumed here: .*lunar/);
+    expect((await a.scheduler.getJob('odd'))?.id).toBe('odd');
+    await a.scheduler.removeJob('odd');
+    expect(await a.scheduler.getJobs()).toEqual([]);
+  });
+});
+
 describe('shared SQLite store', () => {
   it('two schedulers on one file run each fire time once', async () => {
     const a = schedulerOn('a');
