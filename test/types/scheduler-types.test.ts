@@ -17,6 +17,7 @@ import {
   getJobContext,
   type Job,
   type JobContext,
+  type JobFunction,
   type JobExecutionEvent,
   type JobSubmissionEvent,
   type SchedulerEvent,
@@ -194,6 +195,9 @@ function misc(scheduler: BackgroundScheduler): void {
   expectTypeOf(getJobContext()).toEqualTypeOf<JobContext | undefined>();
   expectTypeOf(scheduler.getJob('x')).resolves.toEqualTypeOf<Job | null>();
   expectTypeOf(scheduler.getJobs()).resolves.toEqualTypeOf<Job[]>();
+  // A stored job this process cannot restore is listed with `broken` set and no function.
+  expectTypeOf<Job['broken']>().toEqualTypeOf<string | null>();
+  expectTypeOf<Job['func']>().toEqualTypeOf<JobFunction | undefined>();
   expectTypeOf(scheduler.resumeJob('x')).resolves.toEqualTypeOf<Job | null>();
   const decorated = scheduler.scheduledJob('cron', { hour: 9 })(greet);
   expectTypeOf(decorated).toEqualTypeOf<typeof greet>();
