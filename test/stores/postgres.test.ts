@@ -545,6 +545,18 @@ describe('PostgresBackend', () => {
     await expect(open(table)).rejects.toThrow(/schema version 99, newer than this tickwork knows/);
   });
 
+  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
+    const table = freshTable();
+    const backend = await open(table);
+    await fill(table, 3);
+    const taken = await backend.acquire('me', 20_000, 60_000, 10, ['j000001', 'j000003']);
+    expect(taken.map((r) => r.id)).toEqual(['j000002']);
+    expect((await backend.acquire('other', 20_000, 60_000, 10)).map((r) => r.id)).toEqual([
+      'j000001',
+      'j000003',
+    ]);
+  });
+
   it('acquires and releases 10,000 jobs in one call each, fenced by tokens', async () => {
     const table = freshTable();
     const backend = await open(table);

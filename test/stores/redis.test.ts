@@ -453,6 +453,15 @@ describe('RedisBackend', () => {
     state: `{"id":${JSON.stringify(id)}}`,
   });
 
+  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
+    const db = backend();
+    await db.open();
+    for (const id of ['a', 'b', 'c']) await db.insert(row(id, 100));
+    expect((await db.acquire('A', 1_000, 5_000, 10, ['a', 'c'])).map((r) => r.id)).toEqual(['b']);
+    expect((await db.acquire('B', 1_000, 5_000, 10)).map((r) => r.id).sort()).toEqual(['a', 'c']);
+    await db.close();
+  });
+
   it('fences releases by owner and token, and claims each run once', async () => {
     const db = backend();
     await db.open();
