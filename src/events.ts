@@ -103,25 +103,41 @@ export interface JobSubmissionEvent extends BaseEvent {
   scheduledRunTimes: Date[];
 }
 
-/** Every event, by name. */
+/** Every event, by name, with its literal `code` (so narrowing by code works as by name). */
 export interface SchedulerEventMap {
-  scheduler_started: SchedulerEvent & { name: 'scheduler_started' };
-  scheduler_shutdown: SchedulerEvent & { name: 'scheduler_shutdown' };
-  scheduler_paused: SchedulerEvent & { name: 'scheduler_paused' };
-  scheduler_resumed: SchedulerEvent & { name: 'scheduler_resumed' };
-  executor_added: AliasEvent & { name: 'executor_added' };
-  executor_removed: AliasEvent & { name: 'executor_removed' };
-  jobstore_added: AliasEvent & { name: 'jobstore_added' };
-  jobstore_removed: AliasEvent & { name: 'jobstore_removed' };
-  all_jobs_removed: AliasEvent & { name: 'all_jobs_removed' };
-  job_added: JobEvent & { name: 'job_added' };
-  job_removed: JobEvent & { name: 'job_removed' };
-  job_modified: JobEvent & { name: 'job_modified' };
-  job_executed: JobExecutionEvent & { name: 'job_executed'; retval: unknown };
-  job_error: JobExecutionEvent & { name: 'job_error'; error: unknown };
-  job_missed: JobExecutionEvent & { name: 'job_missed' };
-  job_submitted: JobSubmissionEvent & { name: 'job_submitted' };
-  job_max_instances: JobSubmissionEvent & { name: 'job_max_instances' };
+  scheduler_started: SchedulerEvent & {
+    name: 'scheduler_started';
+    code: typeof EVENT_CODES.scheduler_started;
+  };
+  scheduler_shutdown: SchedulerEvent & {
+    name: 'scheduler_shutdown';
+    code: typeof EVENT_CODES.scheduler_shutdown;
+  };
+  scheduler_paused: SchedulerEvent & { name: 'scheduler_paused'; code: typeof EVENT_CODES.scheduler_paused };
+  scheduler_resumed: SchedulerEvent & {
+    name: 'scheduler_resumed';
+    code: typeof EVENT_CODES.scheduler_resumed;
+  };
+  executor_added: AliasEvent & { name: 'executor_added'; code: typeof EVENT_CODES.executor_added };
+  executor_removed: AliasEvent & { name: 'executor_removed'; code: typeof EVENT_CODES.executor_removed };
+  jobstore_added: AliasEvent & { name: 'jobstore_added'; code: typeof EVENT_CODES.jobstore_added };
+  jobstore_removed: AliasEvent & { name: 'jobstore_removed'; code: typeof EVENT_CODES.jobstore_removed };
+  all_jobs_removed: AliasEvent & { name: 'all_jobs_removed'; code: typeof EVENT_CODES.all_jobs_removed };
+  job_added: JobEvent & { name: 'job_added'; code: typeof EVENT_CODES.job_added };
+  job_removed: JobEvent & { name: 'job_removed'; code: typeof EVENT_CODES.job_removed };
+  job_modified: JobEvent & { name: 'job_modified'; code: typeof EVENT_CODES.job_modified };
+  job_executed: JobExecutionEvent & {
+    name: 'job_executed';
+    retval: unknown;
+    code: typeof EVENT_CODES.job_executed;
+  };
+  job_error: JobExecutionEvent & { name: 'job_error'; error: unknown; code: typeof EVENT_CODES.job_error };
+  job_missed: JobExecutionEvent & { name: 'job_missed'; code: typeof EVENT_CODES.job_missed };
+  job_submitted: JobSubmissionEvent & { name: 'job_submitted'; code: typeof EVENT_CODES.job_submitted };
+  job_max_instances: JobSubmissionEvent & {
+    name: 'job_max_instances';
+    code: typeof EVENT_CODES.job_max_instances;
+  };
 }
 
 /** Any event. */

@@ -8,7 +8,14 @@ export { BaseExecutor, RunContext } from './executors/base-executor.js';
 export { getJobContext, type JobContext } from './executors/context.js';
 export { PromisePoolExecutor, type PromisePoolExecutorOptions } from './executors/promise-pool.js';
 export { WorkerThreadExecutor, type WorkerThreadExecutorOptions } from './executors/worker-thread.js';
-export { Job, type JobChanges, type JobFields, type JobFunction, type JobHost } from './job.js';
+export {
+  Job,
+  type JobChanges,
+  type JobFields,
+  type JobFunction,
+  type JobHost,
+  type RescheduleOptions,
+} from './job.js';
 export type { Logger } from './logger.js';
 export { BackgroundScheduler } from './scheduler/background.js';
 export {

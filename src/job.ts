@@ -5,17 +5,22 @@ import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
 import { checkCount } from './triggers/preview.js';
 import { triggerFromJSON } from './triggers/registry.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from './triggers/options.js';
 
 /** Any function a job may run; its arguments come from the job's `args`. */
 export type JobFunction = (...args: never[]) => unknown;
 
 /** What a job needs from its scheduler. */
 export interface JobHost {
-  modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job>;
-  rescheduleJob(
+  modifyJob<F extends JobFunction | string = JobFunction | string>(
     id: string,
-    trigger: string | Trigger,
-    triggerOptions?: Record<string, unknown>,
+    changes: JobChanges<F>,
+    jobstore?: string,
+  ): Promise<Job>;
+  rescheduleJob<K extends TriggerAlias | Trigger>(
+    id: string,
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
     jobstore?: string,
   ): Promise<Job>;
   pauseJob(id: string, jobstore?: string): Promise<Job>;
@@ -29,8 +34,8 @@ export interface JobFields {
   id: string;
   /** Human name (default: the function's name). */
   name: string;
-  /** The function to run. */
-  func: JobFunction;
+  /** The function to run; `undefined` only on a job marked `broken` (its task is unknown here). */
+  func: JobFunction | undefined;
   /** The task reference naming `func` (`registerTask` name or `'module#export'`), if it has one. */
   taskRef: string | null;
   /** Positional arguments passed to `func`. */
@@ -53,17 +58,26 @@ export interface JobFields {
   nextRunTime: Date | null;
 }
 
-/** Options that `modifyJob` may change (every job field but `id`). */
-export type JobChanges = Partial<Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime'>> & {
-  func?: JobFunction | string;
+/**
+ * Options that `modifyJob` may change (every job field but `id`); `args` is checked against the
+ * parameters of `func` when the changes give a function.
+ */
+export type JobChanges<F extends JobFunction | string = JobFunction | string> = Partial<
+  Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime' | 'args'>
+> & {
+  func?: F;
   nextRunTime?: DateInput | null;
+  args?: [F] extends [JobFunction] ? Parameters<F> : unknown[];
 };
+
+/** The trigger options of `rescheduleJob`: those of the alias, none for a Trigger instance. */
+export type RescheduleOptions<K> = K extends TriggerAlias ? TriggerOptionsByAlias[K] : Record<string, never>;
 
 /** One scheduled job. Get them from `addJob`, `getJob` and `getJobs`; do not construct them. */
 export class Job implements JobFields {
   id: string;
   name: string;
-  func: JobFunction;
+  func: JobFunction | undefined;
   taskRef: string | null;
   args: unknown[];
   trigger: Trigger;
@@ -77,6 +91,12 @@ export class Job implements JobFields {
   #nextRunMs: number | null;
   /** True while the job waits for the scheduler to start (it is in no store yet). */
   pending: boolean;
+  /**
+   * Why this process cannot restore this stored job (its task or trigger is unknown here, or its
+   * state is corrupt), or `null`. Such a job is listed but never run here; it can be modified,
+   * paused or removed.
+   */
+  broken: string | null = null;
   readonly #host: JobHost;
 
   constructor(host: JobHost, fields: JobFields, pending = false) {
@@ -135,12 +155,15 @@ export class Job implements JobFields {
   }
 
   /** Changes options of this job (see `scheduler.modifyJob`). */
-  modify(changes: JobChanges): Promise<Job> {
+  modify<F extends JobFunction | string = JobFunction | string>(changes: JobChanges<F>): Promise<Job> {
     return this.#host.modifyJob(this.id, changes, this.jobstore);
   }
 
   /** Gives this job a new trigger (see `scheduler.rescheduleJob`). */
-  reschedule(trigger: string | Trigger, triggerOptions?: Record<string, unknown>): Promise<Job> {
+  reschedule<K extends TriggerAlias | Trigger>(
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
+  ): Promise<Job> {
     return this.#host.rescheduleJob(this.id, trigger, triggerOptions, this.jobstore);
   }
 
@@ -171,6 +194,8 @@ export class Job implements JobFields {
 
   /** A copy with the same host, for stores that must not share objects with callers. */
   clone(): Job {
-    return new Job(this.#host, this, this.pending);
+    const copy = new Job(this.#host, this, this.pending);
+    copy.broken = this.broken;
+    return copy;
   }
 }

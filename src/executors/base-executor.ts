@@ -10,6 +10,8 @@ import { atDeadline, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost } from './base.js';
 import type { JobContext } from './worker-context.js';
 
+const noop = (): void => {};
+
 /** Why a run was aborted by `shutdown({ wait: false })`. */
 export class ShutdownAbortError extends Error {
   constructor() {
@@ -174,7 +176,10 @@ export abstract class BaseExecutor implements Executor {
     const grace = job.misfireGraceTime;
     if (grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
     this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
-    this.host?.logger.warn(`Run time of job "${job.id}" was missed by more than ${grace} s`);
+    this.host?.logger.warn(
+      { jobId: job.id, scheduledRunTime: runTime },
+      `Run time of job "${job.id}" was missed by more than ${grace} s`,
+    );
     return true;
   }
 
@@ -216,7 +221,10 @@ export abstract class BaseExecutor implements Executor {
     if (ok) {
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, value);
     } else {
-      this.host?.logger.error(`Job "${job.id}" raised an error`, value);
+      this.host?.logger.error(
+        { err: value, jobId: job.id, scheduledRunTime: runTime },
+        `Job "${job.id}" raised an error`,
+      );
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, value);
     }
   }
@@ -229,7 +237,7 @@ export abstract class BaseExecutor implements Executor {
       }
     } catch (error) {
       // Only a bug in reporting gets here; keep the executor going.
-      this.host?.logger.error('Executor failed while reporting a run', error);
+      this.host?.logger.error({ err: error, jobId: job.id }, 'Executor failed while reporting a run');
     } finally {
       this.#release(job, runTimes);
     }
@@ -239,6 +247,9 @@ export abstract class BaseExecutor implements Executor {
     const run = new RunContext(job.id, runTime);
     this.#running.add(run);
     let cancelTimeout: (() => void) | null = null;
+    // With a timeout: the run's own end, which the instance waits for even after its timeout is
+    // reported, so it keeps its maxInstances slot (and shutdown waits) while its code still runs.
+    let ended: Promise<unknown> | null = null;
     try {
       let result: Promise<unknown>;
       try {
@@ -247,6 +258,7 @@ export abstract class BaseExecutor implements Executor {
         result = Promise.reject(error);
       }
       if (job.timeout !== null) {
+        ended = result.then(noop, noop);
         const timeout = job.timeout;
         result = Promise.race([
           result,
@@ -266,10 +278,14 @@ export abstract class BaseExecutor implements Executor {
       const retval = await result;
       this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, retval);
     } catch (error) {
-      this.host?.logger.error(`Job "${job.id}" raised an error`, error);
+      this.host?.logger.error(
+        { err: error, jobId: job.id, scheduledRunTime: runTime },
+        `Job "${job.id}" raised an error`,
+      );
       this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
     } finally {
       (cancelTimeout as (() => void) | null)?.();
+      await ended;
       this.#running.delete(run);
     }
   }

@@ -52,6 +52,10 @@ async function run(message: RunMessage): Promise<void> {
       throw new TaskLookupError(message.taskRef, (error as Error).message, { cause: error });
     }
     fn = await resolveTask(message.taskRef);
+    if (message.resolveOnly === true) {
+      post({ type: 'done', runId: message.runId, value: undefined });
+      return;
+    }
     // Aborted while the worker was starting or importing: do not start the task at all.
     controller.signal.throwIfAborted();
     const context = {

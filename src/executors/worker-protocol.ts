@@ -43,6 +43,8 @@ export interface RunMessage {
   jobId: string;
   /** Epoch milliseconds. */
   scheduledRunTime: number;
+  /** Only resolve the task reference (after the preload) and report `done`, without running it. */
+  resolveOnly?: boolean;
 }
 
 /** Main thread to worker: abort the signal of a run. */

@@ -5,10 +5,18 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { describeValue } from '../describe.js';
+import { TaskLookupError } from '../errors.js';
 import type { Job } from '../job.js';
+import { isModuleRef } from '../tasks.js';
 import { BaseExecutor, type RunContext } from './base-executor.js';
 import { WorkerPool } from './worker-pool.js';
-import { findUncloneableArg, type WorkerInit } from './worker-protocol.js';
+import {
+  deserializeThrown,
+  findUncloneableArg,
+  type RunMessage,
+  type RunOutcomeMessage,
+  type WorkerInit,
+} from './worker-protocol.js';
 import { workerSource } from './worker-source.js';
 
 /** Options of `WorkerThreadExecutor`. */
@@ -42,6 +50,35 @@ function positive(option: string, value: unknown, integer: boolean, zeroAllowed:
 }
 
 /**
+ * The `TaskLookupError` for a reference a worker thread cannot resolve, saying what to do: a
+ * registered name needs the module that registers it in `preload`; a TypeScript module needs a
+ * `.js` build or a loader in the workers.
+ */
+function cannotResolve(ref: string, error: unknown, preload: string[]): TaskLookupError {
+  const reason = error instanceof Error ? error.message : String(error);
+  let advice: string;
+  if (!isModuleRef(ref)) {
+    advice =
+      preload.length === 0
+        ? 'worker threads only know the names registered by the modules in the executor’s preload option: ' +
+          "list the module that calls registerTask there (new WorkerThreadExecutor({ preload: ['./tasks.js'] }))"
+        : `none of the preload modules (${preload.map((p) => JSON.stringify(p)).join(', ')}) registers it: ` +
+          'add the module that calls registerTask to preload';
+  } else if (/\.[mc]?tsx?$/.test(ref.slice(0, ref.lastIndexOf('#')))) {
+    advice =
+      'worker threads do not inherit the TypeScript loader of the main thread (tsx, ts-node): ' +
+      'reference the built .js file, or register a loader in the workers with a module listed in preload ' +
+      "(for tsx, one that runs: import { register } from 'tsx/esm/api'; register();)";
+  } else {
+    advice =
+      'a worker thread imports it as the main thread would: check that the module loads outside the main thread';
+  }
+  return new TaskLookupError(ref, `a worker thread cannot resolve it (${reason}); ${advice}`, {
+    cause: error,
+  });
+}
+
+/**
  * Runs jobs in worker threads. A job must name its function by a task reference:
  * `'module-specifier#exportName'`, or a `registerTask` name from a module listed in `preload`.
  * Arguments and return values cross the thread boundary by structured clone.
@@ -53,6 +90,8 @@ export class WorkerThreadExecutor extends BaseExecutor {
   readonly #gracePeriodMs: number;
   readonly #preload: string[];
   #pool: WorkerPool | null = null;
+  // Task references checked in a worker thread, by reference.
+  readonly #resolvable = new Map<string, Promise<void>>();
 
   constructor(options: WorkerThreadExecutorOptions = {}) {
     super();
@@ -81,8 +120,57 @@ export class WorkerThreadExecutor extends BaseExecutor {
     return this.#pool?.size ?? 0;
   }
 
-  /** Refuses a job that a worker cannot run: no task reference, or arguments that do not clone. */
-  validateJob(job: Job): void {
+  /**
+   * Refuses a job that a worker cannot run: no task reference, arguments that do not clone, or a
+   * reference a worker thread cannot resolve (checked in a worker, as runs will resolve it, with
+   * the preload modules; a reference found once is not checked again).
+   */
+  async validateJob(job: Job): Promise<void> {
+    this.#checkJob(job);
+    await this.#checkResolvable(job.taskRef as string);
+  }
+
+  #checkResolvable(ref: string): Promise<void> {
+    let check = this.#resolvable.get(ref);
+    if (check === undefined) {
+      check = this.#resolveInWorker(ref);
+      this.#resolvable.set(ref, check);
+      // A failure may pass later (a module built or deployed meanwhile): not remembered.
+      check.catch(() => this.#resolvable.delete(ref));
+    }
+    return check;
+  }
+
+  /** Resolves `ref` in a worker thread of its own, started as the pool starts them. */
+  #resolveInWorker(ref: string): Promise<void> {
+    const source = workerSource();
+    const workerData: WorkerInit = { preload: this.#preload };
+    const worker = new Worker(source.filename, { ...source.options, workerData });
+    worker.unref();
+    const message: RunMessage = {
+      type: 'run',
+      runId: 0,
+      taskRef: ref,
+      args: [],
+      jobId: '',
+      scheduledRunTime: 0,
+      resolveOnly: true,
+    };
+    return new Promise<void>((resolve, reject) => {
+      worker.once('message', (outcome: RunOutcomeMessage) => {
+        if (outcome.type === 'done') resolve();
+        else reject(cannotResolve(ref, deserializeThrown(outcome.thrown), this.#preload));
+      });
+      worker.once('error', (error) => reject(cannotResolve(ref, error, this.#preload)));
+      worker.once('exit', (code) =>
+        reject(cannotResolve(ref, new Error(`the worker thread exited with code ${code}`), this.#preload)),
+      );
+      worker.postMessage(message);
+    }).finally(() => void worker.terminate());
+  }
+
+  /** The checks of `validateJob` that need no worker thread. */
+  #checkJob(job: Job): void {
     if (job.taskRef === null) {
       throw new TypeError(
         `Job ${JSON.stringify(job.id)} cannot run in a worker thread: its function ${describeValue(job.func)} ` +
@@ -100,7 +188,7 @@ export class WorkerThreadExecutor extends BaseExecutor {
   }
 
   protected override runJob(job: Job, runTime: Date, context: RunContext): Promise<unknown> {
-    this.validateJob(job);
+    this.#checkJob(job);
     const pool = (this.#pool ??= this.#createPool());
     return pool.run(
       { taskRef: job.taskRef!, args: job.args, jobId: job.id, scheduledRunTime: runTime.getTime() },

@@ -31,10 +31,11 @@ import {
 } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import { PromisePoolExecutor } from '../executors/promise-pool.js';
-import { Job, type JobChanges, type JobFunction } from '../job.js';
+import { Job, type JobChanges, type JobFunction, type RescheduleOptions } from '../job.js';
 import type { Logger } from '../logger.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
+import { UnrestorableTrigger } from '../stores/state.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
 import { clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
@@ -50,15 +51,14 @@ import {
 } from './jobs.js';
 import { Mutex } from './mutex.js';
 import {
+  type AddJobRest,
   applyOptions,
   checkAlias,
   checkPlugin,
   defaultSettings,
   type JobOptions,
-  type OptionsArgument,
   type SchedulerOptions,
   type SchedulerSettings,
-  type TaskJobOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
 import { RunLoop } from './processing.js';
@@ -72,6 +72,15 @@ export const STATE_PAUSED = 2;
 
 /** A scheduler state. */
 export type SchedulerState = typeof STATE_STOPPED | typeof STATE_RUNNING | typeof STATE_PAUSED;
+
+/** A job built from `addJob`'s arguments, before the store and executor have checked it. */
+interface PreparedJob {
+  job: Job;
+  checked: ReturnType<typeof checkJobOptions>;
+  store: JobStore;
+  /** For a run-once-now job: its trigger made afresh, so "now" is when the checks are done. */
+  runNow: (() => Trigger) | null;
+}
 
 interface PendingJob {
   job: Job;
@@ -184,18 +193,39 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const pending = this.#pending;
     this.#pending = [];
     const now = clock.now();
-    for (const entry of pending) {
+    for (const [i, entry] of pending.entries()) {
       entry.job.pending = false;
       try {
         await this.#realAddJob(entry.job, entry.replaceExisting, entry.explicitNextRunTime, now);
       } catch (error) {
-        this.logger.error(`Could not add pending job ${JSON.stringify(entry.job.id)}`, error);
+        // As APScheduler 3 raises it from start(): stopped again, with the jobs not added still
+        // pending, so the program can fix the job and start again.
+        for (const rest of pending.slice(i)) rest.job.pending = true;
+        this.#pending = pending.slice(i).concat(this.#pending);
+        await this.#undoStart();
+        throw error;
       }
     }
-    this.logger.info('Scheduler started');
+    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
     // The loop starts first, so a scheduler_started listener that shuts down also stops it.
     this.#loop.start();
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
+  }
+
+  /** Closes what `start()` opened before it failed, leaving the scheduler stopped. */
+  async #undoStart(): Promise<void> {
+    this.#state = STATE_STOPPED;
+    await Promise.allSettled([...this.#executors.values()].map((e) => e.shutdown(false)));
+    for (const [alias, store] of this.#stores) {
+      try {
+        await store.shutdown();
+      } catch (error) {
+        this.logger.error(
+          { err: error, jobstore: alias },
+          `Job store ${JSON.stringify(alias)} failed to shut down`,
+        );
+      }
+    }
   }
 
   /** Stops the scheduler; with `wait` (default), after running jobs are done. */
@@ -207,15 +237,23 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
     await this.#flushing;
     if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
-    for (const store of this.#stores.values()) {
+    for (const [alias, store] of this.#stores) {
       try {
         await store.shutdown();
       } catch (error) {
-        this.logger.error('A job store failed to shut down', error);
+        this.logger.error(
+          { err: error, jobstore: alias },
+          `Job store ${JSON.stringify(alias)} failed to shut down`,
+        );
       }
     }
-    this.logger.info('Scheduler has been shut down');
+    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler has been shut down');
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
+  }
+
+  /** Aborts every running job through its signal and drops queued runs (a forced shutdown). */
+  protected abortRunningJobs(): Promise<void> {
+    return Promise.allSettled([...this.#executors.values()].map((e) => e.shutdown(false))).then(() => {});
   }
 
   /** Stops running jobs until `resume()`. */
@@ -385,7 +423,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void {
     for (const run of runs) {
       const error = new JobAbandonedError(run.jobId, run.schedulerId);
-      this.logger.error(error.message);
+      this.logger.error({ err: error, jobId: run.jobId, jobstore }, error.message);
       this.#emit({
         code: EVENT_JOB_ERROR,
         name: 'job_error',
@@ -421,7 +459,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
           await store.completeRuns?.(runs);
         } catch (error) {
           failed = true;
-          this.logger.warn('Could not mark finished runs in their job store; trying again', error);
+          this.logger.warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
           this.#finishedRuns.set(store, (this.#finishedRuns.get(store) ?? []).concat(runs));
         }
       }
@@ -441,8 +479,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Reports a stored job that cannot be restored: logged and emitted as `job_error`. */
   reportBrokenJob(jobId: string, jobstore: string, error: unknown): void {
     this.logger.error(
+      { err: error, jobId, jobstore },
       `Job ${JSON.stringify(jobId)} in job store ${JSON.stringify(jobstore)} cannot be restored`,
-      error,
     );
     this.#emit({
       code: EVENT_JOB_ERROR,
@@ -456,26 +494,21 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   // ---- jobs ----
 
-  /** Adds a job with a trigger alias, whose options are merged into the job options. */
-  addJob<F extends JobFunction, K extends TriggerAlias>(
+  /**
+   * Adds a job: `func` is a function or a task reference; `trigger` a trigger alias (whose
+   * options are merged into the job options), a Trigger instance, or none (run once, now).
+   */
+  addJob<F extends JobFunction | string, T extends TriggerAlias | Trigger | undefined = undefined>(
     func: F,
-    trigger: K,
-    ...options: OptionsArgument<F, TriggerOptionsByAlias[K] & JobOptions<F>>
-  ): Promise<Job>;
-  /** Adds a job with a Trigger instance (or none: run once, now). */
-  addJob<F extends JobFunction>(
-    func: F,
-    ...rest: OptionsArgument<F, JobOptions<F>> extends [options: JobOptions<F>]
-      ? [trigger: Trigger | undefined, options: JobOptions<F>]
-      : [trigger?: Trigger, options?: JobOptions<F>]
-  ): Promise<Job>;
-  /** Adds a job naming its function by a task reference. */
-  addJob<K extends TriggerAlias>(
-    func: string,
-    trigger?: K | Trigger,
-    options?: TriggerOptionsByAlias[K] & TaskJobOptions,
+    ...rest: AddJobRest<F, T>
   ): Promise<Job>;
   async addJob(func: unknown, trigger?: unknown, options?: unknown): Promise<Job> {
+    const prepared = this.#prepareJob(func, trigger, options);
+    return this.#addPreparedJob(prepared instanceof Promise ? await prepared : prepared);
+  }
+
+  /** Checks what can be checked without a store and builds the job (at once for a function). */
+  #prepareJob(func: unknown, trigger: unknown, options: unknown): PreparedJob | Promise<PreparedJob> {
     const [jobOptions, triggerOptions] = splitOptions(options);
     const checked = checkJobOptions(jobOptions, this.#settings.jobDefaults, this.timezone);
     const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
@@ -486,25 +519,46 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
         ? { func: workerOnlyTask(func), taskRef: func }
         : resolveFunc(func);
-    const { func: fn, taskRef } = resolved instanceof Promise ? await resolved : resolved;
-    const job = new Job(this, {
-      id: checked.id,
-      name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
-      func: fn,
-      taskRef,
-      args: checked.args,
-      trigger: resolvedTrigger,
-      executor: checked.executor,
-      jobstore: checked.jobstore,
-      misfireGraceTime: checked.misfireGraceTime,
-      coalesce: checked.coalesce,
-      maxInstances: checked.maxInstances,
-      timeout: checked.timeout,
-      nextRunTime: checked.nextRunTime ?? null,
+    const runNow =
+      (trigger === undefined || trigger === null || trigger === 'date') &&
+      triggerOptions.runDate === undefined
+        ? () => resolveTrigger(trigger, triggerOptions, this.timezone)
+        : null;
+    const build = ({ func: fn, taskRef }: { func: JobFunction; taskRef: string | null }): PreparedJob => ({
+      checked,
+      store,
+      runNow,
+      job: new Job(this, {
+        id: checked.id,
+        name: checked.name ?? (fn.name || (taskRef ?? 'anonymous')),
+        func: fn,
+        taskRef,
+        args: checked.args,
+        trigger: resolvedTrigger,
+        executor: checked.executor,
+        jobstore: checked.jobstore,
+        misfireGraceTime: checked.misfireGraceTime,
+        coalesce: checked.coalesce,
+        maxInstances: checked.maxInstances,
+        timeout: checked.timeout,
+        nextRunTime: checked.nextRunTime ?? null,
+      }),
     });
+    return resolved instanceof Promise ? resolved.then(build) : build(resolved);
+  }
+
+  /** The rest of `addJob`: the store's and executor's checks, then the add (or the pending list). */
+  async #addPreparedJob({ job, checked, store, runNow }: PreparedJob): Promise<Job> {
     if (store.validateJob !== undefined) await store.validateJob(job);
-    const executor = this.#executors.get(checked.executor) as Executor & { validateJob?(job: Job): void };
-    executor.validateJob?.(job);
+    const executor = this.#executors.get(checked.executor) as Executor & {
+      validateJob?(job: Job): void | Promise<void>;
+    };
+    const validated = executor.validateJob?.(job);
+    if (validated instanceof Promise) {
+      await validated;
+      // The check took a while (a worker thread resolved the task): "now" is now.
+      if (runNow !== null) job.trigger = runNow();
+    }
     const explicit = checked.nextRunTime !== undefined;
     if (this.#state === STATE_STOPPED) {
       const clash = this.#pending.findIndex((p) => p.job.id === job.id);
@@ -514,7 +568,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       }
       job.pending = true;
       this.#pending.push({ job, explicitNextRunTime: explicit, replaceExisting: checked.replaceExisting });
-      this.logger.info(`Adding job tentatively -- it will be properly scheduled when the scheduler starts`);
+      this.logger.info(
+        { jobId: job.id },
+        'Adding job tentatively -- it will be properly scheduled when the scheduler starts',
+      );
       return job;
     }
     await this.#realAddJob(job, checked.replaceExisting, explicit, clock.now());
@@ -569,9 +626,24 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     options?: TriggerOptionsByAlias[K] & JobOptions,
   ): <F extends JobFunction>(func: F) => F {
     return (func) => {
-      this.addJob(func as JobFunction, trigger as Trigger, options as JobOptions).catch((error: unknown) =>
-        this.logger.error('scheduledJob could not add its job', error),
-      );
+      // Bad options throw here, at the call; only the store's answer comes later.
+      const prepared = this.#prepareJob(func, trigger, options);
+      Promise.resolve(prepared)
+        .then((p) => this.#addPreparedJob(p))
+        .catch((error: unknown) => {
+          const { id, jobstore } = prepared instanceof Promise ? { id: null, jobstore: null } : prepared.job;
+          this.logger.error({ err: error, jobId: id }, 'scheduledJob could not add its job');
+          if (id !== null && jobstore !== null) {
+            this.#emit({
+              code: EVENT_JOB_ERROR,
+              name: 'job_error',
+              jobId: id,
+              jobstore,
+              scheduledRunTime: new Date(clock.now()),
+              error,
+            });
+          }
+        });
       return func;
     };
   }
@@ -599,11 +671,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** Changes options of a job (any but `id`). */
-  async modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job> {
+  async modifyJob<F extends JobFunction | string = JobFunction | string>(
+    id: string,
+    changes: JobChanges<F>,
+    jobstore?: string,
+  ): Promise<Job> {
     const { job, alias, pending } = await this.#findJob(id, jobstore);
     const fields = await applyChanges(job, changes, this.timezone);
     this.#checkExecutor(fields.executor);
     const modified = new Job(this, fields, job.pending);
+    // Still unrunnable here unless its function was replaced.
+    if (changes.func === undefined) modified.broken = job.broken;
     const store = this.#lookupStore(alias);
     await store.validateJob?.(modified);
     if (pending !== null) {
@@ -618,13 +696,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** Gives a job a new trigger and computes its next run time from it. */
-  async rescheduleJob(
+  async rescheduleJob<K extends TriggerAlias | Trigger>(
     id: string,
-    trigger: string | Trigger,
-    triggerOptions: Record<string, unknown> = {},
+    trigger: K,
+    triggerOptions?: RescheduleOptions<K>,
     jobstore?: string,
   ): Promise<Job> {
-    const resolved = resolveTrigger(trigger, triggerOptions, this.timezone);
+    const resolved = resolveTrigger(
+      trigger,
+      (triggerOptions ?? {}) as Record<string, unknown>,
+      this.timezone,
+    );
     const nextRunTime = resolved.getNextFireTime(null, new Date(clock.now()));
     return this.modifyJob(id, { trigger: resolved, nextRunTime }, jobstore);
   }
@@ -637,6 +719,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Resumes a paused job; removes it (and resolves to `null`) if its trigger is done. */
   async resumeJob(id: string, jobstore?: string): Promise<Job | null> {
     const { job, alias } = await this.#findJob(id, jobstore);
+    if (job.trigger instanceof UnrestorableTrigger) {
+      // Its trigger is unknown here: "no fire time left" would remove a job that has some.
+      throw new TypeError(`Job ${JSON.stringify(id)} cannot be resumed here: ${job.broken}`);
+    }
     const next = job.trigger.getNextFireTime(null, new Date(clock.now()));
     if (next === null) {
       await this.removeJob(id, alias);
@@ -650,7 +736,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const { alias, pending } = await this.#findJob(id, jobstore);
     if (pending !== null) this.#pending = this.#pending.filter((p) => p !== pending);
     else await this.#mutexFor(alias).run(() => this.#lookupStore(alias).removeJob(id));
-    this.logger.info(`Removed job ${JSON.stringify(id)}`);
+    this.logger.info({ jobId: id, jobstore: alias }, `Removed job ${JSON.stringify(id)}`);
     this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
   }
 

@@ -5,9 +5,13 @@ import { Scheduler } from './base.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/** The exit code of a process ended by a signal: 128 + its number. */
+const EXIT_CODES: Record<(typeof SIGNALS)[number], number> = { SIGINT: 130, SIGTERM: 143 };
+
 /**
  * `start()` resolves only when the scheduler has shut down. SIGINT and SIGTERM shut it down
- * gracefully (waiting for running jobs).
+ * gracefully (waiting for running jobs); a second one while it waits forces it: running jobs are
+ * aborted through their signal and the process exits with 130 (SIGINT) or 143 (SIGTERM).
  */
 export class BlockingScheduler extends Scheduler {
   #stopped: (() => void) | null = null;
@@ -21,10 +25,21 @@ export class BlockingScheduler extends Scheduler {
     const stopped = new Promise<void>((resolve) => {
       this.#stopped = resolve;
     });
+    let shuttingDown = false;
     this.#onSignal = (signal) => {
-      this.logger.info(`Received ${signal}: shutting down`);
+      if (shuttingDown) {
+        // Ctrl-C again: a job that hangs must not keep the process alive.
+        this.logger.warn({ signal }, `Received ${signal} again: aborting running jobs and exiting`);
+        const code = EXIT_CODES[signal as (typeof SIGNALS)[number]] ?? 1;
+        this.abortRunningJobs().finally(() => process.exit(code));
+        return;
+      }
+      this.logger.info({ signal }, `Received ${signal}: shutting down`);
       if (this.running) {
-        this.shutdown({ wait: true }).catch((error: unknown) => this.logger.error('Shutdown failed', error));
+        shuttingDown = true;
+        this.shutdown({ wait: true }).catch((error: unknown) =>
+          this.logger.error({ err: error }, 'Shutdown failed'),
+        );
       }
     };
     for (const signal of SIGNALS) process.on(signal, this.#onSignal);

@@ -48,11 +48,11 @@ export class EventHub {
         typeof (result as Promise<unknown>).then === 'function'
       ) {
         (result as Promise<unknown>).then(undefined, (error: unknown) =>
-          this.logger().error(`Listener for ${event.name} rejected`, error),
+          this.logger().error({ err: error, event: event.name }, `Listener for ${event.name} rejected`),
         );
       }
     } catch (error) {
-      this.logger().error(`Listener for ${event.name} threw`, error);
+      this.logger().error({ err: error, event: event.name }, `Listener for ${event.name} threw`);
     }
   }
 

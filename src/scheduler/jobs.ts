@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describeValue } from '../describe.js';
 import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
+import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import { resolveTask, taskRefOf } from '../tasks.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone } from '../time/zone.js';
@@ -70,7 +71,7 @@ export function resolveTrigger(
     const extra = Object.keys(triggerOptions);
     if (extra.length > 0) {
       throw new TypeError(
-        `Unknown job option ${JSON.stringify(extra[0])} (trigger options go with a trigger alias, not a Trigger instance)`,
+        `Unknown job option ${JSON.stringify(extra[0])} (${didYouMean(extra[0], JOB_OPTION_NAMES)}trigger options go with a trigger alias, not a Trigger instance)`,
       );
     }
     return trigger;
@@ -202,7 +203,11 @@ export async function applyChanges(
   const out: JobFields = { ...current, nextRunTime: current.nextRunTime };
   for (const [key, value] of Object.entries(changes)) {
     if (key === 'id') throw new TypeError('The id of a job cannot be changed');
-    if (!CHANGE_KEYS.has(key)) throw new TypeError(`Unknown job option ${JSON.stringify(key)} in changes`);
+    if (!CHANGE_KEYS.has(key)) {
+      throw new TypeError(
+        `Unknown job option ${JSON.stringify(key)} in changes${didYouMean(key, CHANGE_KEYS)}`,
+      );
+    }
     if (value === undefined) continue;
     switch (key) {
       case 'name':

@@ -5,10 +5,12 @@ import { hostname } from 'node:os';
 import { describeValue } from '../describe.js';
 import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
-import { type Logger, silentLogger } from '../logger.js';
+import { type Logger, silentLogger, stderrLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
+import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 
 /** Defaults applied to every job that does not set them. */
 export interface JobDefaults {
@@ -36,8 +38,11 @@ export interface SchedulerOptions {
   jobstoreRetryInterval?: number;
   /** BackgroundScheduler: do not keep the process alive (timers are unref'd). Default false. */
   daemon?: boolean;
-  /** Where to log (`debug/info/warn/error`; pino and console fit). Default: silent. */
-  logger?: Logger;
+  /**
+   * Where to log: an object with `debug/info/warn/error`, called as `(context, message)` (pino and
+   * console fit), or `false` for nothing. Default: warnings and errors to stderr.
+   */
+  logger?: Logger | false;
   /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
   schedulerId?: string;
 }
@@ -79,6 +84,26 @@ export type OptionsArgument<F extends JobFunction, O> = F extends (...args: infe
     : [options: O]
   : [options?: O];
 
+/**
+ * All of `addJob`'s options for function (or task reference) `F` and trigger `T`: the trigger
+ * alias's options (none for a Trigger instance) and the job options, `args` checked against `F`.
+ */
+export type AddJobOptions<F extends JobFunction | string, T> = (T extends TriggerAlias
+  ? TriggerOptionsByAlias[T]
+  : unknown) &
+  (F extends JobFunction ? JobOptions<F> : TaskJobOptions);
+
+/**
+ * The arguments of `addJob` after the function. One signature for every form, so that a mistake
+ * is reported against the options themselves by every TypeScript version (TypeScript 7 reports
+ * only the last overload of a failed call).
+ */
+export type AddJobRest<F extends JobFunction | string, T> = F extends JobFunction
+  ? OptionsArgument<F, AddJobOptions<F, T>> extends [options: AddJobOptions<F, T>]
+    ? [trigger: T, options: AddJobOptions<F, T>]
+    : [trigger?: T, options?: AddJobOptions<F, T>]
+  : [trigger?: T, options?: AddJobOptions<F, T>];
+
 /** Job options, with `args` checked against the function's parameters. */
 export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions & ArgsOption<F>;
 
@@ -86,19 +111,7 @@ export type JobOptions<F extends JobFunction = JobFunction> = CommonJobOptions &
 export type TaskJobOptions = CommonJobOptions & { args?: unknown[] };
 
 /** The keys of the job options (everything else in `addJob`'s options goes to the trigger). */
-export const JOB_OPTION_KEYS = new Set([
-  'id',
-  'name',
-  'args',
-  'misfireGraceTime',
-  'coalesce',
-  'maxInstances',
-  'timeout',
-  'nextRunTime',
-  'jobstore',
-  'executor',
-  'replaceExisting',
-]);
+export const JOB_OPTION_KEYS: ReadonlySet<string> = new Set(JOB_OPTION_NAMES);
 
 const SCHEDULER_OPTION_KEYS = new Set([
   'timezone',
@@ -150,7 +163,10 @@ export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaul
     else if (key === 'timeout') out.timeout = checkSeconds(value, 'jobDefaults.timeout');
     else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
     else if (key === 'maxInstances') out.maxInstances = checkMaxInstances(value);
-    else throw new TypeError(`Unknown option ${JSON.stringify(key)} in jobDefaults`);
+    else
+      throw new TypeError(
+        `Unknown option ${JSON.stringify(key)} in jobDefaults (${didYouMean(key, JOB_DEFAULT_NAMES)}expected one of ${JOB_DEFAULT_NAMES.join(', ')})`,
+      );
   }
   return out;
 }
@@ -175,7 +191,7 @@ export function checkPlugin(value: unknown, kind: 'jobstore' | 'executor', alias
     methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
   if (!ok) {
     throw new TypeError(
-      `Expected ${kind} ${JSON.stringify(alias)} to be a ${kind === 'jobstore' ? 'JobStore' : 'Executor'}, got ${describeValue(value)}`,
+      `Expected ${kind} ${JSON.stringify(alias)} to be ${kind === 'jobstore' ? 'a JobStore' : 'an Executor'}, got ${describeValue(value)}`,
     );
   }
 }
@@ -187,6 +203,8 @@ export function checkAlias(value: unknown, option: string): string {
   }
   return value;
 }
+
+const JOB_DEFAULT_NAMES = ['misfireGraceTime', 'coalesce', 'maxInstances', 'timeout'];
 
 /** The validated, non-plugin scheduler settings. */
 export interface SchedulerSettings {
@@ -205,7 +223,7 @@ export function defaultSettings(): SchedulerSettings {
     jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null },
     jobstoreRetryIntervalMs: 10_000,
     daemon: false,
-    logger: silentLogger,
+    logger: stderrLogger,
     schedulerId: `${hostname()}-${process.pid}`,
   };
 }
@@ -236,7 +254,8 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     out.jobstoreRetryIntervalMs = v * 1000;
   }
   if (o.daemon !== undefined) out.daemon = checkBoolean(o.daemon, 'daemon');
-  if (o.logger !== undefined) {
+  if (o.logger === false) out.logger = silentLogger;
+  else if (o.logger !== undefined) {
     const logger = o.logger as Record<string, unknown>;
     const ok =
       typeof logger === 'object' &&
@@ -244,7 +263,7 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
       ['debug', 'info', 'warn', 'error'].every((m) => typeof logger[m] === 'function');
     if (!ok) {
       throw new TypeError(
-        `Expected logger to have debug, info, warn and error methods, got ${describeValue(o.logger)}`,
+        `Expected logger to be false or an object with debug, info, warn and error methods, got ${describeValue(o.logger)}`,
       );
     }
     out.logger = o.logger as Logger;

@@ -120,13 +120,13 @@ export class RunLoop {
       try {
         delay = await this.#process();
       } catch (error) {
-        this.ctx.host.logger.error('Processing jobs failed', error);
+        this.ctx.host.logger.error({ err: error }, 'Processing jobs failed');
         delay = this.ctx.settings().jobstoreRetryIntervalMs;
       }
     } while (this.#again && !this.#stopped);
     this.#pass = null;
     if (this.#stopped) return;
-    this.ctx.host.logger.debug(`Next wakeup is due in ${delay} ms`);
+    this.ctx.host.logger.debug({ delay }, `Next wakeup is due in ${delay} ms`);
     // The timer starts the next pass itself: going through wakeup() would arm one more timer,
     // which Node fires 1 ms later at the earliest, so every run would start 1 ms late.
     this.#timer = clock.setTimeout(
@@ -194,8 +194,8 @@ export class RunLoop {
     } catch (error) {
       const interval = this.ctx.settings().jobstoreRetryIntervalMs;
       this.ctx.host.logger.warn(
+        { err: error, jobstore: alias },
         `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
-        error,
       );
       // From the failure, not the pass start: a store that hung until its timeout gets its pause.
       const retryAt = clock.now() + interval;
@@ -265,6 +265,7 @@ export class RunLoop {
         const claimed = claimedByJob[i];
         if (claimed === null) {
           this.ctx.host.logger.info(
+            { jobId: job.id },
             `Job "${job.id}" changed or was taken by another scheduler during this pass`,
           );
           continue;
@@ -313,6 +314,7 @@ export class RunLoop {
   #reportMissed(job: Job, alias: string, missed: Date[]): void {
     for (const runTime of missed) {
       this.ctx.host.logger.warn(
+        { jobId: job.id, scheduledRunTime: runTime },
         `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`,
       );
       this.#emit({
@@ -327,7 +329,10 @@ export class RunLoop {
 
   #executorMissing(job: Job, alias: string): void {
     // Keep the job (nothing is lost) but stop it from being due again and again.
-    this.ctx.host.logger.error(`Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`);
+    this.ctx.host.logger.error(
+      { jobId: job.id, executor: job.executor },
+      `Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`,
+    );
     job.nextRunTime = null;
     this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
   }
@@ -349,6 +354,7 @@ export class RunLoop {
     } catch (error) {
       if (error instanceof MaxInstancesReachedError) {
         host.logger.warn(
+          { jobId: job.id },
           `Execution of job "${job.id}" skipped: maximum number of running instances reached (${job.maxInstances})`,
         );
         this.#emit({
@@ -359,7 +365,10 @@ export class RunLoop {
           scheduledRunTimes: submitted,
         });
       } else {
-        host.logger.error(`Error submitting job "${job.id}" to executor "${job.executor}"`, error);
+        host.logger.error(
+          { err: error, jobId: job.id, executor: job.executor },
+          `Error submitting job "${job.id}" to executor "${job.executor}"`,
+        );
       }
       return false;
     }

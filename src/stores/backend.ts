@@ -69,9 +69,16 @@ export interface StoreBackend {
    * first: sets their lease to (`owner`, `leaseUntil`) and a new token. Jobs leased by `owner`
    * itself may be taken too, always or after one of its calls failed: a scheduler's passes over
    * one store never overlap, so such a lease is left by a pass that failed before releasing,
-   * perhaps after the database applied the acquisition.
+   * perhaps after the database applied the acquisition. Jobs whose id is in `skip` (jobs this
+   * scheduler cannot restore, left to others) are not taken.
    */
-  acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]>;
+  acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip?: readonly string[],
+  ): Promise<AcquiredRow[]>;
   /**
    * Atomically, for each release whose job is still leased by `owner` with the same token: sets
    * the next run time (or removes the job), ends the lease, and inserts a run claim for each run

@@ -13,11 +13,11 @@
  */
 import { describeValue } from '../describe.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
-import type { Job } from '../job.js';
+import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
-import type { StoreBackend } from './backend.js';
+import type { ReleaseRow, StoreBackend } from './backend.js';
 import type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './base.js';
-import { decodeJob, encodeJob, type JobRow } from './state.js';
+import { decodeBrokenJob, decodeJob, encodeJob, type JobRow } from './state.js';
 
 /** Options every persistent store takes. */
 export interface PersistentStoreOptions {
@@ -71,6 +71,20 @@ interface Cached {
   job: Job;
 }
 
+/**
+ * A job this process took but could not restore, and released at once. It is not taken again
+ * while another process may run it: until its next run time has passed by a lease without the
+ * job being run (its row unchanged), or until it can be restored here (its task appeared).
+ */
+interface Skipped {
+  state: string;
+  nextRunTime: number | null;
+  /** When to read the row and see whether another process ran it. */
+  recheckAt: number;
+  /** When to try restoring it again. */
+  retryAt: number;
+}
+
 /** An add waiting for its batch. */
 interface QueuedAdd {
   row: JobRow;
@@ -96,6 +110,8 @@ export abstract class PersistentJobStore implements JobStore {
   readonly #cache = new Map<string, Cached>();
   // Rows this process could not restore, by id with the state that failed: reported once.
   readonly #broken = new Map<string, string>();
+  // Broken jobs this process released and does not take again for now.
+  readonly #skipped = new Map<string, Skipped>();
   // Adds waiting for the next batch, whether a batch write is already asked for, and the
   // batches being written.
   #adds: QueuedAdd[] = [];
@@ -121,14 +137,15 @@ export abstract class PersistentJobStore implements JobStore {
     this.#host = host;
     this.#alias = alias;
     this.#broken.clear();
+    this.#skipped.clear();
     this.#cache.clear();
     if (backend.listen !== undefined) {
       try {
         await backend.listen(() => host.wakeup());
       } catch (error) {
         host.logger.warn(
+          { err: error, jobstore: alias },
           `Job store ${JSON.stringify(alias)}: wake-up hints unavailable, polling only`,
-          error,
         );
       }
     }
@@ -226,12 +243,25 @@ export abstract class PersistentJobStore implements JobStore {
         await backend.completeRuns(abandoned);
       }
     } catch (error) {
-      host.logger.warn(`Job store ${JSON.stringify(this.#alias)}: heartbeat failed`, error);
+      host.logger.warn(
+        { err: error, jobstore: this.#alias },
+        `Job store ${JSON.stringify(this.#alias)}: heartbeat failed`,
+      );
     }
   }
 
-  /** Restores a row, from the cache when its state is unchanged; `null` (reported) if broken. */
-  async #restore(row: JobRow): Promise<Job | null> {
+  /**
+   * Restores a row, from the cache when its state is unchanged. A row this code cannot restore is
+   * reported (once per state) and given back marked `broken`, without a function.
+   */
+  async #restore(row: JobRow): Promise<Job> {
+    const job = await this.#tryRestore(row);
+    if (job instanceof Job) return job;
+    return decodeBrokenJob(this.#scheduler, this.#alias, row, job.error);
+  }
+
+  /** Restores a row, or reports it (once per state) and gives back why it failed. */
+  async #tryRestore(row: JobRow): Promise<Job | { error: unknown }> {
     const cached = this.#cache.get(row.id);
     if (cached !== undefined && cached.state === row.state) {
       const job = cached.job.clone();
@@ -242,43 +272,51 @@ export abstract class PersistentJobStore implements JobStore {
       const job = await decodeJob(this.#scheduler, this.#alias, row);
       this.#cache.set(row.id, { state: row.state, job: job.clone() });
       this.#broken.delete(row.id);
+      this.#skipped.delete(row.id);
       return job;
     } catch (error) {
       if (this.#broken.get(row.id) !== row.state) {
         this.#broken.set(row.id, row.state);
         this.#scheduler.reportBrokenJob(row.id, this.#alias, error);
       }
-      return null;
+      return { error };
     }
   }
 
   async #restoreAll(rows: JobRow[]): Promise<Job[]> {
     const jobs: Job[] = [];
-    for (const row of rows) {
-      const job = await this.#restore(row);
-      if (job !== null) jobs.push(job);
-    }
+    for (const row of rows) jobs.push(await this.#restore(row));
     return jobs;
   }
 
-  /** The job with this id, or `null` (also for a stored job this code cannot restore). */
+  /** The job with this id (marked `broken` if this code cannot restore it), or `null`. */
   async lookupJob(id: string): Promise<Job | null> {
     const row = await this.#db.get(id);
     return row === null ? null : this.#restore(row);
   }
 
-  /** Jobs due at `now`, earliest first (without taking them). */
+  /** Jobs due at `now` that this code can run, earliest first (without taking them). */
   async getDueJobs(now: Date): Promise<Job[]> {
-    return this.#restoreAll(await this.#db.due(now.getTime()));
+    const jobs: Job[] = [];
+    for (const row of await this.#db.due(now.getTime())) {
+      const job = await this.#tryRestore(row);
+      if (job instanceof Job) jobs.push(job);
+    }
+    return jobs;
   }
 
   /** The earliest time a look at this store may find work. */
   async getNextRunTime(): Promise<Date | null> {
-    const next = await this.#db.nextRunTime(clock.now());
+    const now = clock.now();
+    let next = await this.#db.nextRunTime(now);
+    // What is due and free after a pass is a job this process skips: look again a poll later,
+    // not at once (a job added meanwhile wakes the scheduler anyway).
+    if (next !== null && next <= now && this.#skipped.size > 0) next = now + this.pollIntervalMs;
     return next === null ? null : new Date(next);
   }
 
-  /** Every job this code can restore, by next run time, paused jobs last. */
+  /** Every job, by next run time, paused jobs last; those this code cannot restore marked `broken`. */
+
   async getAllJobs(): Promise<Job[]> {
     return this.#restoreAll(await this.#db.all());
   }
@@ -345,6 +383,8 @@ export abstract class PersistentJobStore implements JobStore {
   /** Replaces a job; rejects with `JobLookupError` if there is none. */
   async updateJob(job: Job): Promise<void> {
     if (!(await this.#db.update(encodeJob(job)))) throw new JobLookupError(job.id);
+    // Changed: a job skipped as broken is looked at afresh.
+    this.#skipped.delete(job.id);
     this.#changed();
   }
 
@@ -352,6 +392,7 @@ export abstract class PersistentJobStore implements JobStore {
   async removeJob(id: string): Promise<void> {
     if (!(await this.#db.remove(id))) throw new JobLookupError(id);
     this.#cache.delete(id);
+    this.#skipped.delete(id);
     this.#changed();
   }
 
@@ -359,25 +400,74 @@ export abstract class PersistentJobStore implements JobStore {
   async removeAllJobs(): Promise<void> {
     await this.#db.removeAll();
     this.#cache.clear();
+    this.#skipped.clear();
     this.#changed();
   }
 
-  /** Takes due jobs under this scheduler's lease. Rows this code cannot restore stay leased. */
+  /**
+   * Takes due jobs under this scheduler's lease. A row this code cannot restore is released at
+   * once (and other processes told), and not taken again for now (see `Skipped`).
+   */
   async acquireDueJobs(now: Date, limit: number): Promise<AcquiredJob[]> {
+    const owner = this.#scheduler.schedulerId;
+    const skip = await this.#stillSkipped(clock.now());
     // The lease runs from the moment of taking, not from `now` (the pass's due cutoff): a long
     // pass must not take jobs under leases that have already run out.
-    const rows = await this.#db.acquire(
-      this.#scheduler.schedulerId,
-      now.getTime(),
-      clock.now() + this.#leaseMs,
-      limit,
-    );
+    const rows = await this.#db.acquire(owner, now.getTime(), clock.now() + this.#leaseMs, limit, skip);
     const acquired: AcquiredJob[] = [];
+    const giveBack: ReleaseRow[] = [];
     for (const row of rows) {
-      const job = await this.#restore(row);
-      if (job !== null) acquired.push({ job, token: row.token });
+      const job = await this.#tryRestore(row);
+      if (job instanceof Job) {
+        acquired.push({ job, token: row.token });
+        continue;
+      }
+      giveBack.push({
+        id: row.id,
+        token: row.token,
+        nextRunTime: row.nextRunTime,
+        remove: false,
+        runTimes: [],
+      });
+      const at = clock.now();
+      this.#skipped.set(row.id, {
+        state: row.state,
+        nextRunTime: row.nextRunTime,
+        recheckAt: Math.max(at, row.nextRunTime ?? at) + this.#leaseMs,
+        retryAt: at + this.pollIntervalMs,
+      });
+    }
+    if (giveBack.length > 0) {
+      await this.#db.release(owner, giveBack, clock.now() + this.#leaseMs);
+      this.#changed();
     }
     return acquired;
+  }
+
+  /** The ids of broken jobs not to take now; drops those that may be taken again. */
+  async #stillSkipped(now: number): Promise<string[]> {
+    const skip: string[] = [];
+    for (const [id, entry] of this.#skipped) {
+      if (now >= entry.retryAt) {
+        // Its task may have appeared (registerTask, a deployed module).
+        entry.retryAt = now + this.pollIntervalMs;
+        const job = await this.#tryRestore({ id, nextRunTime: entry.nextRunTime, state: entry.state });
+        if (job instanceof Job) continue;
+      }
+      if (now >= entry.recheckAt) {
+        const row = await this.#db.get(id);
+        if (row === null || row.state !== entry.state || row.nextRunTime === entry.nextRunTime) {
+          // Gone, changed, or not run elsewhere since: nobody is kept from it by taking it.
+          this.#skipped.delete(id);
+          continue;
+        }
+        // Run elsewhere: keep leaving it to the others.
+        entry.nextRunTime = row.nextRunTime;
+        entry.recheckAt = Math.max(now, row.nextRunTime ?? now) + this.#leaseMs;
+      }
+      skip.push(id);
+    }
+    return skip;
   }
 
   /** Stores a pass's decisions and claims its run times, fenced by the acquisition tokens. */

@@ -4,9 +4,9 @@
  * index it).
  */
 import { SerializationError, TaskLookupError } from '../errors.js';
-import { Job } from '../job.js';
+import { Job, type JobFields } from '../job.js';
 import { decodeArgs, encodeArgs, type Json } from '../serialization.js';
-import type { TriggerJSON } from '../triggers/base.js';
+import type { Trigger, TriggerJSON } from '../triggers/base.js';
 import { triggerFromJSON } from '../triggers/registry.js';
 import type { StoreHost } from './base.js';
 
@@ -42,7 +42,7 @@ export interface JobRow {
 export function encodeJob(job: Job): JobRow {
   if (job.taskRef === null) {
     throw new TaskLookupError(
-      job.func.name || '<anonymous>',
+      job.func?.name || '<anonymous>',
       `job ${JSON.stringify(job.id)} goes to job store ${JSON.stringify(job.jobstore)}, which keeps task references, not functions: register the function with registerTask(name, fn) or pass "module-specifier#exportName"`,
     );
   }
@@ -95,6 +95,120 @@ const isSecondsOrNull = (v: unknown) => v === null || (typeof v === 'number' && 
  * trigger is unknown to this code; the caller reports it and keeps the row.
  */
 export async function decodeJob(host: StoreHost, alias: string, row: JobRow): Promise<Job> {
+  const state = parseState(row);
+  const task = field<string>(state, 'task', isString);
+  const executor = field<string>(state, 'executor', isString);
+  const args = field<Json[]>(state, 'args', Array.isArray);
+  const trigger = triggerFromJSON(state.trigger);
+  const func = await host.restoreTask(task, executor);
+  return new Job(host, fieldsOf(state, row, alias, func, task, executor, decodeArgs(args), trigger));
+}
+
+/**
+ * A stand-in for a stored trigger this code cannot restore: never fires, and gives back the
+ * stored JSON unchanged, so a broken job can still be listed and removed.
+ */
+export class UnrestorableTrigger implements Trigger {
+  constructor(private readonly stored: unknown) {}
+  getNextFireTime(): Date | null {
+    return null;
+  }
+  toJSON(): TriggerJSON {
+    return this.stored as TriggerJSON;
+  }
+  toString(): string {
+    return `unrestorable[${JSON.stringify(this.stored) ?? 'undefined'}]`;
+  }
+}
+
+/**
+ * A stored job this code cannot restore, as far as it can be read, marked `broken` with `reason`
+ * and without a function. When only its task is unknown here, every other field is the stored one.
+ */
+export function decodeBrokenJob(host: StoreHost, alias: string, row: JobRow, reason: unknown): Job {
+  let job: Job;
+  try {
+    const state = parseState(row);
+    const task = field<string>(state, 'task', isString);
+    const executor = field<string>(state, 'executor', isString);
+    const args = field<Json[]>(state, 'args', Array.isArray);
+    job = new Job(
+      host,
+      fieldsOf(
+        state,
+        row,
+        alias,
+        undefined,
+        task,
+        executor,
+        decodeArgsOrRaw(args),
+        triggerFromJSON(state.trigger),
+      ),
+    );
+  } catch {
+    // Corrupt beyond its task: what can be read, with stand-ins for the rest.
+    let state: Record<string, unknown> = {};
+    try {
+      state = parseState(row);
+    } catch {}
+    const text = (key: string, fallback: string) =>
+      isString(state[key]) ? (state[key] as string) : fallback;
+    job = new Job(host, {
+      id: row.id,
+      name: text('name', row.id),
+      func: undefined,
+      taskRef: isString(state.task) ? (state.task as string) : null,
+      args: Array.isArray(state.args) ? state.args : [],
+      trigger: new UnrestorableTrigger(state.trigger),
+      executor: text('executor', 'default'),
+      jobstore: alias,
+      misfireGraceTime: null,
+      coalesce: true,
+      maxInstances: 1,
+      timeout: null,
+      nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
+    });
+  }
+  job.broken = reason instanceof Error ? reason.message : String(reason);
+  return job;
+}
+
+function decodeArgsOrRaw(args: Json[]): unknown[] {
+  try {
+    return decodeArgs(args);
+  } catch {
+    return args;
+  }
+}
+
+function fieldsOf(
+  state: Record<string, unknown>,
+  row: JobRow,
+  alias: string,
+  func: JobFields['func'],
+  task: string,
+  executor: string,
+  args: unknown[],
+  trigger: Trigger,
+): JobFields {
+  return {
+    id: row.id,
+    name: field<string>(state, 'name', isString),
+    func,
+    taskRef: task,
+    args,
+    trigger,
+    executor,
+    jobstore: alias,
+    misfireGraceTime: field<number | null>(state, 'misfireGraceTime', isSecondsOrNull),
+    coalesce: field<boolean>(state, 'coalesce', (v) => typeof v === 'boolean'),
+    maxInstances: field<number>(state, 'maxInstances', (v) => Number.isInteger(v) && (v as number) >= 1),
+    timeout: field<number | null>(state, 'timeout', isSecondsOrNull),
+    nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
+  };
+}
+
+function parseState(row: JobRow): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(row.state);
@@ -110,24 +224,5 @@ export async function decodeJob(host: StoreHost, alias: string, row: JobRow): Pr
       `Stored job state has version ${JSON.stringify(state.version)}, expected ${STATE_VERSION}`,
     );
   }
-  const task = field<string>(state, 'task', isString);
-  const executor = field<string>(state, 'executor', isString);
-  const args = field<Json[]>(state, 'args', Array.isArray);
-  const trigger = triggerFromJSON(state.trigger);
-  const func = await host.restoreTask(task, executor);
-  return new Job(host, {
-    id: row.id,
-    name: field<string>(state, 'name', isString),
-    func,
-    taskRef: task,
-    args: decodeArgs(args),
-    trigger,
-    executor,
-    jobstore: alias,
-    misfireGraceTime: field<number | null>(state, 'misfireGraceTime', isSecondsOrNull),
-    coalesce: field<boolean>(state, 'coalesce', (v) => typeof v === 'boolean'),
-    maxInstances: field<number>(state, 'maxInstances', (v) => Number.isInteger(v) && (v as number) >= 1),
-    timeout: field<number | null>(state, 'timeout', isSecondsOrNull),
-    nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
-  });
+  return state;
 }

@@ -2,6 +2,12 @@
  * Option checks shared by the triggers, with p-queue-style messages naming option and value.
  */
 import { describeValue } from '../describe.js';
+import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
+
+/** `an interval`, `a cron`: the word with its indefinite article. */
+export function withArticle(word: string): string {
+  return `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+}
 
 const allowedSets = new WeakMap<readonly string[], Set<string>>();
 
@@ -15,7 +21,8 @@ export function checkOptionKeys(options: unknown, allowed: readonly string[], ki
   for (const key of Object.keys(options)) {
     if (!set.has(key)) {
       throw new TypeError(
-        `Unknown option ${JSON.stringify(key)} for a ${kind} trigger (expected one of ${allowed.join(', ')})`,
+        `Unknown option ${JSON.stringify(key)} for ${withArticle(kind)} trigger (${didYouMean(key, [...allowed, ...JOB_OPTION_NAMES])}` +
+          `expected one of ${allowed.join(', ')}, or a job option)`,
       );
     }
   }
@@ -56,11 +63,11 @@ export function isoOrNull(ms: number): string {
 /** The options in a trigger's JSON, after checking that its `type` (when present) is `type`. */
 export function optionsFromJSON(json: unknown, type: string): Record<string, unknown> {
   if (typeof json !== 'object' || json === null) {
-    throw new TypeError(`Expected a ${type} trigger's JSON object, got ${describeValue(json)}`);
+    throw new TypeError(`Expected ${withArticle(type)} trigger's JSON object, got ${describeValue(json)}`);
   }
   const { type: given, ...options } = json as Record<string, unknown>;
   if (given !== undefined && given !== type) {
-    throw new TypeError(`Expected a ${type} trigger's JSON, got type ${describeValue(given)}`);
+    throw new TypeError(`Expected ${withArticle(type)} trigger's JSON, got type ${describeValue(given)}`);
   }
   return options;
 }

@@ -295,6 +295,46 @@ describe('timeouts', () => {
     expect(signal?.aborted).toBe(false);
   });
 
+  it('a run past its timeout keeps its maxInstances slot, and shutdown waits, until its code settles', async () => {
+    const scheduler = makeScheduler({ logger: false });
+    const events = record(scheduler);
+    let running = 0;
+    let most = 0;
+    await scheduler.addJob(
+      async () => {
+        running++;
+        most = Math.max(most, running);
+        // Ignores its signal: it goes on for 3.5 s whatever happens.
+        await sleep(3_500);
+        running--;
+      },
+      'interval',
+      { seconds: 1, id: 'stubborn', timeout: 1, maxInstances: 1 },
+    );
+    await scheduler.start();
+    // Runs from 1 s; reported at its 1 s timeout (2 s), but still running until 4.5 s.
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(
+      named(events, 'job_error').map((e) => [e.scheduledRunTime, e.error instanceof JobTimeoutError]),
+    ).toEqual([[at(SECOND), true]]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(most).toBe(1);
+    expect(named(events, 'job_max_instances').map((e) => e.scheduledRunTimes)).toEqual([
+      [at(2 * SECOND)],
+      [at(3 * SECOND)],
+      [at(4 * SECOND)],
+    ]);
+    let stopped = false;
+    const shutdown = scheduler.shutdown({ wait: true }).then(() => {
+      stopped = true;
+    });
+    await vi.advanceTimersByTimeAsync(400);
+    expect([stopped, running]).toEqual([false, 1]);
+    await vi.advanceTimersByTimeAsync(100);
+    await shutdown;
+    expect([stopped, running, most]).toEqual([true, 0, 1]);
+  });
+
   it('jobDefaults.timeout applies to jobs that set none', async () => {
     const scheduler = makeScheduler({ jobDefaults: { timeout: 2 } });
     const events = record(scheduler);

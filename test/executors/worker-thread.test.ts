@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import {
   BackgroundScheduler,
   JobTimeoutError,
+  registerTask,
   type SchedulerEventMap,
   TaskLookupError,
   WorkerThreadExecutor,
@@ -127,15 +128,35 @@ describe('WorkerThreadExecutor: what a worker can run', () => {
     expect(await runOnce(scheduler, 'worker-fixture:triple', [7])).toMatchObject({ retval: 21 });
   });
 
-  test('a registerTask name without preload, or a broken preload, is a TaskLookupError', async () => {
+  test('a reference a worker cannot resolve is refused at addJob with a TaskLookupError saying what to do', async () => {
+    const refusal = (scheduler: BackgroundScheduler, ref: string) =>
+      scheduler.addJob(ref, 'interval', { seconds: 1 }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+    // A name registered on the main thread only: the workers do not know it without preload.
+    registerTask('worker-fixture:main-only', () => 1);
     const plain = await startScheduler();
-    const missing = await runOnce(plain.scheduler, 'worker-fixture:not-registered');
-    expect((missing as SchedulerEventMap['job_error']).error).toBeInstanceOf(TaskLookupError);
+    const unregistered = await refusal(plain.scheduler, 'worker-fixture:main-only');
+    expect(unregistered).toBeInstanceOf(TaskLookupError);
+    expect(String(unregistered)).toMatch(/worker-fixture:main-only/);
+    expect(String(unregistered)).toMatch(/preload option/);
+    // A module the main thread loads and a worker cannot (a .ts file without a loader there).
+    const mainOnly = await refusal(plain.scheduler, './test/fixtures/worker/main-thread-only.ts#heavy');
+    expect(mainOnly).toBeInstanceOf(TaskLookupError);
+    expect(String(mainOnly)).toMatch(/cannot load in a worker thread/);
+    expect(String(mainOnly)).toMatch(/built \.js file.*loader/);
+    // A broken preload: nothing resolves.
     const broken = await startScheduler({ preload: ['./test/fixtures/worker/broken-preload.ts'] });
-    const event = await runOnce(broken.scheduler, `${TASKS}add`, [1, 1]);
-    const error = (event as SchedulerEventMap['job_error']).error;
+    const error = await refusal(broken.scheduler, `${TASKS}add`);
     expect(error).toBeInstanceOf(TaskLookupError);
     expect(String(error)).toMatch(/cannot preload .*broken-preload/);
+    expect(await plain.scheduler.getJobs()).toEqual([]);
+    expect(await broken.scheduler.getJobs()).toEqual([]);
+    // Preloaded, the name passes.
+    const preloaded = await startScheduler({ preload: ['./test/fixtures/worker/registered.ts'] });
+    await preloaded.scheduler.addJob('worker-fixture:triple', 'interval', { seconds: 1, args: [2] });
+    expect((await preloaded.scheduler.getJobs()).length).toBe(1);
   });
 
   test('refuses a job with a plain function or arguments that cannot be cloned', async () => {

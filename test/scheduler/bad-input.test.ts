@@ -100,6 +100,30 @@ describe('addJob', () => {
       TypeError,
       /executor.*"nope"/,
     ],
+    [
+      'misspelled job option',
+      noop,
+      'cron',
+      { hour: 9, misfireGracetime: 5 },
+      TypeError,
+      /^Unknown option "misfireGracetime" for a cron trigger \(did you mean "misfireGraceTime"\?/,
+    ],
+    [
+      'misspelled trigger option',
+      noop,
+      'interval',
+      { minuts: 5 },
+      TypeError,
+      /^Unknown option "minuts" for an interval trigger \(did you mean "minutes"\?/,
+    ],
+    [
+      'misspelled option in another case',
+      noop,
+      'cron',
+      { hour: 9, MaxInstances: 2 },
+      TypeError,
+      /did you mean "maxInstances"\?/,
+    ],
     ['func a number', 42, 'interval', { seconds: 1 }, TypeError, /func.*42/],
     ['func an object', {}, 'interval', { seconds: 1 }, TypeError, /func/],
     ['func null', null, 'interval', { seconds: 1 }, TypeError, /func.*null/],
@@ -111,7 +135,7 @@ describe('addJob', () => {
         const scheduler = makeScheduler();
         const events = record(scheduler);
         if (paused) await scheduler.start({ paused: true });
-        const error = await scheduler.addJob(func as never, trigger as never, options as never).then(
+        const error = await scheduler.addJob(func as string, trigger as never, options as never).then(
           () => null,
           (e: unknown) => e,
         );
@@ -145,7 +169,19 @@ describe('scheduler options', () => {
     ['bad logger', { logger: {} }, TypeError, /logger/],
     ['bad schedulerId', { schedulerId: '' }, TypeError, /schedulerId.*""/],
     ['not a job store', { jobstores: { x: {} } }, TypeError, /jobstore "x"/],
-    ['not an executor', { executors: { x: 5 } }, TypeError, /executor "x".*5/],
+    ['not an executor', { executors: { x: 5 } }, TypeError, /executor "x" to be an Executor, got 5/],
+    [
+      'not a job store, with its article',
+      { jobstores: { x: 5 } },
+      TypeError,
+      /jobstore "x" to be a JobStore/,
+    ],
+    [
+      'misspelled job default',
+      { jobDefaults: { misfireGracetime: 1 } },
+      TypeError,
+      /"misfireGracetime" in jobDefaults \(did you mean "misfireGraceTime"\?/,
+    ],
     ['jobstores not an object', { jobstores: 5 }, TypeError, /jobstores.*5/],
   ];
   for (const [title, options, kind, message] of cases) {

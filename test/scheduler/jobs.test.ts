@@ -19,6 +19,7 @@ import {
 import {
   at,
   DAY,
+  fakeLogger,
   HOUR,
   iso,
   MINUTE,
@@ -313,6 +314,34 @@ describe('scheduledJob', () => {
     await vi.advanceTimersByTimeAsync(60 * SECOND);
     expect(runs).toEqual([at(30 * SECOND).getTime(), at(60 * SECOND).getTime()]);
     expect((await scheduler.getJob('hb'))?.name).toBe('heartbeat');
+  });
+
+  it('throws bad options at the call and adds nothing', async () => {
+    const scheduler = makeScheduler({ logger: fakeLogger() });
+    await scheduler.start();
+    const job = () => undefined;
+    expect(() => scheduler.scheduledJob('cron', { minute: 61 })(job)).toThrow(RangeError);
+    expect(() => scheduler.scheduledJob('cron', { minute: 61 })(job)).toThrow(/minute/);
+    expect(() => scheduler.scheduledJob('interval', { seconds: 1, misfireGraceTime: -1 })(job)).toThrow(
+      /misfireGraceTime/,
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await scheduler.getJobs()).toEqual([]);
+  });
+
+  it("reports the store's refusal as job_error and through the logger", async () => {
+    const logger = fakeLogger();
+    const scheduler = makeScheduler({ logger });
+    const events = record(scheduler);
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(() => undefined, 'interval', { seconds: 1, id: 'taken' });
+    scheduler.scheduledJob('interval', { seconds: 2, id: 'taken' })(() => undefined);
+    await vi.advanceTimersByTimeAsync(0);
+    const errors = named(events, 'job_error');
+    expect(errors.map((e) => [e.jobId, e.jobstore, (e.error as Error).name])).toEqual([
+      ['taken', 'default', 'ConflictingIdError'],
+    ]);
+    expect(logger.errors.map(([context]) => (context as { err: Error }).err)).toEqual([errors[0].error]);
   });
 });
 

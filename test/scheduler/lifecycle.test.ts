@@ -8,6 +8,7 @@ import {
   BackgroundScheduler,
   BlockingScheduler,
   ConflictingIdError,
+  getJobContext,
   JobLookupError,
   JobTimeoutError,
   MaxInstancesReachedError,
@@ -278,6 +279,39 @@ describe('BlockingScheduler', () => {
       expect(named(events, 'job_executed').map((e) => e.retval)).toEqual(['done']);
       expect(events.at(-1)?.name).toBe('scheduler_shutdown');
       expect(process.listenerCount(signal)).toBe(before);
+    });
+  }
+
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`a second ${signal} while waiting for a hung job aborts it and exits with ${code}`, async () => {
+      const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as () => never);
+      const scheduler = track(new BlockingScheduler({ timezone: 'UTC', logger: fakeLogger() }));
+      let signalOfJob: AbortSignal | undefined;
+      await scheduler.addJob(
+        () =>
+          new Promise<void>(() => {
+            // Hangs, whatever its signal says.
+            signalOfJob = getJobContext()?.signal;
+          }),
+      );
+      const before = { SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') };
+      void scheduler.start();
+      await vi.advanceTimersByTimeAsync(10);
+      process.emit(signal, signal);
+      await vi.advanceTimersByTimeAsync(60 * SECOND);
+      // The first one waits for the job, which never ends.
+      expect([exit.mock.calls.length, signalOfJob?.aborted]).toEqual([0, false]);
+      process.emit(signal, signal);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(signalOfJob?.aborted).toBe(true);
+      expect(exit.mock.calls).toEqual([[code]]);
+      // What the mocked exit left behind.
+      for (const s of ['SIGINT', 'SIGTERM'] as const) {
+        for (const listener of process.listeners(s).slice(before[s])) process.off(s, listener);
+      }
     });
   }
 

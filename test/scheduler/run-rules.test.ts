@@ -284,8 +284,10 @@ describe('failing jobs', () => {
     expect(errors.every((e) => !('retval' in e))).toBe(true);
     expect(ran).toBe(2);
     expect(scheduler.running).toBe(true);
-    expect(logger.errors.filter((args) => args.includes(thrown)).length).toBe(2);
-    expect(logger.errors.filter((args) => args.includes(rejected)).length).toBe(2);
+    expect(logger.errors.filter(([context]) => (context as { err: unknown }).err === thrown).length).toBe(2);
+    expect(logger.errors.filter(([context]) => (context as { err: unknown }).err === rejected).length).toBe(
+      2,
+    );
   });
 
   it('a job that throws a non-Error value reports that value', async () => {
@@ -322,7 +324,7 @@ describe('failing job stores', () => {
     expect(ran).toHaveLength(11);
     // It failed at 10 s and was tried again a second later.
     expect(slow.dueCalls).toEqual([at(0).getTime(), at(11 * SECOND).getTime()]);
-    expect((logger.warnings[0][1] as Error).message).toBe('store timed out');
+    expect((logger.warnings[0][0] as { err: Error }).err.message).toBe('store timed out');
   });
 
   it('retries a store whose getDueJobs throws after jobstoreRetryInterval; other stores keep running', async () => {
@@ -350,8 +352,8 @@ describe('failing job stores', () => {
     expect(ran.filter(([k]) => k === 'flaky')).toEqual([]);
     expect(flaky.dueCalls).toEqual([at(0).getTime()]);
     expect(logger.warnings.length).toBe(1);
-    expect(String(logger.warnings[0][0])).toContain('"flaky"');
-    expect((logger.warnings[0][1] as Error).message).toBe('store is down');
+    expect(String(logger.warnings[0][1])).toContain('"flaky"');
+    expect((logger.warnings[0][0] as { err: Error }).err.message).toBe('store is down');
     // Retried 5 s after the failure: its backlog (1..5 s) runs once, coalesced.
     await vi.advanceTimersByTimeAsync(SECOND);
     expect(flaky.dueCalls).toEqual([at(0).getTime(), at(5 * SECOND).getTime()]);
@@ -396,8 +398,10 @@ describe('failing listeners', () => {
     await vi.advanceTimersByTimeAsync(2 * SECOND);
     expect(runs).toBe(2);
     expect(delivered).toEqual([at(SECOND).getTime(), at(2 * SECOND).getTime()]);
-    expect(logger.errors.filter((args) => args[1] === thrown).length).toBe(2);
-    expect(logger.errors.filter((args) => args[1] === rejected).length).toBe(2);
+    expect(logger.errors.filter(([context]) => (context as { err: unknown }).err === thrown).length).toBe(2);
+    expect(logger.errors.filter(([context]) => (context as { err: unknown }).err === rejected).length).toBe(
+      2,
+    );
     expect(logger.errors.length).toBe(4);
     expect(scheduler.running).toBe(true);
   });

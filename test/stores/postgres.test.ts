@@ -390,7 +390,11 @@ describe('PostgresJobStore through the scheduler', () => {
     expect(String(errors.find((e) => e.jobId === 'unknown-task')?.error)).toMatch(/pg\.no-such-task/);
     const ticksBefore = fired.get(key) ?? 0;
     await waitFor(() => (fired.get(key) ?? 0) >= ticksBefore + 2, 'the good job running on');
-    expect((await scheduler.getJobs()).map((j) => j.id)).toEqual(['good']);
+    expect((await scheduler.getJobs()).map((j) => [j.id, j.broken === null]).sort()).toEqual([
+      ['bad-json', false],
+      ['good', true],
+      ['unknown-task', false],
+    ]);
     expect((await rows(table)).map((r) => r.id)).toEqual(['bad-json', 'good', 'unknown-task']);
     // Reported once, not on every look.
     expect(errors.filter((e) => e.jobId === 'bad-json')).toHaveLength(1);
@@ -539,6 +543,18 @@ describe('PostgresBackend', () => {
     await open(table);
     await admin.query(`INSERT INTO "${table}_migrations" (version, name) VALUES (99, 'future')`);
     await expect(open(table)).rejects.toThrow(/schema version 99, newer than this tickwork knows/);
+  });
+
+  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
+    const table = freshTable();
+    const backend = await open(table);
+    await fill(table, 3);
+    const taken = await backend.acquire('me', 20_000, 60_000, 10, ['j000001', 'j000003']);
+    expect(taken.map((r) => r.id)).toEqual(['j000002']);
+    expect((await backend.acquire('other', 20_000, 60_000, 10)).map((r) => r.id)).toEqual([
+      'j000001',
+      'j000003',
+    ]);
   });
 
   it('acquires and releases 10,000 jobs in one call each, fenced by tokens', async () => {

@@ -258,8 +258,16 @@ describe('RedisJobStore through the scheduler', () => {
     const errors = seen.filter((e) => e.name === 'job_error').map((e) => (e as { jobId: string }).jobId);
     expect(errors.sort()).toEqual(['garbage', 'ghost']);
     expect(s.running).toBe(true);
-    expect(await s.getJob('ghost')).toBeNull();
-    expect((await s.getJobs()).map((j) => j.id)).toEqual(['healthy']);
+    // Listed, marked broken, without a function.
+    const ghost = await s.getJob('ghost');
+    expect([ghost?.func, ghost?.args, ghost?.taskRef]).toEqual([undefined, ['g'], 'redis-test:no-such-task']);
+    expect(ghost?.broken).toMatch(/redis-test:no-such-task/);
+    expect((await s.getJobs()).map((j) => [j.id, j.broken === null]).sort()).toEqual([
+      ['garbage', false],
+      ['ghost', false],
+      ['healthy', true],
+    ]);
+    expect((await s.getJob('garbage'))?.broken).toMatch(/not JSON/);
     expect(await admin.hexists(`${keyPrefix}jobs`, 'ghost')).toBe(1);
     expect(await admin.hget(`${keyPrefix}jobs`, 'garbage')).toBe('{not json');
   });
@@ -443,6 +451,15 @@ describe('RedisBackend', () => {
     id,
     nextRunTime,
     state: `{"id":${JSON.stringify(id)}}`,
+  });
+
+  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
+    const db = backend();
+    await db.open();
+    for (const id of ['a', 'b', 'c']) await db.insert(row(id, 100));
+    expect((await db.acquire('A', 1_000, 5_000, 10, ['a', 'c'])).map((r) => r.id)).toEqual(['b']);
+    expect((await db.acquire('B', 1_000, 5_000, 10)).map((r) => r.id).sort()).toEqual(['a', 'c']);
+    await db.close();
   });
 
   it('fences releases by owner and token, and claims each run once', async () => {

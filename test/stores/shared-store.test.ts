@@ -9,13 +9,16 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  BackgroundScheduler,
   IntervalTrigger,
   JobAbandonedError,
+  type JobFunction,
   PromisePoolExecutor,
   registerTask,
   SqliteJobStore,
+  TaskLookupError,
 } from '../../src/index.js';
-import { at, makeScheduler, named, record, SECOND, T0, useFakeTime } from '../helpers/scheduler.js';
+import { at, makeScheduler, named, record, SECOND, T0, track, useFakeTime } from '../helpers/scheduler.js';
 
 useFakeTime();
 
@@ -47,6 +50,144 @@ function schedulerOn(id: string, leaseTime = 30) {
   const store = new SqliteJobStore({ path, leaseTime });
   return { store, scheduler: makeScheduler({ schedulerId: id, jobstores: { default: store } }) };
 }
+
+/** A scheduler in a process that lacks the task `shared.record` (an old build in a rolling deploy). */
+class LackingScheduler extends BackgroundScheduler {
+  missing = true;
+  override restoreTask(ref: string, executor: string): Promise<JobFunction> {
+    if (this.missing && ref === 'shared.record') {
+      return Promise.reject(new TaskLookupError(ref, 'no task registered under this name'));
+    }
+    return super.restoreTask(ref, executor);
+  }
+}
+
+function lackingOn(id: string) {
+  const store = new SqliteJobStore({ path });
+  const scheduler = track(
+    new LackingScheduler({ timezone: 'UTC', schedulerId: id, logger: false, jobstores: { default: store } }),
+  );
+  return { store, scheduler };
+}
+
+/** Counts in the file every time scheduler `owner` takes a job. */
+function countTakes(owner: string): () => number {
+  const db = sqlite();
+  db.exec(`CREATE TABLE IF NOT EXISTS takes (id TEXT);
+    CREATE TRIGGER IF NOT EXISTS count_takes AFTER UPDATE OF token ON tickwork_jobs
+    WHEN NEW.acquired_by = '${owner}' BEGIN INSERT INTO takes VALUES (NEW.id); END;`);
+  return () => (db.prepare('SELECT count(*) AS n FROM takes').get() as { n: number }).n;
+}
+
+describe('a job one process cannot restore', () => {
+  it('is released at once, reported once, and left to a process that can run it', async () => {
+    const b = lackingOn('b');
+    const bEvents = record(b.scheduler);
+    await b.scheduler.start();
+    await b.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'tick', args: ['x', 'y'] });
+    const takesByB = countTakes('b');
+    // b takes the job at 1 s, cannot restore it, and gives it back at once.
+    await vi.advanceTimersByTimeAsync(SECOND + 50);
+    expect(takesByB()).toBe(1);
+    const lease = sqlite().prepare("SELECT acquired_by FROM tickwork_jobs WHERE id = 'tick'").get();
+    expect(lease).toEqual({ acquired_by: null });
+    const errors = named(bEvents, 'job_error');
+    expect(errors.map((e) => [e.jobId, (e.error as Error).name])).toEqual([['tick', 'TaskLookupError']]);
+
+    // a can run it: it runs every fire time, including the one b gave back.
+    const a = schedulerOn('a');
+    const aEvents = record(a.scheduler);
+    await a.scheduler.start();
+    await vi.advanceTimersByTimeAsync(10 * SECOND);
+    expect(named(aEvents, 'job_executed').map((e) => e.scheduledRunTime)).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((s) => at(s * SECOND)),
+    );
+    // Meanwhile b took it no more and reported nothing more.
+    expect(takesByB()).toBe(1);
+    expect(named(bEvents, 'job_error')).toHaveLength(1);
+
+    // a stops: the job is due and nobody runs it. b looks again once its next run time has
+    // passed by a lease (30 s) without a run, and still reports nothing new.
+    await a.scheduler.shutdown();
+    await vi.advanceTimersByTimeAsync(60 * SECOND);
+    expect(takesByB()).toBeGreaterThan(1);
+    expect(named(bEvents, 'job_error')).toHaveLength(1);
+    expect(named(bEvents, 'job_executed')).toEqual([]);
+
+    // Its task appears in b (a hot reload, a plugin registered late): b runs it within a poll.
+    b.scheduler.missing = false;
+    await vi.advanceTimersByTimeAsync(2 * SECOND);
+    expect(named(bEvents, 'job_executed').length).toBeGreaterThan(0);
+  });
+
+  it('leaves no lease behind after a clean shutdown', async () => {
+    const b = lackingOn('b');
+    await b.scheduler.start();
+    await b.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'tick', args: ['x', 'y'] });
+    await vi.advanceTimersByTimeAsync(SECOND + 50);
+    await b.scheduler.shutdown();
+    const a = schedulerOn('a');
+    const aEvents = record(a.scheduler);
+    await a.scheduler.start();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(named(aEvents, 'job_executed').map((e) => e.scheduledRunTime)).toEqual([at(SECOND)]);
+  });
+
+  it('is listed marked broken, and can be paused, modified and removed there', async () => {
+    const a = schedulerOn('a');
+    await a.scheduler.start({ paused: true });
+    await a.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'tick', args: ['x', 'y'] });
+    const b = lackingOn('b');
+    await b.scheduler.start({ paused: true });
+
+    const jobs = await b.scheduler.getJobs();
+    expect(jobs.map((j) => [j.id, j.func, j.taskRef, j.args, j.trigger.toString(), j.nextRunTime])).toEqual([
+      ['tick', undefined, 'shared.record', ['x', 'y'], 'interval[0:00:01]', at(SECOND)],
+    ]);
+    expect(jobs[0].broken).toContain('no task registered under this name');
+    const one = await b.scheduler.getJob('tick');
+    expect([one?.id, one?.func, one?.broken]).toEqual(['tick', undefined, jobs[0].broken]);
+    expect(String(await a.scheduler.getJob('tick').then((j) => j?.broken))).toBe('null');
+
+    const paused = await b.scheduler.pauseJob('tick');
+    expect([paused.nextRunTime, paused.broken]).toEqual([null, jobs[0].broken]);
+    expect((await a.scheduler.getJob('tick'))?.nextRunTime).toBeNull();
+    await b.scheduler.modifyJob('tick', { args: ['z', 'w'], name: 'renamed' });
+    const seen = await a.scheduler.getJob('tick');
+    expect([seen?.args, seen?.name, seen?.nextRunTime]).toEqual([['z', 'w'], 'renamed', null]);
+    await b.scheduler.removeJob('tick');
+    expect(await a.scheduler.getJobs()).toEqual([]);
+  });
+});
+
+describe('a stored job whose state this code cannot read', () => {
+  it('is listed marked broken, is not resumed as if done, and can be removed', async () => {
+    const a = schedulerOn('a');
+    await a.scheduler.start({ paused: true });
+    await a.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'odd', args: ['x', 'y'] });
+    const row = sqlite().prepare("SELECT state FROM tickwork_jobs WHERE id = 'odd'").get() as {
+      state: string;
+    };
+    const state = JSON.parse(row.state);
+    state.trigger = { type: 'lunar', phase: 'full' };
+    sqlite().prepare("UPDATE tickwork_jobs SET state = ? WHERE id = 'odd'").run(JSON.stringify(state));
+    const events = record(a.scheduler);
+    const [job] = await a.scheduler.getJobs();
+    expect([job.id, job.name, job.func, job.args, job.trigger.toJSON()]).toEqual([
+      'odd',
+      state.name,
+      undefined,
+      ['x', 'y'],
+      { type: 'lunar', phase: 'full' },
+    ]);
+    expect(job.broken).toMatch(/lunar/);
+    expect(named(events, 'job_error').map((e) => e.jobId)).toEqual(['odd']);
+    await expect(a.scheduler.resumeJob('odd')).rejects.toThrow(/cannot be resumed here: .*lunar/);
+    expect((await a.scheduler.getJob('odd'))?.id).toBe('odd');
+    await a.scheduler.removeJob('odd');
+    expect(await a.scheduler.getJobs()).toEqual([]);
+  });
+});
 
 describe('shared SQLite store', () => {
   it('two schedulers on one file run each fire time once', async () => {

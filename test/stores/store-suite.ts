@@ -320,7 +320,7 @@ export function describeStoreSuite(name: string, factory: StoreFactory): void {
         for (const h of harnesses) {
           // Job errors and store failures are logged: none is expected anywhere in the suite.
           expect(h.logger.errors).toEqual([]);
-          expect(h.logger.warnings.filter((w) => String(w[0]).startsWith('Error processing'))).toEqual([]);
+          expect(h.logger.warnings.filter((w) => String(w[1]).startsWith('Error processing'))).toEqual([]);
         }
       } finally {
         setClock();
@@ -1158,6 +1158,36 @@ export function describeStoreSuite(name: string, factory: StoreFactory): void {
           await advanceTo(at(2 * MINUTE + 30 * SECOND));
           expect(executed(second)).toEqual([run('report', at(2 * MINUTE + 30 * SECOND))]);
           expect(calls).toEqual([{ task: 'record', args: ['v2'] }]);
+        });
+
+        it('start() rejects with ConflictingIdError for a pending job whose id is stored, and starts once fixed', async () => {
+          const first = await open();
+          await first.scheduler.addJob(recordTask, 'interval', { minutes: 1, id: 'report', args: ['v1'] });
+          await stop(first);
+
+          const second = await open(await factory.reopen(), false);
+          await second.scheduler.addJob(recordTask, 'interval', { minutes: 5, id: 'cleanup' });
+          await second.scheduler.addJob(recordTask, 'interval', { minutes: 2, id: 'report', args: ['v2'] });
+          const error = await rejection(second.scheduler.start());
+          expect(error).toBeInstanceOf(ConflictingIdError);
+          expect(error.message).toContain('"report"');
+          expect(second.scheduler.running).toBe(false);
+          // Still pending, so the program can fix it.
+          expect(ids(await second.scheduler.getJobs(undefined, true))).toEqual(['report']);
+          await second.scheduler.addJob(recordTask, 'interval', {
+            minutes: 2,
+            id: 'report',
+            args: ['v3'],
+            replaceExisting: true,
+          });
+          await second.scheduler.start();
+          await settle();
+          const jobs = await second.scheduler.getJobs();
+          expect(jobs.map((j) => [j.id, j.trigger.toString(), j.args])).toEqual([
+            ['report', 'interval[0:02:00]', ['v3']],
+            ['cleanup', 'interval[0:05:00]', []],
+          ]);
+          expect(named(second.events, 'scheduler_started')).toHaveLength(1);
         });
 
         it('args that JSON and Date cannot hold fail at addJob with SerializationError naming where', async () => {

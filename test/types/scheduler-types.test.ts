@@ -1,7 +1,7 @@
 /**
  * Type-level checks of the scheduler API, enforced by `tsc --noEmit -p tsconfig.json` (the
- * typecheck step): trigger-alias options, `args` against the job function's parameters, and
- * typed event payloads. The checks sit in functions that are never called; a runtime test makes
+ * typecheck step) and by compilers.test.ts under TypeScript 5.9 and 7: trigger-alias options,
+ * `args` against the job function's parameters, and typed event payloads. The checks sit in functions that are never called; a runtime test makes
  * vitest collect the file, and `expectTypeOf` asserts types.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
@@ -9,11 +9,16 @@ import {
   type AliasEvent,
   type BackgroundScheduler,
   CronTrigger,
+  EVENT_JOB_ERROR,
   EVENT_JOB_EXECUTED,
+  EVENT_JOB_SUBMITTED,
+  EVENT_JOBSTORE_ADDED,
+  EVENT_SCHEDULER_STARTED,
   getJobContext,
   type Job,
   type JobContext,
   type JobExecutionEvent,
+  type JobFunction,
   type JobSubmissionEvent,
   type SchedulerEvent,
   type SchedulerEventAny,
@@ -147,12 +152,52 @@ function events(scheduler: BackgroundScheduler): void {
   scheduler.on('job_added', (event) => event.retval);
 }
 
+async function changes(scheduler: BackgroundScheduler, job: Job): Promise<void> {
+  await scheduler.rescheduleJob('x', 'cron', { hour: 9, minute: '*/5' });
+  await scheduler.rescheduleJob('x', 'interval', { minutes: 5 }, 'default');
+  await scheduler.rescheduleJob('x', new CronTrigger({ hour: 1 }));
+  await job.reschedule('calendarinterval', { months: 1 });
+  // @ts-expect-error: `hours` is an interval option; cron takes `hour`
+  await scheduler.rescheduleJob('x', 'cron', { hours: 1 });
+  // @ts-expect-error: a Trigger instance takes no trigger options
+  await scheduler.rescheduleJob('x', new CronTrigger({ hour: 1 }), { minute: 5 });
+  // @ts-expect-error: unknown trigger alias
+  await scheduler.rescheduleJob('x', 'weekly');
+  // @ts-expect-error: `minute` is a cron option
+  await job.reschedule('interval', { minute: 5 });
+  await scheduler.modifyJob('x', { func: greet, args: ['hi', 2] });
+  await scheduler.modifyJob('x', { args: [1, 'anything'] });
+  await scheduler.modifyJob('x', { func: 'report#run', args: [{ any: 'thing' }] });
+  await job.modify({ func: asyncJob, args: [3] });
+  // @ts-expect-error: args are checked against the new function's parameters
+  await scheduler.modifyJob('x', { func: greet, args: ['hi', 'two'] });
+  // @ts-expect-error: too few args for the new function
+  await job.modify({ func: greet, args: ['hi'] });
+}
+
+function narrowing(event: SchedulerEventAny): void {
+  if (event.code === EVENT_JOB_ERROR) {
+    expectTypeOf(event.name).toEqualTypeOf<'job_error'>();
+    expectTypeOf(event.error).toBeUnknown();
+  }
+  if (event.code === EVENT_JOB_SUBMITTED) expectTypeOf(event.scheduledRunTimes).toEqualTypeOf<Date[]>();
+  if (event.code === EVENT_JOBSTORE_ADDED) expectTypeOf(event.alias).toEqualTypeOf<string>();
+  if (event.code === EVENT_SCHEDULER_STARTED) {
+    expectTypeOf(event.name).toEqualTypeOf<'scheduler_started'>();
+    // @ts-expect-error: scheduler events have no jobId
+    void event.jobId;
+  }
+}
+
 function misc(scheduler: BackgroundScheduler): void {
   expectTypeOf(scheduler.state).toEqualTypeOf<SchedulerState>();
   expectTypeOf(scheduler.running).toEqualTypeOf<boolean>();
   expectTypeOf(getJobContext()).toEqualTypeOf<JobContext | undefined>();
   expectTypeOf(scheduler.getJob('x')).resolves.toEqualTypeOf<Job | null>();
   expectTypeOf(scheduler.getJobs()).resolves.toEqualTypeOf<Job[]>();
+  // A stored job this process cannot restore is listed with `broken` set and no function.
+  expectTypeOf<Job['broken']>().toEqualTypeOf<string | null>();
+  expectTypeOf<Job['func']>().toEqualTypeOf<JobFunction | undefined>();
   expectTypeOf(scheduler.resumeJob('x')).resolves.toEqualTypeOf<Job | null>();
   const decorated = scheduler.scheduledJob('cron', { hour: 9 })(greet);
   expectTypeOf(decorated).toEqualTypeOf<typeof greet>();
@@ -165,6 +210,7 @@ function misc(scheduler: BackgroundScheduler): void {
 
 describe('public types', () => {
   it('type-checks (see tsc); the checks are functions that are never called', () => {
-    for (const check of [triggerOptions, jobArgs, events, misc]) expect(typeof check).toBe('function');
+    for (const check of [triggerOptions, jobArgs, events, changes, narrowing, misc])
+      expect(typeof check).toBe('function');
   });
 });

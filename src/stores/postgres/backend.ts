@@ -221,7 +221,13 @@ export class PostgresBackend implements StoreBackend {
     await this.#pool.query(`WITH claims AS (DELETE FROM ${this.#n.runs}) DELETE FROM ${this.#n.jobs}`);
   }
 
-  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+  async acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<AcquiredRow[]> {
     const n = this.#n;
     if (this.#doubtfulRuns.length > 0) {
       // Claims of a release whose reply was lost: if it was applied, nobody runs them. Expire
@@ -240,6 +246,7 @@ export class PostgresBackend implements StoreBackend {
       `WITH picked AS (
          SELECT id FROM ${n.jobs}
          WHERE next_run_time <= $2 AND (acquired_until IS NULL OR acquired_until <= $2 OR acquired_by = $1)
+           AND NOT (id = ANY($5::text[]))
          ORDER BY next_run_time, id
          LIMIT $4
          FOR UPDATE SKIP LOCKED
@@ -248,7 +255,7 @@ export class PostgresBackend implements StoreBackend {
        SET acquired_by = $1, acquired_until = $3, token = j.token + 1
        FROM picked WHERE j.id = picked.id
        RETURNING j.id, j.next_run_time, j.state, j.token`,
-      [owner, now, leaseUntil, limit],
+      [owner, now, leaseUntil, limit, skip],
     );
     return result.rows.map((r) => ({ ...toRow(r), token: Number(r.token) })).sort(byRunTimeThenId);
   }
@@ -376,7 +383,7 @@ export class PostgresBackend implements StoreBackend {
       this.#listener = null;
       client.release(error);
       if (this.#closed) return;
-      this.#logger.warn(`PostgresJobStore: wake-up hint connection lost, reconnecting`, error);
+      this.#logger.warn({ err: error }, 'PostgresJobStore: wake-up hint connection lost, reconnecting');
       this.#scheduleReconnect();
     };
     // Without an 'error' listener a connection cut by the server would crash the process.
@@ -417,13 +424,16 @@ export class PostgresBackend implements StoreBackend {
           () => {
             if (this.#closed) return;
             this.#reconnectDelay = FIRST_RECONNECT_MS;
-            this.#logger.info('PostgresJobStore: wake-up hint connection restored');
+            this.#logger.info({}, 'PostgresJobStore: wake-up hint connection restored');
             // Hints sent while it was down are lost: look once now.
             this.#onChange?.();
           },
           (error: unknown) => {
             if (this.#closed) return;
-            this.#logger.debug('PostgresJobStore: reconnecting the wake-up hint connection failed', error);
+            this.#logger.debug(
+              { err: error },
+              'PostgresJobStore: reconnecting the wake-up hint connection failed',
+            );
             this.#scheduleReconnect();
           },
         );
@@ -440,10 +450,10 @@ export class PostgresBackend implements StoreBackend {
       this.#pool
         .query('SELECT pg_notify($1, $2)', [this.#n.channel, this.#origin])
         .catch((error: unknown) => {
-          this.#logger.debug('PostgresJobStore: sending a wake-up hint failed', error);
+          this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
         });
     } catch (error) {
-      this.#logger.debug('PostgresJobStore: sending a wake-up hint failed', error);
+      this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
     }
   }
 }

@@ -132,7 +132,7 @@ export class PostgresJobStore extends PersistentJobStore {
     });
     // Idle connections emit 'error' when the server goes away; unhandled, that would crash the
     // process. The calls that fail meanwhile reject, and the scheduler retries the store.
-    pool.on('error', (error) => logger.debug('PostgresJobStore: an idle connection failed', error));
+    pool.on('error', (error) => logger.debug({ err: error }, 'PostgresJobStore: an idle connection failed'));
     return new PostgresBackend({ pool, ownedPool: pool, names, logger });
   }
 

@@ -263,14 +263,27 @@ export class RedisBackend implements StoreBackend {
     await this.#run('removeAll', []);
   }
 
-  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
+  async acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<AcquiredRow[]> {
     if (this.#doubtfulRuns.length > 0) {
       await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
       this.#doubtfulRuns = [];
     }
     let reply: unknown;
     try {
-      reply = await this.#run('acquire', [owner, now, leaseUntil, limit, this.#retakeOwn ? '1' : '0']);
+      reply = await this.#run('acquire', [
+        owner,
+        now,
+        leaseUntil,
+        limit,
+        this.#retakeOwn ? '1' : '0',
+        ...skip,
+      ]);
     } catch (error) {
       this.#retakeOwn = true;
       throw error;
@@ -344,7 +357,10 @@ export class RedisBackend implements StoreBackend {
   async listen(onChange: () => void): Promise<void> {
     const subscriber = this.#client.duplicate({ lazyConnect: true });
     subscriber.on('error', (error) => {
-      this.#logger.debug(`RedisJobStore: wake-up channel ${this.#channel} connection error`, error);
+      this.#logger.debug(
+        { err: error, channel: this.#channel },
+        `RedisJobStore: wake-up channel ${this.#channel} connection error`,
+      );
     });
     subscriber.on('message', (channel, message) => {
       if (channel === this.#channel && message !== this.#token) onChange();
@@ -363,10 +379,16 @@ export class RedisBackend implements StoreBackend {
   notify(): void {
     try {
       this.#client.call('PUBLISH', this.#channel, this.#token).catch((error: unknown) => {
-        this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+        this.#logger.debug(
+          { err: error, channel: this.#channel },
+          `RedisJobStore: wake-up hint on ${this.#channel} not sent`,
+        );
       });
     } catch (error) {
-      this.#logger.debug(`RedisJobStore: wake-up hint on ${this.#channel} not sent`, error);
+      this.#logger.debug(
+        { err: error, channel: this.#channel },
+        `RedisJobStore: wake-up hint on ${this.#channel} not sent`,
+      );
     }
   }
 }

@@ -139,14 +139,20 @@ export class RedisJobStore extends PersistentJobStore {
     let warned = false;
     client.on('error', (error: Error) => {
       if (warned) {
-        host.logger.debug(`${STORE}: connection to ${redact(url)} failed again`, error);
+        host.logger.debug(
+          { err: error, url: redact(url) },
+          `${STORE}: connection to ${redact(url)} failed again`,
+        );
         return;
       }
       warned = true;
-      host.logger.warn(`${STORE}: connection to ${redact(url)} failed; reconnecting`, error);
+      host.logger.warn(
+        { err: error, url: redact(url) },
+        `${STORE}: connection to ${redact(url)} failed; reconnecting`,
+      );
     });
     client.on('ready', () => {
-      if (warned) host.logger.info(`${STORE}: connected to ${redact(url)} again`);
+      if (warned) host.logger.info({ url: redact(url) }, `${STORE}: connected to ${redact(url)} again`);
       warned = false;
     });
     return new RedisBackend({ ...common, client, owned: client });

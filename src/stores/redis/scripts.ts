@@ -208,12 +208,14 @@ return 1
 
   /**
    * ARGV: owner, now, lease end, limit, retake ('1': also take jobs owner itself holds, whose
-   * acquisition or release it never heard back from). Takes due jobs without a live lease,
-   * earliest first. Returns flat quadruples (id, next run time, state, token).
+   * acquisition or release it never heard back from), then ids not to take. Takes due jobs
+   * without a live lease, earliest first. Returns flat quadruples (id, next run time, state, token).
    */
   acquire: script(`
 local owner, nowText, leaseEnd = ARGV[1], ARGV[2], ARGV[3]
 local now, limit, retake = tonumber(nowText), tonumber(ARGV[4]), ARGV[5] == '1'
+local skip = {}
+for k = 6, #ARGV do skip[ARGV[k]] = true end
 local out = {}
 local taken = 0
 local offset = 0
@@ -222,7 +224,7 @@ while taken < limit do
   for i = 1, #page, 2 do
     local id = page[i]
     local held = redis.call('ZSCORE', leaseKey, id)
-    if not held or tonumber(held) <= now or (retake and redis.call('HGET', ownerKey, id) == owner) then
+    if not skip[id] and (not held or tonumber(held) <= now or (retake and redis.call('HGET', ownerKey, id) == owner)) then
       local state = redis.call('HGET', jobsKey, id)
       if state then
         local token = redis.call('INCR', seqKey)

@@ -73,6 +73,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
       `UPDATE ${jobs} SET acquired_by = @owner, acquired_until = @until, token = token + 1
        WHERE id IN (SELECT id FROM ${jobs}
          WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until < @now OR acquired_by = @owner)
+           AND id NOT IN (SELECT value FROM json_each(@skip))
          ORDER BY next_run_time, id LIMIT @limit)
        RETURNING id, next_run_time, state, token`,
     ),
@@ -236,8 +237,20 @@ export class SqliteBackend implements StoreBackend {
     this.#tx.removeAll.immediate();
   }
 
-  async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
-    const rows = this.#q.acquire.all({ owner, until: leaseUntil, now, limit }) as Required<Row>[];
+  async acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<AcquiredRow[]> {
+    const rows = this.#q.acquire.all({
+      owner,
+      until: leaseUntil,
+      now,
+      limit,
+      skip: skip.length === 0 ? '[]' : JSON.stringify(skip),
+    }) as Required<Row>[];
     return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
   }
 

@@ -3,6 +3,8 @@
  * one machine may share the file.
  */
 
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { describeValue } from '../../describe.js';
 import type { StoreBackend } from '../backend.js';
 import type { StoreHost } from '../base.js';
@@ -43,6 +45,22 @@ export class SqliteJobStore extends PersistentJobStore {
 
   protected async createBackend(_host: StoreHost): Promise<StoreBackend> {
     const Driver = await loadDriver<SqliteDriver>('better-sqlite3', 'SqliteJobStore');
+    await checkFolder(this.#path);
     return new SqliteBackend(Driver, this.#path, this.#tableName);
+  }
+}
+
+/** The driver only says "the directory does not exist": name the file and the folder. */
+async function checkFolder(path: string): Promise<void> {
+  if (path === ':memory:' || path.startsWith('file:')) return;
+  const folder = dirname(resolve(path));
+  const found = await stat(folder).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!found) {
+    throw new TypeError(
+      `SqliteJobStore cannot create ${JSON.stringify(path)}: its folder ${JSON.stringify(folder)} does not exist (create it first)`,
+    );
   }
 }
