@@ -67,7 +67,6 @@ function checkOptions(
 
 /** The job as the API shows it. */
 function jobJSON(job: Job, detail: boolean): Record<string, unknown> {
-  const broken = (job as { broken?: unknown }).broken;
   const json: Record<string, unknown> = {
     id: job.id,
     name: job.name,
@@ -76,7 +75,7 @@ function jobJSON(job: Job, detail: boolean): Record<string, unknown> {
     timezone: (job.trigger.toJSON().timezone as string | undefined) ?? null,
     nextRunTime: job.nextRunTime?.toISOString() ?? null,
     paused: job.nextRunTime === null,
-    broken: broken == null ? null : String(broken),
+    broken: job.broken,
     jobstore: job.jobstore,
     executor: job.executor,
     task: job.taskRef,

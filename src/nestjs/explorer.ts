@@ -177,13 +177,8 @@ export class TickworkExplorer implements OnApplicationBootstrap, BeforeApplicati
     for (const job of jobs) {
       const ref = job.taskRef;
       if (ref === null || current.has(ref) || !DECORATED_REF.test(ref)) continue;
-      if (!classNames.has(ref.slice(0, ref.indexOf('.'))) && !isBroken(job)) continue;
+      if (!classNames.has(ref.slice(0, ref.indexOf('.'))) && job.broken === null) continue;
       await this.scheduler.removeJob(job.id, job.jobstore);
     }
   }
-}
-
-/** True when this process cannot run the job: its task is known nowhere here. */
-function isBroken(job: Job): boolean {
-  return (job as { broken?: unknown }).broken != null;
 }
