@@ -3,9 +3,9 @@
  */
 import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
+import type { TriggerAlias, TriggerOptionsByAlias } from './triggers/options.js';
 import { checkCount } from './triggers/preview.js';
 import { triggerFromJSON } from './triggers/registry.js';
-import type { TriggerAlias, TriggerOptionsByAlias } from './triggers/options.js';
 
 /** Any function a job may run; its arguments come from the job's `args`. */
 export type JobFunction = (...args: never[]) => unknown;

@@ -2,10 +2,20 @@
  * The `tickwork` command: `tickwork next` and `tickwork describe` read a schedule from the
  * command line. Exit codes: 0 done, 1 failed, 2 usage.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { CronTrigger, describeTrigger, type Trigger } from '../index.js';
+import {
+  CronTrigger,
+  createDashboard,
+  describeTrigger,
+  type Job,
+  JobLookupError,
+  type Trigger,
+} from '../index.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import { wallTimeOf } from '../triggers/english.js';
+import { openStore, StoreUrlError, withStore } from './store.js';
 
 /** Where the command writes, and whether it may use colours. */
 export interface Io {
@@ -23,8 +33,18 @@ Commands:
   next <schedule>       the next fire times of a schedule
   describe <schedule>   a schedule in plain English
 
+  jobs                  the jobs of a store
+  pause <id>            pause a job
+  resume <id>           resume a job
+  remove <id>           remove a job
+  dashboard             serve the web dashboard of a store
+
 A schedule is a crontab line ("0 9 * * 1-5", "*/5 * * * * *", "@daily") or cron fields in
 APScheduler's grammar (hour=9 minute=30 day_of_week=mon-fri).
+
+A store is --store sqlite:./jobs.db, --store postgres://user@host/db (--table NAME) or
+--store redis://host:6379 (--prefix PREFIX), or the TICKWORK_STORE environment variable. The
+commands open it without running jobs, and need none of the job functions.
 
 Run "tickwork <command> --help" for a command's options.
 `;
@@ -50,6 +70,179 @@ Prints a schedule in plain English.
   --json       print JSON: { description, timezone }
   -h, --help   this help
 `;
+
+const STORE_OPTIONS = {
+  store: { type: 'string' },
+  table: { type: 'string' },
+  prefix: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+const STORE_HELP = `  --store URL      sqlite:./jobs.db, postgres://user@host/db or redis://host:6379
+                   (default: the TICKWORK_STORE environment variable)
+  --table NAME     the Postgres table (default tickwork_jobs)
+  --prefix PREFIX  the Redis key prefix (default tickwork:)
+  --json           print JSON
+  -h, --help       this help
+`;
+
+const JOBS_HELP = `Usage: tickwork jobs --store URL [--json]
+
+Lists the jobs of a store: id, name, trigger in plain English, next run, and state (scheduled,
+paused, or broken: its task or trigger cannot be restored here, with the reason).
+
+${STORE_HELP}`;
+
+function actionHelp(action: string): string {
+  return `Usage: tickwork ${action} <id> --store URL [--json]
+
+${action[0].toUpperCase()}${action.slice(1)}s the job with this id.
+
+${STORE_HELP}`;
+}
+
+const DASHBOARD_HELP = `Usage: tickwork dashboard --store URL [--port 8080] [--host 127.0.0.1] [--read-only]
+
+Serves the web dashboard of a store until interrupted (Ctrl-C). It serves loopback addresses
+only, whatever --host says.
+
+  --port N       the port (default 8080; 0 picks a free one)
+  --host HOST    the address to listen on (default 127.0.0.1)
+  --read-only    no pause, resume or remove
+${STORE_HELP}`;
+
+function jobState(job: Job): string {
+  if (job.broken !== null) return 'broken';
+  return job.nextRunTime === null ? 'paused' : 'scheduled';
+}
+
+function jobRow(job: Job): Record<string, unknown> {
+  return {
+    id: job.id,
+    name: job.name,
+    trigger: describeTrigger(job.trigger),
+    nextRunTime: job.nextRunTime?.toISOString() ?? null,
+    state: jobState(job),
+    broken: job.broken,
+  };
+}
+
+/** Pads the cells of `rows` into columns. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Control characters of a job's text written as escapes, so a job's name cannot drive the terminal. */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters escaped
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+async function jobs(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: STORE_OPTIONS });
+  if (values.help) {
+    io.out(JOBS_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`jobs takes no arguments, got ${positionals.join(' ')}`);
+  const list = await withStore(values, (scheduler) => scheduler.getJobs());
+  if (values.json) {
+    io.out(`${JSON.stringify({ jobs: list.map(jobRow) }, null, 2)}\n`);
+    return 0;
+  }
+  if (list.length === 0) {
+    io.out('(no jobs)\n');
+    return 0;
+  }
+  const rows = [['id', 'name', 'trigger', 'next run', 'state']];
+  for (const job of list) {
+    const state = job.broken === null ? jobState(job) : `broken: ${job.broken}`;
+    const next = job.nextRunTime?.toISOString() ?? '-';
+    rows.push([job.id, job.name, describeTrigger(job.trigger), next, state].map(printable));
+  }
+  const [header, ...body] = table(rows).split('\n');
+  io.out(`${bold(io, header)}\n${body.join('\n')}\n`);
+  return 0;
+}
+
+async function jobAction(action: 'pause' | 'resume' | 'remove', args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: STORE_OPTIONS });
+  if (values.help) {
+    io.out(actionHelp(action));
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`${action} takes one job id, got ${positionals.length}`);
+  const [id] = positionals;
+  const job = await withStore(values, async (scheduler) => {
+    if (action === 'pause') return scheduler.pauseJob(id);
+    if (action === 'resume') return scheduler.resumeJob(id);
+    await scheduler.removeJob(id);
+    return null;
+  });
+  if (values.json) {
+    const key = action === 'remove' ? 'removed' : 'job';
+    io.out(`${JSON.stringify({ [key]: job === null ? id : jobRow(job) })}\n`);
+  } else if (action === 'remove') io.out(`removed ${printable(id)}\n`);
+  else if (job === null) io.out(`${printable(id)}: its trigger has no run left, so it was removed\n`);
+  else io.out(`${printable(id)}: ${jobState(job)}, next run ${job.nextRunTime?.toISOString() ?? '-'}\n`);
+  return 0;
+}
+
+async function dashboard(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...STORE_OPTIONS,
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'read-only': { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    io.out(DASHBOARD_HELP);
+    return 0;
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`dashboard takes no arguments, got ${positionals.join(' ')}`);
+  if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) {
+    throw new UsageError(`--port takes a port number, got "${values.port}"`);
+  }
+  const scheduler = await openStore(values);
+  const server = createServer(createDashboard(scheduler, { readOnly: values['read-only'] }));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(values.port), values.host, resolve);
+    });
+    const { address, port } = server.address() as AddressInfo;
+    const host = address.includes(':') ? `[${address}]` : address;
+    io.out(`tickwork dashboard on http://${host}:${port}/ (Ctrl-C stops it)\n`);
+    await new Promise<void>((resolve) => {
+      if (signal !== undefined) signal.addEventListener('abort', () => resolve(), { once: true });
+      else {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      }
+    });
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await scheduler.shutdown({ wait: false });
+  }
+  return 0;
+}
 
 const FIELD_ALIASES: Record<string, string> = { day_of_week: 'dayOfWeek', dow: 'dayOfWeek' };
 const FIELDS = ['year', 'month', 'day', 'week', 'dayOfWeek', 'hour', 'minute', 'second'];
@@ -135,8 +328,11 @@ function describeCommand(args: string[], io: Io): number {
   return 0;
 }
 
-/** Runs the command line `args` (without `node` and the script); resolves to the exit code. */
-export async function main(args: string[], io: Io): Promise<number> {
+/**
+ * Runs the command line `args` (without `node` and the script); resolves to the exit code.
+ * `signal` stops a long-running command (the dashboard) instead of SIGINT/SIGTERM.
+ */
+export async function main(args: string[], io: Io, signal?: AbortSignal): Promise<number> {
   const [command, ...rest] = args;
   try {
     switch (command) {
@@ -144,6 +340,14 @@ export async function main(args: string[], io: Io): Promise<number> {
         return next(rest, io);
       case 'describe':
         return describeCommand(rest, io);
+      case 'jobs':
+        return await jobs(rest, io);
+      case 'pause':
+      case 'resume':
+      case 'remove':
+        return await jobAction(command, rest, io);
+      case 'dashboard':
+        return await dashboard(rest, io, signal);
       case undefined:
       case '-h':
       case '--help':
@@ -155,10 +359,17 @@ export async function main(args: string[], io: Io): Promise<number> {
     }
   } catch (error) {
     const usage =
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      error instanceof UsageError ||
+      error instanceof StoreUrlError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
     const message = error instanceof Error ? error.message : String(error);
     io.err(`tickwork: ${message}\n${usage ? 'Run "tickwork --help" for usage.\n' : ''}`);
-    // A schedule or zone the trigger refuses is a usage mistake too: the words were wrong.
-    return usage || error instanceof RangeError || error instanceof TypeError ? 2 : 1;
+    if (usage) return 2;
+    // A schedule or zone the trigger refuses is a usage mistake: the words were wrong. A job
+    // that is not there, or a store that cannot be reached, is a failure.
+    const badWords =
+      (command === 'next' || command === 'describe') &&
+      (error instanceof RangeError || error instanceof TypeError);
+    return badWords ? 2 : 1;
   }
 }

@@ -1,0 +1,193 @@
+/**
+ * `tickwork jobs|pause|resume|remove --store URL` on SQLite, Postgres and Redis (real servers),
+ * and `tickwork dashboard`: the jobs of a store are listed and changed by a program that has none
+ * of their functions (the executable in a process of its own shows them as broken).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { BackgroundScheduler, type JobStore, registerTask } from '../../src/index.js';
+import { startPostgres } from '../helpers/postgres-server.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { makeStore, type StoreConfig } from '../helpers/store-config.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function run(
+  args: string[],
+  signal?: AbortSignal,
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t), color: false }, signal);
+  return { code, out, err };
+}
+
+interface StoreCase {
+  name: string;
+  setup(): Promise<{ config: StoreConfig; args: string[]; destroy(): Promise<void> }>;
+}
+
+const CASES: StoreCase[] = [
+  {
+    name: 'sqlite',
+    async setup() {
+      const dir = await mkdtemp(join(tmpdir(), 'tickwork-cli-'));
+      const path = join(dir, 'jobs.db');
+      return {
+        config: { kind: 'sqlite', path },
+        args: ['--store', `sqlite:${path}`],
+        destroy: () => rm(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'postgres',
+    async setup() {
+      const server = await startPostgres();
+      return {
+        config: { kind: 'postgres', connectionString: server.connectionString, tableName: 'cli_jobs' },
+        args: ['--store', server.connectionString, '--table', 'cli_jobs'],
+        destroy: () => server.destroy(),
+      };
+    },
+  },
+  {
+    name: 'redis',
+    async setup() {
+      const server = await startRedis();
+      return {
+        config: { kind: 'redis', url: server.url, keyPrefix: 'cli:' },
+        args: ['--store', server.url, '--prefix', 'cli:'],
+        destroy: () => server.destroy(),
+      };
+    },
+  },
+];
+
+registerTask('cli.report', () => undefined);
+
+describe.concurrent('tickwork store commands', () => {
+  for (const storeCase of CASES) {
+    describe.sequential(storeCase.name, () => {
+      let setup: Awaited<ReturnType<StoreCase['setup']>>;
+      beforeAll(async () => {
+        setup = await storeCase.setup();
+        const store: JobStore = makeStore(setup.config);
+        const scheduler = new BackgroundScheduler({
+          timezone: 'UTC',
+          daemon: true,
+          jobstores: { default: store },
+        });
+        await scheduler.start({ paused: true });
+        await scheduler.addJob('cli.report', 'cron', {
+          id: 'nightly',
+          name: 'Nightly\u001b[2J report',
+          hour: 2,
+        });
+        await scheduler.addJob('cli.report', 'interval', { id: 'poll', minutes: 5 });
+        await scheduler.shutdown({ wait: false });
+      }, 60_000);
+      afterAll(async () => {
+        await setup?.destroy();
+      });
+
+      it('lists, pauses, resumes and removes jobs, with JSON and exit codes', async () => {
+        const list = await run(['jobs', ...setup.args]);
+        expect(list.code).toBe(0);
+        expect(list.out).toMatch(/^id +name +trigger +next run +state\n/);
+        expect(list.out).toContain('Nightly\\u001b[2J report');
+        expect(list.out).toMatch(
+          /nightly +\S.*at 02:00 every day +\d{4}-\d\d-\d\dT02:00:00\.000Z +scheduled/,
+        );
+
+        const paused = await run(['pause', 'nightly', ...setup.args, '--json']);
+        expect(JSON.parse(paused.out).job).toMatchObject({
+          id: 'nightly',
+          state: 'paused',
+          nextRunTime: null,
+        });
+        const json = JSON.parse((await run(['jobs', ...setup.args, '--json'])).out);
+        expect(json.jobs.map((j: { id: string; state: string }) => `${j.id} ${j.state}`)).toEqual([
+          'poll scheduled',
+          'nightly paused',
+        ]);
+        expect((await run(['resume', 'nightly', ...setup.args])).out).toMatch(
+          /^nightly: scheduled, next run \d{4}-/,
+        );
+        expect(await run(['remove', 'poll', ...setup.args])).toEqual({
+          code: 0,
+          out: 'removed poll\n',
+          err: '',
+        });
+
+        const missing = await run(['pause', 'nope', ...setup.args]);
+        expect(missing.code).toBe(1);
+        expect(missing.err).toMatch(/nope/);
+      }, 60_000);
+
+      it('shows the jobs as broken in a process without their task', () => {
+        const r = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'jobs', ...setup.args, '--json'],
+          { cwd: ROOT, encoding: 'utf8' },
+        );
+        expect(r.status, r.stderr).toBe(0);
+        const job = JSON.parse(r.stdout).jobs.find((j: { id: string }) => j.id === 'nightly');
+        expect(job).toMatchObject({ id: 'nightly', state: 'broken', trigger: 'at 02:00 every day' });
+        expect(job.broken).toMatch(/cli\.report/);
+      }, 60_000);
+    });
+  }
+
+  it('refuses a missing or unknown store with exit code 2', async () => {
+    const saved = process.env.TICKWORK_STORE;
+    delete process.env.TICKWORK_STORE;
+    try {
+      const missing = await run(['jobs']);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toMatch(/missing --store \(or TICKWORK_STORE\)/);
+      const unknown = await run(['jobs', '--store', 'mysql://x']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.err).toMatch(/unknown store "mysql:\/\/x"/);
+    } finally {
+      if (saved !== undefined) process.env.TICKWORK_STORE = saved;
+    }
+  });
+
+  it('serves the dashboard of a store until stopped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tickwork-cli-dash-'));
+    try {
+      const path = join(dir, 'jobs.db');
+      const scheduler = new BackgroundScheduler({
+        timezone: 'UTC',
+        daemon: true,
+        jobstores: { default: makeStore({ kind: 'sqlite', path }) },
+      });
+      await scheduler.start({ paused: true });
+      await scheduler.addJob('cli.report', 'cron', { id: 'daily', hour: 6 });
+      await scheduler.shutdown({ wait: false });
+
+      const stop = new AbortController();
+      let out = '';
+      const done = main(
+        ['dashboard', '--store', `sqlite:${path}`, '--port', '0'],
+        { out: (t) => (out += t), err: (t) => (out += t), color: false },
+        stop.signal,
+      );
+      for (let i = 0; i < 200 && !out.includes('http://'); i++) await new Promise((r) => setTimeout(r, 25));
+      const url = /http:\/\/\S+\//.exec(out)?.[0];
+      expect(url, out).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const body = (await (await fetch(`${url}api/jobs`)).json()) as { jobs: Array<{ id: string }> };
+      expect(body.jobs.map((j) => j.id)).toEqual(['daily']);
+      stop.abort();
+      expect(await done).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
