@@ -339,6 +339,12 @@ export interface ScenarioOptions {
   killOffsetMs?: number;
   /** Milliseconds from spawning the processes to the first fire (they must be ready by then). */
   leadMs: number;
+  /** How long each run holds (ms); default 0. */
+  holdMs?: number;
+  /** The jobs' misfire grace time in seconds; default 1. */
+  misfireGraceTime?: number;
+  /** Each process's executor maxWorkers; default 10. */
+  maxWorkers?: number;
   /** Progress lines go here. */
   log(message: string): void;
 }
@@ -397,8 +403,10 @@ export async function runScenario(
             seconds: 1,
             startDate: new Date(start).toISOString(),
             endDate: new Date(end).toISOString(),
+            holdMs: options.holdMs,
           },
-          misfireGraceTime: 1,
+          misfireGraceTime: options.misfireGraceTime ?? 1,
+          maxWorkers: options.maxWorkers,
         }),
       );
     }
