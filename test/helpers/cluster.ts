@@ -34,8 +34,11 @@ export interface StoreInstance {
 /** One store kind the cluster test and bench run on. */
 export interface StoreSetup {
   name: string;
-  /** Starts what the store needs (a temp directory, a throwaway server). */
-  start(): Promise<StoreInstance>;
+  /**
+   * Starts what the store needs (a temp directory, a throwaway server); `durable` keeps the
+   * server's default durability (Postgres fsync and synchronous_commit on), for benchmarks.
+   */
+  start(options?: { durable?: boolean }): Promise<StoreInstance>;
 }
 
 /** The stores of the cluster test and bench; adding a store is one entry here. */
@@ -52,8 +55,8 @@ export const STORE_SETUPS: StoreSetup[] = [
   },
   {
     name: 'postgres',
-    async start() {
-      const server = await startPostgres();
+    async start(options) {
+      const server = await startPostgres({ durable: options?.durable });
       return {
         config: (name, timing) => ({
           kind: 'postgres',
