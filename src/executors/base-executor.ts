@@ -63,6 +63,8 @@ export abstract class BaseExecutor implements Executor {
   readonly #queue: Array<Job | Date[]> = [];
   #queueHead = 0;
   #active = 0;
+  // Moving mean of how long an instance took, in ms (null before the first one ended).
+  #meanRunMs: number | null = null;
   #draining = false;
   readonly #running = new Set<RunContext>();
   #idle: Array<() => void> = [];
@@ -88,6 +90,28 @@ export abstract class BaseExecutor implements Executor {
     }
     if (this.#active === 0 && this.#queueHead >= this.#queue.length) return;
     await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Most runs this executor runs at once (`freeSlots` counts from it); `concurrency` by default. */
+  protected get slots(): number {
+    return this.concurrency;
+  }
+
+  /**
+   * How many more runs could start within `withinMs` ms: free slots now, plus each slot's turns
+   * in that time at the mean duration of recent instances, less the runs waiting in the queue.
+   * Never below 0; `Infinity` when the executor has no limit or its runs take no time.
+   */
+  freeSlots(withinMs = 0): number {
+    const slots = this.slots;
+    if (slots === Number.POSITIVE_INFINITY) return slots;
+    const queued = (this.#queue.length - this.#queueHead) / 2;
+    let turns = 0;
+    if (withinMs > 0 && this.#meanRunMs !== null) {
+      turns =
+        this.#meanRunMs === 0 ? Number.POSITIVE_INFINITY : Math.floor((slots * withinMs) / this.#meanRunMs);
+    }
+    return Math.max(0, slots - this.#active - queued + turns);
   }
 
   /** Runs in progress or queued, per job id (for `maxInstances`). */
@@ -129,9 +153,23 @@ export abstract class BaseExecutor implements Executor {
 
   #launch(job: Job, runTimes: Date[]): void {
     this.#active++;
+    const started = clock.now();
     const pending = this.#runInstance(job, runTimes);
-    if (pending === null) this.#finished();
-    else pending.then(this.#finished);
+    if (pending === null) {
+      this.#observe(clock.now() - started);
+      this.#finished();
+    } else {
+      pending.then(() => {
+        this.#observe(clock.now() - started);
+        this.#finished();
+      });
+    }
+  }
+
+  /** Folds one instance's duration into the moving mean. */
+  #observe(ms: number): void {
+    const mean = this.#meanRunMs;
+    this.#meanRunMs = mean === null ? ms : mean + (ms - mean) / 8;
   }
 
   /** Starts queued runs while there is room (a loop, since runs may finish synchronously). */

@@ -39,4 +39,14 @@ export interface Executor {
    * accepts a name that is not registered in this thread, and a wrong one fails at run time.
    */
   readonly resolvesTaskNames?: boolean;
+  /**
+   * Optional: how many more runs this executor could start within `withinMs` milliseconds: its
+   * free slots now, plus the slots its runs are expected to free meanwhile (judged by how long
+   * recent runs took), less the runs already waiting; `Infinity` when it has no limit. A pass
+   * over a shared store acquires at most the sum of this over all executors, so other processes
+   * get the rest. An executor that has it must call `host.runFinished` when an instance is over:
+   * that is when the scheduler looks again for work it left to others. Without it, the executor
+   * counts as unbounded.
+   */
+  freeSlots?(withinMs: number): number;
 }

@@ -115,6 +115,11 @@ export class WorkerThreadExecutor extends BaseExecutor {
   /** Task names are resolved in the workers (their `preload` modules register them). */
   readonly resolvesTaskNames = true;
 
+  /** The pool queues runs itself: `freeSlots` counts from its `maxWorkers`. */
+  protected override get slots(): number {
+    return this.maxWorkers;
+  }
+
   /** Live worker threads (busy and idle). */
   get workerCount(): number {
     return this.#pool?.size ?? 0;

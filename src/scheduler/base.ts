@@ -437,6 +437,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   /** Called by executors when a submitted instance is over: finishes its run claims. */
   runFinished(job: Job, runTimes: Date[]): void {
+    this.#loop.runFinished();
     const store = this.#stores.get(job.jobstore);
     if (store?.completeRuns === undefined) return;
     let batch = this.#finishedRuns.get(store);

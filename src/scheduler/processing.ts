@@ -23,6 +23,8 @@ import type { SchedulerSettings } from './options.js';
 const BATCH = 1000;
 // How long a pass waits for a slow store before going on without it.
 const SLOW_STORE_MS = 50;
+// A pass over a shared store takes what the executors can start within this long (the prefetch).
+const PREFETCH_MS = 50;
 
 /** What the run loop needs from its scheduler. */
 export interface LoopContext {
@@ -67,6 +69,8 @@ export class RunLoop {
   // Stores whose processing is under way, and each store's next due time from its last pass.
   readonly #busy = new Map<string, Promise<void>>();
   readonly #nextDue = new Map<string, number>();
+  // A shared-store pass stopped for want of free executor slots: the next finished run wakes us.
+  #wantsSlots = false;
 
   constructor(private readonly ctx: LoopContext) {}
 
@@ -105,6 +109,30 @@ export class RunLoop {
       0,
       this.ctx.daemon(),
     );
+  }
+
+  /** An executor finished an instance: when a pass left due jobs for want of slots, look again. */
+  runFinished(): void {
+    if (!this.#wantsSlots) return;
+    this.#wantsSlots = false;
+    this.wakeup();
+  }
+
+  /**
+   * How many jobs a pass over a shared store may acquire: the sum over all executors of the runs
+   * each can start within PREFETCH_MS (a job's executor is known only once it is acquired, so
+   * the count is for the scheduler as a whole). Unbounded when some executor does not say, or
+   * when there is none (a job for a missing executor is then taken to be paused).
+   */
+  #capacity(): number {
+    if (this.ctx.executors.size === 0) return Number.POSITIVE_INFINITY;
+    let total = 0;
+    for (const executor of this.ctx.executors.values()) {
+      const free = executor.freeSlots?.(PREFETCH_MS);
+      if (free === undefined || Number.isNaN(free)) return Number.POSITIVE_INFINITY;
+      total += Math.max(0, free);
+    }
+    return Math.floor(total);
   }
 
   #clearTimers(): void {
@@ -231,15 +259,23 @@ export class RunLoop {
 
   /**
    * A store shared with other schedulers: take due jobs under a lease, decide their runs, store
-   * the decisions with the run claims, and run only what the store confirmed.
+   * the decisions with the run claims, and run only what the store confirmed. A pass takes no
+   * more than the executors can start soon (`#capacity`), leaving the rest to other processes;
+   * when that is nothing, it waits for a run to finish (`runFinished`) or for the poll.
    */
   async #processSharedStore(store: JobStore, alias: string, now: number): Promise<number | null> {
     const nowDate = new Date(now);
     const acquire = store.acquireDueJobs as NonNullable<JobStore['acquireDueJobs']>;
     const release = store.releaseJobs as NonNullable<JobStore['releaseJobs']>;
+    let full = false;
     for (;;) {
       if (this.#stopped || !this.ctx.isRunning()) break;
-      const acquired = await acquire.call(store, nowDate, BATCH);
+      const limit = Math.min(BATCH, this.#capacity());
+      if (limit < 1) {
+        full = this.#wantsSlots = true;
+        break;
+      }
+      const acquired = await acquire.call(store, nowDate, limit);
       const releases: JobRelease[] = [];
       const noExecutor = new Set<string>();
       for (const { job, token } of acquired) {
@@ -287,12 +323,14 @@ export class RunLoop {
           this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
-      if (acquired.length < BATCH) break;
+      if (acquired.length < limit) break;
       await yieldToEventLoop();
     }
     const next = await store.getNextRunTime();
     const poll = store.pollIntervalMs;
-    const nextMs = next === null ? null : next.getTime();
+    let nextMs = next === null ? null : next.getTime();
+    // Due jobs left for want of slots are not a reason to look again at once.
+    if (full && nextMs !== null && nextMs <= clock.now()) nextMs = null;
     if (poll === undefined) return nextMs;
     const pollAt = clock.now() + poll;
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);

@@ -106,6 +106,30 @@ describe('running jobs', () => {
     expect(named(host.events, 'job_executed').map((e) => e.retval)).toEqual(['b', 'c', 'a', 'd', 'e']);
   });
 
+  it('freeSlots counts free workers less queued runs, plus the turns recent run times promise', async () => {
+    const { pool } = await startedPool(4);
+    expect(pool.freeSlots(50)).toBe(4);
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      pool.submitJob(makeJob(id, T0, { func: () => sleep(100) }), [T0]);
+    }
+    // Queued runs count before they start.
+    expect(pool.freeSlots(0)).toBe(0);
+    await vi.advanceTimersByTimeAsync(0);
+    // Four run, two wait; no run has ended yet, so nothing is promised ahead.
+    expect(pool.freeSlots(50)).toBe(0);
+    await vi.advanceTimersByTimeAsync(100);
+    // Runs take 100 ms: in 200 ms each of the 4 workers turns twice; 2 run, 2 are free.
+    expect(pool.freeSlots(0)).toBe(2);
+    expect(pool.freeSlots(200)).toBe(10);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(pool.freeSlots(0)).toBe(4);
+    // An instant run pulls the mean down: more turns are promised ahead, none without a horizon.
+    pool.submitJob(makeJob('g', T0, { func: () => 1 }), [T0]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(pool.freeSlots(0)).toBe(4);
+    expect(pool.freeSlots(50)).toBeGreaterThan(4);
+  });
+
   it('runs sync and async functions, reporting what they return or throw', async () => {
     const { pool, host } = await startedPool();
     const syncError = new Error('sync');

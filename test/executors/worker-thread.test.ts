@@ -210,6 +210,16 @@ describe('WorkerThreadExecutor: context, maxInstances, timeouts', () => {
     await executed;
   });
 
+  test('freeSlots counts from maxWorkers: a run in a worker holds one', async () => {
+    const { scheduler, executor } = await startScheduler({ maxWorkers: 3 });
+    expect(executor.freeSlots(0)).toBe(3);
+    const executed = nextEvent(scheduler, 'job_executed', 'held');
+    await scheduler.addJob(`${TASKS}pause`, 'date', { id: 'held', args: [300] });
+    await vi.waitFor(() => expect(executor.freeSlots(0)).toBe(2));
+    await executed;
+    await vi.waitFor(() => expect(executor.freeSlots(0)).toBe(3));
+  });
+
   test('a run past its timeout is aborted and reported as JobTimeoutError (job option)', async () => {
     const { scheduler } = await startScheduler();
     const event = await runOnce(scheduler, `${TASKS}untilAborted`, [], { timeout: 0.2 });

@@ -34,8 +34,11 @@ export interface StoreInstance {
 /** One store kind the cluster test and bench run on. */
 export interface StoreSetup {
   name: string;
-  /** Starts what the store needs (a temp directory, a throwaway server). */
-  start(): Promise<StoreInstance>;
+  /**
+   * Starts what the store needs (a temp directory, a throwaway server); `durable` keeps the
+   * server's default durability (Postgres fsync and synchronous_commit on), for benchmarks.
+   */
+  start(options?: { durable?: boolean }): Promise<StoreInstance>;
 }
 
 /** The stores of the cluster test and bench; adding a store is one entry here. */
@@ -52,8 +55,8 @@ export const STORE_SETUPS: StoreSetup[] = [
   },
   {
     name: 'postgres',
-    async start() {
-      const server = await startPostgres();
+    async start(options) {
+      const server = await startPostgres({ durable: options?.durable });
       return {
         config: (name, timing) => ({
           kind: 'postgres',
@@ -339,6 +342,12 @@ export interface ScenarioOptions {
   killOffsetMs?: number;
   /** Milliseconds from spawning the processes to the first fire (they must be ready by then). */
   leadMs: number;
+  /** How long each run holds (ms); default 0. */
+  holdMs?: number;
+  /** The jobs' misfire grace time in seconds; default 1. */
+  misfireGraceTime?: number;
+  /** Each process's executor maxWorkers; default 10. */
+  maxWorkers?: number;
   /** Progress lines go here. */
   log(message: string): void;
 }
@@ -397,8 +406,10 @@ export async function runScenario(
             seconds: 1,
             startDate: new Date(start).toISOString(),
             endDate: new Date(end).toISOString(),
+            holdMs: options.holdMs,
           },
-          misfireGraceTime: 1,
+          misfireGraceTime: options.misfireGraceTime ?? 1,
+          maxWorkers: options.maxWorkers,
         }),
       );
     }

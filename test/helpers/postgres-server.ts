@@ -1,6 +1,8 @@
 /**
- * A throwaway PostgreSQL server for store tests: a fresh data directory, a free port, fsync off.
- * Postgres refuses to run as root, so under root the binaries run as the `postgres` user.
+ * A throwaway PostgreSQL server for store tests and benchmarks: a fresh data directory, a free
+ * port; fsync and synchronous_commit off (fast, for tests) unless `durable` asks for the server's
+ * defaults (for benchmarks). Postgres refuses to run as root, so under root the binaries run as
+ * the `postgres` user.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -61,8 +63,23 @@ async function exec(bin: string, args: string[], cwd: string): Promise<void> {
   }
 }
 
+/** Options of `startPostgres`. */
+export interface PostgresServerOptions {
+  /**
+   * Keep Postgres's default durability (fsync, synchronous_commit and full_page_writes on), as
+   * benchmarks must; by default they are off, which is faster and enough for tests.
+   */
+  durable?: boolean;
+}
+
+/** The server settings that `startPostgres` changes from Postgres's defaults. */
+export function postgresSettings(options: PostgresServerOptions = {}): string[] {
+  const fast = ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
+  return [...(options.durable === true ? [] : fast), 'shared_buffers=16MB', 'max_connections=60'];
+}
+
 /** Starts a fresh server with an empty database `tickwork`. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const bin = binDir();
   const dir = await mkdtemp(join(tmpdir(), 'tickwork-pg-'));
   if (asRoot) {
@@ -82,11 +99,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    '-c fsync=off',
-    '-c synchronous_commit=off',
-    '-c full_page_writes=off',
-    '-c shared_buffers=16MB',
-    '-c max_connections=60',
+    ...postgresSettings(options).map((setting) => `-c ${setting}`),
   ].join(' ');
   let running = false;
   // A test process that dies without afterAll must not leave a server behind.

@@ -42,6 +42,8 @@ registerTask('shared.record', (scheduler: string, runTime: string) => {
 let release: () => void = () => {};
 registerTask('shared.slow', () => new Promise<void>((resolve) => (release = resolve)));
 
+registerTask('shared.hold', () => new Promise<void>((resolve) => setTimeout(resolve, 100)));
+
 function sqlite(): Database.Database {
   return new Database(path);
 }
@@ -209,6 +211,38 @@ describe('shared SQLite store', () => {
     for (const [, who] of fired) expect(who).toHaveLength(1);
     const left = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
     expect(left.n).toBe(0);
+  });
+
+  it('a pass takes only what its executor can start; a finished run brings the loop back for more', async () => {
+    // A 60 s poll and no wake-up hints (SQLite): only finished runs can start the passes that
+    // take the rest.
+    const make = (id: string) =>
+      makeScheduler({
+        schedulerId: id,
+        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+        executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
+      });
+    const a = make('a');
+    const b = make('b');
+    await a.start({ paused: true });
+    await b.start({ paused: true });
+    const started: string[] = [];
+    for (const s of [a, b]) {
+      s.on('job_submitted', (e) => started.push(`${e.schedulerId}@${Date.now() - T0.getTime() - SECOND}`));
+    }
+    for (let i = 0; i < 8; i++) {
+      await a.addJob('shared.hold', 'date', { runDate: at(SECOND), id: `job-${i}`, misfireGraceTime: null });
+    }
+    a.resume();
+    await vi.advanceTimersByTimeAsync(SECOND);
+    b.resume();
+    await vi.advanceTimersByTimeAsync(SECOND);
+    // Each took 2 at once (its 2 free workers; no run time known yet), leaving 4 due. When the
+    // runs ended, 100 ms later, a came back for 3 (2 free workers plus the 1 run they turn over
+    // in the next 50 ms at 100 ms a run) and b for the last one; no poll was waited for.
+    expect(started).toEqual(['a@0', 'a@0', 'b@0', 'b@0', 'a@101', 'a@101', 'a@101', 'b@101']);
+    await a.shutdown();
+    await b.shutdown();
   });
 
   it('a release with a token that moved on is ignored: a change made during the pass wins', async () => {
