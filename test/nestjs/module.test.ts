@@ -4,9 +4,11 @@
  * starts and stops with the application.
  */
 import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Inject, Injectable, Module, Scope } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -23,6 +25,7 @@ import {
 } from '../../src/nestjs/index.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
+const SRC = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
 @Injectable()
 class ReportsService {
@@ -230,5 +233,60 @@ describe('TickworkModule on a persistent store', () => {
     );
     expect((await second.get(BackgroundScheduler).getJobs()).map((j) => j.id)).toEqual(['V1.nightly']);
     await second.close();
+  });
+
+  it('removes at start-up the jobs of a provider class that is gone (their task is unknown here)', async () => {
+    const path = join(dir, 'jobs.db');
+    // An earlier deploy, in a process of its own, had a provider this application no longer has.
+    const earlier = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { BackgroundScheduler, SqliteJobStore, registerTask } from ${JSON.stringify(SRC)};
+         registerTask('OldService.cleanup', () => undefined);
+         const s = new BackgroundScheduler({ timezone: 'UTC', jobstores: { default: new SqliteJobStore({ path: ${JSON.stringify(path)} }) } });
+         await s.start({ paused: true });
+         await s.addJob('OldService.cleanup', 'interval', { id: 'OldService.cleanup', hours: 1 });
+         await s.addJob('OldService.cleanup', 'interval', { id: 'kept-by-hand', hours: 1 });
+         await s.shutdown();`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(earlier.status, earlier.stderr).toBe(0);
+
+    @Injectable()
+    class NewService {
+      @Interval({ hours: 1 })
+      sync(): void {}
+    }
+    const open = (removeStaleJobs?: boolean) =>
+      NestFactory.createApplicationContext(
+        appModule(
+          { timezone: 'UTC', removeStaleJobs, jobstores: { default: new SqliteJobStore({ path }) } },
+          [NewService],
+        ),
+        { logger: false },
+      );
+    const ids = async (app: Awaited<ReturnType<typeof open>>) =>
+      (await app.get(BackgroundScheduler).getJobs())
+        .map((j) => `${j.id}${j.broken === null ? '' : ' (broken)'}`)
+        .sort();
+
+    // With removeStaleJobs off, the old jobs stay, shown as broken.
+    const kept = await open(false);
+    expect(await ids(kept)).toEqual([
+      'NewService.sync',
+      'OldService.cleanup (broken)',
+      'kept-by-hand (broken)',
+    ]);
+    await kept.close();
+
+    // By default both name the gone class's task and are removed (whatever their id).
+    const cleaned = await open();
+    expect(await ids(cleaned)).toEqual(['NewService.sync']);
+    await cleaned.close();
   });
 });
