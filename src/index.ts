@@ -35,7 +35,7 @@ export {
 } from './stores/postgres/index.js';
 export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
 export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
-export { registerTask } from './tasks.js';
+export { registerTask, type TaskModules } from './tasks.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
 export type { DateInput, DateTimeLike } from './time/inputs.js';

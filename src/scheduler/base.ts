@@ -371,7 +371,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Resolves a stored job's task reference (see `StoreHost.restoreTask`). */
   async restoreTask(ref: string, executor: string): Promise<JobFunction> {
     try {
-      return await resolveTask(ref);
+      return await resolveTask(ref, this.#settings.taskPolicy);
     } catch (error) {
       const target = this.#executors.get(executor);
       if (error instanceof TaskLookupError && target?.resolvesTaskNames === true && !isModuleRef(ref)) {
@@ -485,7 +485,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const resolved =
       typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
         ? { func: workerOnlyTask(func), taskRef: func }
-        : resolveFunc(func);
+        : resolveFunc(func, this.#settings.taskPolicy);
     const { func: fn, taskRef } = resolved instanceof Promise ? await resolved : resolved;
     const job = new Job(this, {
       id: checked.id,

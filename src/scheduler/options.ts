@@ -7,6 +7,13 @@ import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
+import {
+  checkTaskModules,
+  checkTaskRoot,
+  DEFAULT_TASK_POLICY,
+  type TaskModules,
+  type TaskPolicy,
+} from '../tasks.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 
@@ -40,6 +47,13 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
   schedulerId?: string;
+  /**
+   * Modules a `'module#export'` task reference may import (specifiers, globs, or a predicate).
+   * Default: files inside `taskRoot`. Builtins and data:/http:/https: URLs are never imported.
+   */
+  taskModules?: TaskModules;
+  /** The application root that file task references must stay inside. Default `process.cwd()`. */
+  taskRoot?: string;
 }
 
 type ArgsOption<F extends JobFunction> = F extends (...args: infer P) => unknown
@@ -109,6 +123,8 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'daemon',
   'logger',
   'schedulerId',
+  'taskModules',
+  'taskRoot',
 ]);
 
 /** Validates a grace time or timeout: `null` or a positive number of seconds. */
@@ -196,6 +212,7 @@ export interface SchedulerSettings {
   daemon: boolean;
   logger: Logger;
   schedulerId: string;
+  taskPolicy: TaskPolicy;
 }
 
 /** The settings a new scheduler starts with. */
@@ -207,6 +224,7 @@ export function defaultSettings(): SchedulerSettings {
     daemon: false,
     logger: silentLogger,
     schedulerId: `${hostname()}-${process.pid}`,
+    taskPolicy: DEFAULT_TASK_POLICY,
   };
 }
 
@@ -250,5 +268,11 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     out.logger = o.logger as Logger;
   }
   if (o.schedulerId !== undefined) out.schedulerId = checkAlias(o.schedulerId, 'schedulerId');
+  if (o.taskModules !== undefined || o.taskRoot !== undefined) {
+    out.taskPolicy = {
+      modules: o.taskModules === undefined ? settings.taskPolicy.modules : checkTaskModules(o.taskModules),
+      root: o.taskRoot === undefined ? settings.taskPolicy.root : checkTaskRoot(o.taskRoot),
+    };
+  }
   return out;
 }

@@ -657,7 +657,10 @@ describe('task references', () => {
   it("resolves 'module#export' references by import", async () => {
     const scheduler = makeScheduler();
     const events = record(scheduler);
-    await scheduler.addJob('node:path#basename', 'interval', { seconds: 1, args: ['/a/b/c.txt'] });
+    await scheduler.addJob('./test/fixtures/tasks/allowed.ts#lastSegment', 'interval', {
+      seconds: 1,
+      args: ['/a/b/c.txt'],
+    });
     await scheduler.start();
     await vi.advanceTimersByTimeAsync(SECOND);
     expect(named(events, 'job_executed').map((e) => e.retval)).toEqual(['c.txt']);
