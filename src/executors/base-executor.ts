@@ -196,15 +196,31 @@ export abstract class BaseExecutor implements Executor {
       this.#settle(job, runTime, run, false, error);
       return null;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      return (result as Promise<unknown>).then(
+    // A returned value is the job's, however hostile: a `then` getter that throws, a `then` that
+    // throws or returns nothing, a revoked proxy. Each ends as job_executed or job_error.
+    let thenable: boolean;
+    try {
+      thenable =
+        result !== null &&
+        (typeof result === 'object' || typeof result === 'function') &&
+        typeof (result as Promise<unknown>).then === 'function';
+    } catch (error) {
+      this.#settle(job, runTime, run, false, error);
+      return null;
+    }
+    if (thenable) {
+      let adopted: Promise<unknown>;
+      try {
+        adopted = Promise.resolve(result);
+      } catch (error) {
+        adopted = Promise.reject(error);
+      }
+      // The native `then`: a promise may carry a `then` of its own.
+      return Promise.prototype.then.call(
+        adopted,
         (value) => this.#settle(job, runTime, run, true, value),
         (error: unknown) => this.#settle(job, runTime, run, false, error),
-      );
+      ) as Promise<void>;
     }
     this.#settle(job, runTime, run, true, result);
     return null;
