@@ -37,12 +37,14 @@ const hostile: Record<string, () => unknown> = {
   revokedProxy: () => revoked,
   promiseWithOwnThen: () =>
     Object.assign(Promise.resolve('own'), {
+      // biome-ignore lint/suspicious/noThenProperty: the hostile value under test
       then() {
         throw new Error('own then threw');
       },
     }),
   functionThenable: () =>
     Object.assign(() => undefined, {
+      // biome-ignore lint/suspicious/noThenProperty: the hostile value under test
       then() {
         throw new Error('function then threw');
       },
