@@ -1,8 +1,12 @@
 /**
  * The SQLite backend on better-sqlite3. Several processes may share the file: WAL mode lets
- * readers go on beside the one writer, `busy_timeout` makes writers wait for each other instead
- * of failing, and every change that spans rows is one `BEGIN IMMEDIATE` transaction.
+ * readers go on beside the one writer, and every change that spans rows is one `BEGIN IMMEDIATE`
+ * transaction. better-sqlite3 is synchronous, so a lock held by another process (a backup, the
+ * `sqlite3` shell, a long transaction) must not be waited for inside the driver: its busy timeout
+ * is a few milliseconds, and a call that finds the file locked is tried again after an
+ * asynchronous, growing pause, so the event loop keeps turning while the lock is held.
  */
+import { clock } from '../../time/clock.js';
 import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
 import type { JobRow } from '../state.js';
 import { MIGRATIONS, type SqliteNames } from './migrations.js';
@@ -37,6 +41,39 @@ interface Row {
   next_run_time: number | null;
   state: string;
   token?: number;
+}
+
+/** Longest time one driver call may wait for a lock, blocking the event loop (ms). */
+export const BUSY_TIMEOUT_MS = 5;
+/** How long a call keeps trying a locked file before it fails (ms of pauses). */
+export const LOCKED_GIVE_UP_MS = 10_000;
+const FIRST_PAUSE_MS = 5;
+const MAX_PAUSE_MS = 200;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+
+/**
+ * Runs `call` (one statement or one transaction, which SQLite undoes whole when it fails), again
+ * after a pause while the file is locked, for at most `LOCKED_GIVE_UP_MS` of pauses.
+ */
+async function whenUnlocked<T>(call: () => T): Promise<T> {
+  let waited = 0;
+  let wait = FIRST_PAUSE_MS;
+  for (;;) {
+    try {
+      return call();
+    } catch (error) {
+      if (!isBusy(error) || waited >= LOCKED_GIVE_UP_MS) throw error;
+    }
+    await pause(wait);
+    waited += wait;
+    wait = Math.min(wait * 2, MAX_PAUSE_MS);
+  }
 }
 
 const toJobRow = (r: Row): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
@@ -140,12 +177,12 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async open(): Promise<void> {
-    const db = new this.Driver(this.path, { timeout: 10_000 });
+    const db = new this.Driver(this.path, { timeout: BUSY_TIMEOUT_MS });
     try {
-      db.pragma('journal_mode = WAL');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await whenUnlocked(() => db.pragma('journal_mode = WAL'));
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 10000');
-      this.#migrate(db);
+      await whenUnlocked(() => this.#migrate(db));
     } catch (error) {
       db.close();
       throw error;
@@ -196,67 +233,71 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async get(id: string): Promise<JobRow | null> {
-    const row = this.#q.get.get(id) as Row | undefined;
+    const row = (await whenUnlocked(() => this.#q.get.get(id))) as Row | undefined;
     return row === undefined ? null : toJobRow(row);
   }
 
   async all(): Promise<JobRow[]> {
-    return (this.#q.all.all() as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.all.all())) as Row[]).map(toJobRow);
   }
 
   async due(now: number): Promise<JobRow[]> {
-    return (this.#q.due.all(now) as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.due.all(now))) as Row[]).map(toJobRow);
   }
 
   async nextRunTime(now: number): Promise<number | null> {
-    const due = (this.#q.nextDue.get({ now }) as { t: number | null }).t;
-    const later = (this.#q.nextLater.get(now) as { t: number | null }).t;
+    const [due, later] = await whenUnlocked(() => [
+      (this.#q.nextDue.get({ now }) as { t: number | null }).t,
+      (this.#q.nextLater.get(now) as { t: number | null }).t,
+    ]);
     if (due === null) return later;
     return later === null ? due : Math.min(due, later);
   }
 
   async insert(row: JobRow): Promise<boolean> {
-    return this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0;
+    return whenUnlocked(() => this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0);
   }
 
   async insertMany(rows: JobRow[]): Promise<boolean[]> {
     if (rows.length === 0) return [];
-    return this.#tx.insertMany.immediate(rows);
+    return whenUnlocked(() => this.#tx.insertMany.immediate(rows));
   }
 
   async update(row: JobRow): Promise<boolean> {
-    return this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0;
+    return whenUnlocked(() => this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0);
   }
 
   async remove(id: string): Promise<boolean> {
-    return this.#tx.remove.immediate(id);
+    return whenUnlocked(() => this.#tx.remove.immediate(id));
   }
 
   async removeAll(): Promise<void> {
-    this.#tx.removeAll.immediate();
+    await whenUnlocked(() => this.#tx.removeAll.immediate());
   }
 
   async acquire(owner: string, now: number, leaseUntil: number, limit: number): Promise<AcquiredRow[]> {
-    const rows = this.#q.acquire.all({ owner, until: leaseUntil, now, limit }) as Required<Row>[];
+    const rows = (await whenUnlocked(() =>
+      this.#q.acquire.all({ owner, until: leaseUntil, now, limit }),
+    )) as Required<Row>[];
     return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
     if (releases.length === 0) return [];
-    return this.#tx.release.immediate(owner, releases, claimUntil);
+    return whenUnlocked(() => this.#tx.release.immediate(owner, releases, claimUntil));
   }
 
   async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
     if (runs.length === 0) return;
-    this.#tx.completeRuns.immediate(runs);
+    await whenUnlocked(() => this.#tx.completeRuns.immediate(runs));
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
-    this.#q.renewRuns.run(until, owner);
+    await whenUnlocked(() => this.#q.renewRuns.run(until, owner));
   }
 
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
-    const rows = this.#q.takeAbandoned.all({ now, until }) as Array<{
+    const rows = (await whenUnlocked(() => this.#q.takeAbandoned.all({ now, until }))) as Array<{
       job_id: string;
       run_time: number;
       scheduler_id: string;
