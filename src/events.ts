@@ -119,7 +119,15 @@ export interface SchedulerEventMap {
   job_modified: JobEvent & { name: 'job_modified' };
   job_executed: JobExecutionEvent & { name: 'job_executed'; retval: unknown };
   job_error: JobExecutionEvent & { name: 'job_error'; error: unknown };
-  job_missed: JobExecutionEvent & { name: 'job_missed' };
+  job_missed: JobExecutionEvent & {
+    name: 'job_missed';
+    /** How many consecutive fire times this event reports (a long backlog is one event). */
+    missedCount: number;
+    /** The first of them (also `scheduledRunTime`). */
+    firstMissedTime: Date;
+    /** The last of them. */
+    lastMissedTime: Date;
+  };
   job_submitted: JobSubmissionEvent & { name: 'job_submitted' };
   job_max_instances: JobSubmissionEvent & { name: 'job_max_instances' };
 }

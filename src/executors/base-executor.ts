@@ -312,6 +312,13 @@ export abstract class BaseExecutor implements Executor {
     };
     if (name !== 'job_executed') delete event.retval;
     if (name !== 'job_error') delete event.error;
+    if (name === 'job_missed') {
+      Object.assign(event, {
+        missedCount: 1,
+        firstMissedTime: scheduledRunTime,
+        lastMissedTime: scheduledRunTime,
+      });
+    }
     host.dispatchEvent(event as never);
   }
 }
