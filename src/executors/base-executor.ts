@@ -6,7 +6,7 @@
 import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
 import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
 import type { Job } from '../job.js';
-import { atDeadline, clock } from '../time/clock.js';
+import { afterDuration, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost } from './base.js';
 import type { JobContext } from './worker-context.js';
 
@@ -267,8 +267,8 @@ export abstract class BaseExecutor implements Executor {
         result = Promise.race([
           result,
           new Promise<never>((_, reject) => {
-            cancelTimeout = atDeadline(
-              clock.now() + timeout * 1000,
+            cancelTimeout = afterDuration(
+              timeout * 1000,
               () => {
                 const error = new JobTimeoutError(job.id, timeout);
                 run.abort(error);
