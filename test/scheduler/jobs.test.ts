@@ -544,6 +544,25 @@ describe('getJobs', () => {
 });
 
 describe('printJobs', () => {
+  it('escapes control characters in ids, names and store aliases', async () => {
+    const scheduler = makeScheduler({ jobstores: { 'st\u001b[2Jore': new MemoryJobStore() } });
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(() => {}, 'interval', {
+      hours: 1,
+      id: 'a\nb\u0007',
+      name: '\u001b[31mred\u001b[0m\r\u009b\u202eevil\u2028',
+      jobstore: 'st\u001b[2Jore',
+    });
+    let text = '';
+    await scheduler.printJobs('st\u001b[2Jore', { write: (s: string) => (text += s) });
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/);
+    expect(text).toContain('Jobstore st\\u001b[2Jore:');
+    expect(text).toContain('a\\nb\\u0007');
+    expect(text).toContain('\\u001b[31mred\\u001b[0m\\r\\u009b\\u202eevil\\u2028');
+    // One line per table row: the job's own newline did not break it.
+    expect(text.split('\n')).toHaveLength(4);
+  });
+
   it('prints pending jobs, then a table per store', async () => {
     const scheduler = makeScheduler({
       jobstores: { default: new MemoryJobStore(), other: new MemoryJobStore() },
