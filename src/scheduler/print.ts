@@ -5,6 +5,7 @@ import { formatInstant } from '../triggers/format.js';
 
 // Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides:
 // printed raw they would move the cursor, clear the screen or reorder the text of a terminal.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

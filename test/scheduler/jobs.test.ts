@@ -555,6 +555,7 @@ describe('printJobs', () => {
     });
     let text = '';
     await scheduler.printJobs('st\u001b[2Jore', { write: (s: string) => (text += s) });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: none may be left
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/);
     expect(text).toContain('Jobstore st\\u001b[2Jore:');
     expect(text).toContain('a\\nb\\u0007');
