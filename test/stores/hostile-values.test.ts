@@ -44,7 +44,7 @@ it('keeps a __proto__ key in args as an own property, stored and restored', asyn
   expect(JSON.parse(stored.state).args).toEqual([JSON.parse('{"__proto__": {"polluted": true}, "a": 1}')]);
   expect(stored.state).toContain('"__proto__":{"polluted":true}');
 
-  const [restored] = (await scheduler.getJob('p'))?.args as [Record<string, unknown>];
+  const [restored] = ((await scheduler.getJob('p'))?.args ?? []) as [Record<string, unknown>];
   expect(Object.getPrototypeOf(restored)).toBe(Object.prototype);
   expect(Object.hasOwn(restored, '__proto__')).toBe(true);
   expect(Object.getOwnPropertyDescriptor(restored, '__proto__')?.value).toEqual({ polluted: true });
@@ -61,7 +61,7 @@ it('a __proto__ key written into the database never becomes a prototype', async 
   expect(tampered).not.toBe(state);
   db.prepare('UPDATE tickwork_jobs SET state = ? WHERE id = ?').run(tampered, 'q');
   db.close();
-  const [restored] = (await scheduler.getJob('q'))?.args as [Record<string, unknown>];
+  const [restored] = ((await scheduler.getJob('q'))?.args ?? []) as [Record<string, unknown>];
   expect(Object.getPrototypeOf(restored)).toBe(Object.prototype);
   expect((restored as { isAdmin?: unknown }).isAdmin).toBeUndefined();
   expect(Object.getOwnPropertyDescriptor(restored, '__proto__')?.value).toEqual({ isAdmin: true });
