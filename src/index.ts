@@ -27,7 +27,7 @@ export type {
 } from './scheduler/options.js';
 export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
 export { MemoryJobStore } from './stores/memory.js';
-export type { PersistentStoreOptions } from './stores/persistent.js';
+export { JOB_CACHE_LIMIT, type PersistentStoreOptions } from './stores/persistent.js';
 export {
   PostgresJobStore,
   type PostgresJobStoreOptions,
