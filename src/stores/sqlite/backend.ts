@@ -6,6 +6,7 @@
  * is a few milliseconds, and a call that finds the file locked is tried again after an
  * asynchronous, growing pause, so the event loop keeps turning while the lock is held.
  */
+import { statSync } from 'node:fs';
 import { clock } from '../../time/clock.js';
 import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
 import type { JobRow } from '../state.js';
@@ -167,6 +168,10 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
 export class SqliteBackend implements StoreBackend {
   #open: { db: SqliteDatabase; sql: Statements; tx: ReturnType<typeof makeTransactions> } | null = null;
   readonly #names: SqliteNames;
+  // The file opened (device and inode), to notice it deleted or replaced under the open handle.
+  #identity: string | null = null;
+  // Set once the file was deleted or replaced: every call fails with it until a file is back.
+  #orphaned: Error | null = null;
 
   constructor(
     private readonly Driver: SqliteDriver,
@@ -189,6 +194,42 @@ export class SqliteBackend implements StoreBackend {
     }
     const sql = prepareStatements(db, this.#names);
     this.#open = { db, sql, tx: makeTransactions(db, sql) };
+    this.#identity = this.#fileIdentity();
+    this.#orphaned = null;
+  }
+
+  /** `dev:ino` of the file at the path now, `null` when there is none (or no file at all). */
+  #fileIdentity(): string | null {
+    if (this.path === '' || this.path === ':memory:' || this.path.startsWith('file:')) return null;
+    try {
+      const { dev, ino } = statSync(this.path);
+      return `${dev}:${ino}`;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Checks that the path still names the file that is open (called at each heartbeat). A file
+   * deleted or replaced while open would take writes no other process sees: the orphan is closed
+   * and every call fails, until a file is at the path again, which is then opened.
+   */
+  async #checkFile(): Promise<void> {
+    if (this.#open === null && this.#orphaned === null) return;
+    const now = this.#fileIdentity();
+    if (this.#orphaned !== null) {
+      if (now === null) throw this.#orphaned;
+      await this.open();
+      return;
+    }
+    if (this.#identity === null || now === this.#identity) return;
+    const open = this.#open;
+    this.#open = null;
+    open?.db.close();
+    this.#orphaned = new Error(
+      `SQLite file ${JSON.stringify(this.path)} was ${now === null ? 'deleted' : 'replaced'} while open: writes to it would be lost, so it is not used any more${now === null ? '; the store fails until a database file is there again' : '; the new file is opened at the next heartbeat'}`,
+    );
+    throw this.#orphaned;
   }
 
   /** Applies the migrations not applied yet, under the write lock, so processes do not race. */
@@ -217,18 +258,19 @@ export class SqliteBackend implements StoreBackend {
   }
 
   get #q(): Statements {
-    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
     return this.#open.sql;
   }
 
   get #tx(): ReturnType<typeof makeTransactions> {
-    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
     return this.#open.tx;
   }
 
   async close(): Promise<void> {
     const open = this.#open;
     this.#open = null;
+    this.#orphaned = null;
     open?.db.close();
   }
 
@@ -293,6 +335,7 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
+    await this.#checkFile();
     await whenUnlocked(() => this.#q.renewRuns.run(until, owner));
   }
 
