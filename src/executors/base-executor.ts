@@ -8,6 +8,7 @@ import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events
 import type { Job } from '../job.js';
 import { afterDuration, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost } from './base.js';
+import { getJobContext } from './context.js';
 import type { JobContext } from './worker-context.js';
 
 /** Why a run was aborted by `shutdown({ wait: false })`. */
@@ -63,7 +64,8 @@ export abstract class BaseExecutor implements Executor {
   #active = 0;
   #draining = false;
   readonly #running = new Set<RunContext>();
-  #idle: Array<() => void> = [];
+  // Waiters for the end of every run but the ones `exclude` counts (the caller's own run).
+  #idle: Array<{ resolve: () => void; exclude: number }> = [];
 
   /** Called by the scheduler when it starts. */
   async start(host: ExecutorHost, alias: string): Promise<void> {
@@ -84,8 +86,12 @@ export abstract class BaseExecutor implements Executor {
       this.#queueHead = 0;
       return;
     }
-    if (this.#active === 0 && this.#queueHead >= this.#queue.length) return;
-    await new Promise<void>((resolve) => this.#idle.push(resolve));
+    // Called from inside one of this executor's runs (a job shutting its scheduler down): that
+    // run cannot end before this returns, so it is not waited for.
+    const caller = getJobContext();
+    const exclude = caller instanceof RunContext && this.#running.has(caller) ? 1 : 0;
+    if (this.#active <= exclude && this.#queueHead >= this.#queue.length) return;
+    await new Promise<void>((resolve) => this.#idle.push({ resolve, exclude }));
   }
 
   /** Runs in progress or queued, per job id (for `maxInstances`). */
@@ -155,10 +161,12 @@ export abstract class BaseExecutor implements Executor {
     } finally {
       this.#draining = false;
     }
-    if (this.#active === 0 && this.#queueHead >= this.#queue.length && this.#idle.length > 0) {
-      const idle = this.#idle;
-      this.#idle = [];
-      for (const resolve of idle) resolve();
+    if (this.#idle.length > 0 && this.#queueHead >= this.#queue.length) {
+      const done = this.#idle.filter((w) => this.#active <= w.exclude);
+      if (done.length > 0) {
+        this.#idle = this.#idle.filter((w) => this.#active > w.exclude);
+        for (const waiter of done) waiter.resolve();
+      }
     }
   }
 
