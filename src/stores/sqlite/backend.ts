@@ -253,6 +253,8 @@ export class SqliteBackend implements StoreBackend {
         db.exec(m.sql(this.#names));
         record.run(m.version, m.name, Date.now());
       }
+      // A write, so a file this process cannot write fails start() rather than every pass.
+      db.prepare(`UPDATE ${table} SET name = name WHERE version = ?`).run(latest);
     });
     migrate.immediate();
   }
