@@ -138,12 +138,6 @@ export function checkJobOptions(
   if (typeof id !== 'string' || id === '') {
     throw new TypeError(`Expected id to be a non-empty string, got ${describeValue(options.id)}`);
   }
-  // A lone surrogate cannot be stored as it is (SQLite rewrites it): the job would lose its id.
-  if (/\p{Cs}/u.test(id)) {
-    throw new TypeError(
-      `Expected id to be well-formed Unicode (no lone surrogate), got ${describeValue(options.id)}`,
-    );
-  }
   if (options.name !== undefined && typeof options.name !== 'string') {
     throw new TypeError(`Expected name to be a string, got ${describeValue(options.name)}`);
   }

@@ -2,7 +2,7 @@
  * Values that JSON and SQLite treat specially, through a SQLite store: a `__proto__` key in job
  * args stays an own property both ways (never dropped, never a prototype), also when a row
  * written behind the scheduler's back carries one; ids that are not well-formed Unicode (a lone
- * surrogate, which SQLite would rewrite) are refused at addJob.
+ * surrogate, which SQLite would rewrite) are refused at addJob with a SerializationError.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,7 +71,7 @@ it('refuses ids that are not well-formed Unicode, and keeps well-formed ones exa
   const { scheduler } = await open();
   for (const id of ['lone\uD800', '\uDC00x', 'a\uDFFFb']) {
     await expect(scheduler.addJob('hostile:noop', 'interval', { hours: 1, id })).rejects.toThrow(
-      /id.*well-formed Unicode.*got/,
+      /Cannot store id: .*lone UTF-16 surrogate/,
     );
   }
   expect(await scheduler.getJobs()).toEqual([]);
