@@ -75,3 +75,39 @@ it('a logger that throws does not leave the scheduler running without its loop',
     await scheduler.shutdown({ wait: false }).catch(() => undefined);
   }
 });
+
+it('a SQLite file this process cannot write fails start(), not every pass', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { chmodSync } = await import('node:fs');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { SqliteJobStore } = await import('../../src/index.js');
+  const dir = await mkdtemp(join(tmpdir(), 'tickwork-readonly-'));
+  const path = join(dir, 'jobs.db');
+  const setup = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: new SqliteJobStore({ path }) },
+  });
+  await setup.start({ paused: true });
+  await setup.shutdown();
+  // Read-only even for root: the immutable attribute where it can be set, else the mode.
+  let immutable = false;
+  try {
+    execFileSync('chattr', ['+i', path], { stdio: 'ignore' });
+    immutable = true;
+  } catch {
+    chmodSync(path, 0o444);
+  }
+  try {
+    const scheduler = new BackgroundScheduler({
+      timezone: 'UTC',
+      jobstores: { default: new SqliteJobStore({ path }) },
+    });
+    await expect(scheduler.start()).rejects.toThrow(/readonly|read-only|permission|not permitted/i);
+    expect(scheduler.running).toBe(false);
+  } finally {
+    if (immutable) execFileSync('chattr', ['-i', path], { stdio: 'ignore' });
+    await rm(dir, { recursive: true, force: true });
+  }
+});
