@@ -7,7 +7,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { CalendarIntervalTrigger, IntervalTrigger } from '../../src/index.js';
+import {
+  BackgroundScheduler,
+  CalendarIntervalTrigger,
+  IntervalTrigger,
+  registerTask,
+  SqliteJobStore,
+} from '../../src/index.js';
 import { at, DAY, makeScheduler, named, record, useFakeTime } from '../helpers/scheduler.js';
 
 useFakeTime();
@@ -104,6 +110,43 @@ describe('catching up a 1 ms job a day behind', () => {
       at(-5_000 + i).getTime(),
     );
     expect(submitted).toEqual(expected);
+  });
+
+  it('on a SQLite store (real time): one job_missed, at most 1,000 run times a submission', async () => {
+    vi.useRealTimers();
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { waitFor } = await import('../helpers/wait.js');
+    const dir = await mkdtemp(join(tmpdir(), 'tickwork-catch-up-'));
+    registerTask('catch-up:noop', noop);
+    const scheduler = new BackgroundScheduler({
+      timezone: 'UTC',
+      jobstores: { default: new SqliteJobStore({ path: join(dir, 'jobs.db') }) },
+    });
+    try {
+      const events = record(scheduler);
+      await scheduler.start({ paused: true });
+      const dayAgo = new Date(Date.now() - BACKLOG);
+      await scheduler.addJob('catch-up:noop', 'interval', {
+        seconds: 0.001,
+        startDate: dayAgo,
+        nextRunTime: dayAgo,
+        coalesce: false,
+        maxInstances: 10,
+        id: 'fast',
+      });
+      scheduler.resume();
+      await waitFor(() => named(events, 'job_submitted').length > 0, 'the first pass');
+      const [missed] = named(events, 'job_missed');
+      expect(missed?.firstMissedTime.getTime()).toBe(dayAgo.getTime());
+      // Every fire time up to a second before the pass: about 86.4 million, counted, not built.
+      expect(missed?.missedCount).toBeGreaterThan(BACKLOG - 2_000);
+      expect(held(events).largestSubmission).toBeLessThanOrEqual(1000);
+    } finally {
+      await scheduler.shutdown({ wait: false });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a calendar-interval job years behind: one missed event without coalesce', async () => {
