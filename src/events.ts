@@ -132,7 +132,16 @@ export interface SchedulerEventMap {
     code: typeof EVENT_CODES.job_executed;
   };
   job_error: JobExecutionEvent & { name: 'job_error'; error: unknown; code: typeof EVENT_CODES.job_error };
-  job_missed: JobExecutionEvent & { name: 'job_missed'; code: typeof EVENT_CODES.job_missed };
+  job_missed: JobExecutionEvent & {
+    name: 'job_missed';
+    code: typeof EVENT_CODES.job_missed;
+    /** How many consecutive fire times this event reports (a long backlog is one event). */
+    missedCount: number;
+    /** The first of them (also `scheduledRunTime`). */
+    firstMissedTime: Date;
+    /** The last of them. */
+    lastMissedTime: Date;
+  };
   job_submitted: JobSubmissionEvent & { name: 'job_submitted'; code: typeof EVENT_CODES.job_submitted };
   job_max_instances: JobSubmissionEvent & {
     name: 'job_max_instances';

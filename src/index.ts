@@ -36,7 +36,7 @@ export type {
 } from './scheduler/options.js';
 export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
 export { MemoryJobStore } from './stores/memory.js';
-export type { PersistentStoreOptions } from './stores/persistent.js';
+export { JOB_CACHE_LIMIT, type PersistentStoreOptions } from './stores/persistent.js';
 export {
   PostgresJobStore,
   type PostgresJobStoreOptions,
@@ -44,7 +44,7 @@ export {
 } from './stores/postgres/index.js';
 export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
 export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
-export { registerTask } from './tasks.js';
+export { registerTask, type TaskModules } from './tasks.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
 export type { DateInput, DateTimeLike } from './time/inputs.js';

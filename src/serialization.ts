@@ -15,6 +15,14 @@ function childPath(path: string, key: string | number): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
+/**
+ * Sets `key` as an own, enumerable property: an assignment would run the `__proto__` setter,
+ * dropping the key (on encoding) or making the value the object's prototype (on decoding).
+ */
+function ownProperty(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function encode(value: unknown, path: string, seen: Set<object>): Json {
   switch (typeof value) {
     case 'string':
@@ -64,7 +72,9 @@ function encode(value: unknown, path: string, seen: Set<object>): Json {
       throw new SerializationError(path, 'symbol-keyed properties cannot be stored');
     }
     const out: { [key: string]: Json } = {};
-    for (const [key, child] of Object.entries(object)) out[key] = encode(child, childPath(path, key), seen);
+    for (const [key, child] of Object.entries(object)) {
+      ownProperty(out, key, encode(child, childPath(path, key), seen));
+    }
     // Keep user objects that look like our tags apart from the tags themselves.
     if (DATE_TAG in out || OBJECT_TAG in out) return { [OBJECT_TAG]: out };
     return out;
@@ -88,7 +98,7 @@ function decode(value: Json): unknown {
   const source =
     keys.length === 1 && keys[0] === OBJECT_TAG ? (value[OBJECT_TAG] as { [key: string]: Json }) : value;
   const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(source)) out[key] = decode(child);
+  for (const [key, child] of Object.entries(source)) ownProperty(out, key, decode(child));
   return out;
 }
 

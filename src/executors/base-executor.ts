@@ -6,8 +6,9 @@
 import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
 import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
 import type { Job } from '../job.js';
-import { atDeadline, clock } from '../time/clock.js';
+import { afterDuration, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost } from './base.js';
+import { getJobContext } from './context.js';
 import type { JobContext } from './worker-context.js';
 
 const noop = (): void => {};
@@ -67,7 +68,8 @@ export abstract class BaseExecutor implements Executor {
   #meanRunMs: number | null = null;
   #draining = false;
   readonly #running = new Set<RunContext>();
-  #idle: Array<() => void> = [];
+  // Waiters for the end of every run but the ones `exclude` counts (the caller's own run).
+  #idle: Array<{ resolve: () => void; exclude: number }> = [];
 
   /** Called by the scheduler when it starts. */
   async start(host: ExecutorHost, alias: string): Promise<void> {
@@ -88,8 +90,12 @@ export abstract class BaseExecutor implements Executor {
       this.#queueHead = 0;
       return;
     }
-    if (this.#active === 0 && this.#queueHead >= this.#queue.length) return;
-    await new Promise<void>((resolve) => this.#idle.push(resolve));
+    // Called from inside one of this executor's runs (a job shutting its scheduler down): that
+    // run cannot end before this returns, so it is not waited for.
+    const caller = getJobContext();
+    const exclude = caller instanceof RunContext && this.#running.has(caller) ? 1 : 0;
+    if (this.#active <= exclude && this.#queueHead >= this.#queue.length) return;
+    await new Promise<void>((resolve) => this.#idle.push({ resolve, exclude }));
   }
 
   /** Most runs this executor runs at once (`freeSlots` counts from it); `concurrency` by default. */
@@ -195,10 +201,12 @@ export abstract class BaseExecutor implements Executor {
     } finally {
       this.#draining = false;
     }
-    if (this.#active === 0 && this.#queueHead >= this.#queue.length && this.#idle.length > 0) {
-      const idle = this.#idle;
-      this.#idle = [];
-      for (const resolve of idle) resolve();
+    if (this.#idle.length > 0 && this.#queueHead >= this.#queue.length) {
+      const done = this.#idle.filter((w) => this.#active <= w.exclude);
+      if (done.length > 0) {
+        this.#idle = this.#idle.filter((w) => this.#active > w.exclude);
+        for (const waiter of done) waiter.resolve();
+      }
     }
   }
 
@@ -239,15 +247,31 @@ export abstract class BaseExecutor implements Executor {
       this.#settle(job, runTime, run, false, error);
       return null;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      return (result as Promise<unknown>).then(
+    // A returned value is the job's, however hostile: a `then` getter that throws, a `then` that
+    // throws or returns nothing, a revoked proxy. Each ends as job_executed or job_error.
+    let thenable: boolean;
+    try {
+      thenable =
+        result !== null &&
+        (typeof result === 'object' || typeof result === 'function') &&
+        typeof (result as Promise<unknown>).then === 'function';
+    } catch (error) {
+      this.#settle(job, runTime, run, false, error);
+      return null;
+    }
+    if (thenable) {
+      let adopted: Promise<unknown>;
+      try {
+        adopted = Promise.resolve(result);
+      } catch (error) {
+        adopted = Promise.reject(error);
+      }
+      // The native `then`: a promise may carry a `then` of its own.
+      return Promise.prototype.then.call(
+        adopted,
         (value) => this.#settle(job, runTime, run, true, value),
         (error: unknown) => this.#settle(job, runTime, run, false, error),
-      );
+      ) as Promise<void>;
     }
     this.#settle(job, runTime, run, true, result);
     return null;
@@ -301,8 +325,8 @@ export abstract class BaseExecutor implements Executor {
         result = Promise.race([
           result,
           new Promise<never>((_, reject) => {
-            cancelTimeout = atDeadline(
-              clock.now() + timeout * 1000,
+            cancelTimeout = afterDuration(
+              timeout * 1000,
               () => {
                 const error = new JobTimeoutError(job.id, timeout);
                 run.abort(error);
@@ -350,6 +374,13 @@ export abstract class BaseExecutor implements Executor {
     };
     if (name !== 'job_executed') delete event.retval;
     if (name !== 'job_error') delete event.error;
+    if (name === 'job_missed') {
+      Object.assign(event, {
+        missedCount: 1,
+        firstMissedTime: scheduledRunTime,
+        lastMissedTime: scheduledRunTime,
+      });
+    }
     host.dispatchEvent(event as never);
   }
 }

@@ -49,11 +49,14 @@ interface Slot {
   exited: Promise<void>;
 }
 
-/** Arms a timer for `ms`, however long: the clock caps single sleeps, so long ones are chained. */
+/**
+ * Arms a timer for `ms` of elapsed (monotonic) time, however long: the clock caps single sleeps,
+ * so long ones are chained.
+ */
 function after(ms: number, fn: () => void, onHandle: (handle: TimerHandle) => void): void {
-  const deadline = clock.now() + ms;
+  const deadline = clock.monotonic() + ms;
   const arm = () => {
-    const left = deadline - clock.now();
+    const left = deadline - clock.monotonic();
     if (left <= 0) fn();
     else onHandle(clock.setTimeout(arm, left, true));
   };

@@ -88,6 +88,23 @@ interface PendingJob {
   replaceExisting: boolean;
 }
 
+/** `logger` with each method made safe: a throw is reported as a process warning, once. */
+function guardLogger(logger: Logger): Logger {
+  let warned = false;
+  const guard =
+    (level: keyof Logger) =>
+    (...args: unknown[]): void => {
+      try {
+        logger[level](...args);
+      } catch (error) {
+        if (warned) return;
+        warned = true;
+        process.emitWarning(`tickwork: the scheduler's logger threw: ${String(error)}`);
+      }
+    };
+  return { debug: guard('debug'), info: guard('info'), warn: guard('warn'), error: guard('error') };
+}
+
 /** What every scheduler shares. Use `BackgroundScheduler` or `BlockingScheduler`. */
 export abstract class Scheduler implements StoreHost, ExecutorHost {
   #settings: SchedulerSettings = defaultSettings();
@@ -97,7 +114,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   #pending: PendingJob[] = [];
   readonly #finishedRuns = new Map<JobStore, Array<{ jobId: string; runTime: Date }>>();
   #flushing: Promise<void> | null = null;
-  readonly #events = new EventHub(() => this.#settings.logger);
+  readonly #events = new EventHub(() => this.logger);
   readonly #mutexes = new Map<string, Mutex>();
   readonly #loop: RunLoop;
 
@@ -124,10 +141,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     return this.#settings.daemon;
   }
 
-  /** The scheduler's logger. */
+  /**
+   * The scheduler's logger, guarded: a logger method that throws is reported once as a process
+   * warning and otherwise ignored, so logging never breaks the scheduler's own work.
+   */
   get logger(): Logger {
-    return this.#settings.logger;
+    const given = this.#settings.logger;
+    if (this.#guarded?.given !== given) this.#guarded = { given, logger: guardLogger(given) };
+    return this.#guarded.logger;
   }
+
+  #guarded: { given: Logger; logger: Logger } | null = null;
 
   /** This scheduler's id in events and shared stores. */
   get schedulerId(): string {
@@ -187,8 +211,26 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Starts the scheduler (paused if asked): stores and executors start, pending jobs are added. */
   async start(options: { paused?: boolean } = {}): Promise<void> {
     if (this.#state !== STATE_STOPPED) throw new SchedulerAlreadyRunningError();
-    for (const [alias, executor] of this.#executors) await executor.start(this, alias);
-    for (const [alias, store] of this.#stores) await store.start(this, alias);
+    // A store or executor that fails to start fails start(); those started before it are shut
+    // down again, so a program that retries start() leaks no connection.
+    const startedExecutors: Executor[] = [];
+    const startedStores: JobStore[] = [];
+    try {
+      for (const [alias, executor] of this.#executors) {
+        await executor.start(this, alias);
+        startedExecutors.push(executor);
+      }
+      for (const [alias, store] of this.#stores) {
+        await store.start(this, alias);
+        startedStores.push(store);
+      }
+    } catch (error) {
+      await Promise.allSettled([
+        ...startedExecutors.map((e) => e.shutdown(false)),
+        ...startedStores.map((s) => s.shutdown()),
+      ]);
+      throw error;
+    }
     this.#state = options.paused === true ? STATE_PAUSED : STATE_RUNNING;
     const pending = this.#pending;
     this.#pending = [];
@@ -206,9 +248,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         throw error;
       }
     }
-    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
-    // The loop starts first, so a scheduler_started listener that shuts down also stops it.
+    // The loop starts first, so a scheduler_started listener that shuts down also stops it, and
+    // a logger that throws cannot leave the scheduler running without its loop.
     this.#loop.start();
+    this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
   }
 
@@ -409,7 +452,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Resolves a stored job's task reference (see `StoreHost.restoreTask`). */
   async restoreTask(ref: string, executor: string): Promise<JobFunction> {
     try {
-      return await resolveTask(ref);
+      return await resolveTask(ref, this.#settings.taskPolicy);
     } catch (error) {
       const target = this.#executors.get(executor);
       if (error instanceof TaskLookupError && target?.resolvesTaskNames === true && !isModuleRef(ref)) {
@@ -519,7 +562,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const resolved =
       typeof func === 'string' && target.resolvesTaskNames === true && !isModuleRef(func)
         ? { func: workerOnlyTask(func), taskRef: func }
-        : resolveFunc(func);
+        : resolveFunc(func, this.#settings.taskPolicy);
     const runNow =
       (trigger === undefined || trigger === null || trigger === 'date') &&
       triggerOptions.runDate === undefined

@@ -7,7 +7,7 @@ import { describeValue } from '../describe.js';
 import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
-import { resolveTask, taskRefOf } from '../tasks.js';
+import { resolveTask, type TaskPolicy, taskRefOf } from '../tasks.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone } from '../time/zone.js';
 import type { Trigger } from '../triggers/base.js';
@@ -107,10 +107,10 @@ export interface ResolvedFunc {
  * Resolves `func` (a function or a task reference) to the function and its task reference; at
  * once for a function, asynchronously for a reference (it may need an import).
  */
-export function resolveFunc(func: unknown): ResolvedFunc | Promise<ResolvedFunc> {
+export function resolveFunc(func: unknown, policy?: TaskPolicy): ResolvedFunc | Promise<ResolvedFunc> {
   if (typeof func === 'function')
     return { func: func as JobFunction, taskRef: taskRefOf(func as JobFunction) };
-  if (typeof func === 'string') return resolveTask(func).then((fn) => ({ func: fn, taskRef: func }));
+  if (typeof func === 'string') return resolveTask(func, policy).then((fn) => ({ func: fn, taskRef: func }));
   throw new TypeError(
     `Expected func to be a function or a task reference string ("name" or "module#export"), got ${describeValue(func)}`,
   );

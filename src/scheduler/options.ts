@@ -8,6 +8,13 @@ import type { JobFunction } from '../job.js';
 import { type Logger, silentLogger, stderrLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
+import {
+  checkTaskModules,
+  checkTaskRoot,
+  DEFAULT_TASK_POLICY,
+  type TaskModules,
+  type TaskPolicy,
+} from '../tasks.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
@@ -45,6 +52,13 @@ export interface SchedulerOptions {
   logger?: Logger | false;
   /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
   schedulerId?: string;
+  /**
+   * Modules a `'module#export'` task reference may import (specifiers, globs, or a predicate).
+   * Default: files inside `taskRoot`. Builtins and data:/http:/https: URLs are never imported.
+   */
+  taskModules?: TaskModules;
+  /** The application root that file task references must stay inside. Default `process.cwd()`. */
+  taskRoot?: string;
 }
 
 type ArgsOption<F extends JobFunction> = F extends (...args: infer P) => unknown
@@ -122,6 +136,8 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'daemon',
   'logger',
   'schedulerId',
+  'taskModules',
+  'taskRoot',
 ]);
 
 /** Validates a grace time or timeout: `null` or a positive number of seconds. */
@@ -214,6 +230,7 @@ export interface SchedulerSettings {
   daemon: boolean;
   logger: Logger;
   schedulerId: string;
+  taskPolicy: TaskPolicy;
 }
 
 /** The settings a new scheduler starts with. */
@@ -225,6 +242,7 @@ export function defaultSettings(): SchedulerSettings {
     daemon: false,
     logger: stderrLogger,
     schedulerId: `${hostname()}-${process.pid}`,
+    taskPolicy: DEFAULT_TASK_POLICY,
   };
 }
 
@@ -269,5 +287,11 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     out.logger = o.logger as Logger;
   }
   if (o.schedulerId !== undefined) out.schedulerId = checkAlias(o.schedulerId, 'schedulerId');
+  if (o.taskModules !== undefined || o.taskRoot !== undefined) {
+    out.taskPolicy = {
+      modules: o.taskModules === undefined ? settings.taskPolicy.modules : checkTaskModules(o.taskModules),
+      root: o.taskRoot === undefined ? settings.taskPolicy.root : checkTaskRoot(o.taskRoot),
+    };
+  }
   return out;
 }

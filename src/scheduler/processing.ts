@@ -38,24 +38,76 @@ export interface LoopContext {
   daemon(): boolean;
 }
 
-/** Every fire time from `job.nextRunTime` up to `now`, and the first one after. */
-export function missedRunTimes(
+/** Most run times one pass hands an executor for one job; a longer backlog goes on next pass. */
+export const MAX_RUN_TIMES = 1000;
+
+/** A run of consecutive fire times missed by more than the job's grace time. */
+export interface MissedRun {
+  count: number;
+  first: Date;
+  last: Date;
+}
+
+/** What a pass does with a due job: the run times to submit, the next run time, the misses. */
+export interface CatchUp {
+  runTimes: Date[];
+  next: Date | null;
+  missed: MissedRun | null;
+}
+
+/**
+ * Skips the fire times from `from` (one of them) up to `beforeMs` (exclusive): their count, the
+ * last, and the next fire time. Counted in closed form when the trigger can, else walked
+ * without keeping them.
+ */
+function skipFireTimes(
   job: Job,
-  now: number,
-  nowDate = new Date(now),
-): { runTimes: Date[]; next: Date | null } {
-  const runTimes: Date[] = [];
+  from: Date,
+  beforeMs: number,
+  nowDate: Date,
+): { count: number; last: Date; next: Date | null } {
+  const trigger = job.trigger;
+  if (trigger.countFireTimes !== undefined) {
+    const { count, last } = trigger.countFireTimes(from, beforeMs);
+    return { count: count + 1, last, next: trigger.getNextFireTime(last, nowDate) };
+  }
+  let count = 0;
+  let last = from;
+  let next: Date | null = from;
+  while (next !== null && next.getTime() < beforeMs) {
+    count += 1;
+    last = next;
+    next = trigger.getNextFireTime(next, nowDate);
+  }
+  return { count, last, next };
+}
+
+/**
+ * The fire times from `job.nextRunTime` up to `now`, bounded: with `coalesce`, only the latest;
+ * without, the ones past the grace time as one `MissedRun` and at most `MAX_RUN_TIMES` others
+ * (`next` is then still due, and the next pass goes on). A backlog of any length costs a
+ * bounded number of dates.
+ */
+export function missedRunTimes(job: Job, now: number, nowDate = new Date(now)): CatchUp {
   let t = job.nextRunTime;
-  while (t !== null && t.getTime() <= now) {
+  if (t === null || t.getTime() > now) return { runTimes: [], next: t, missed: null };
+  if (job.coalesce) {
+    const { last, next } = skipFireTimes(job, t, now + 1, nowDate);
+    return { runTimes: [last], next, missed: null };
+  }
+  let missed: MissedRun | null = null;
+  const grace = job.misfireGraceTime;
+  if (grace !== null && t.getTime() < now - grace * 1000) {
+    const skipped = skipFireTimes(job, t, now - grace * 1000, nowDate);
+    missed = { count: skipped.count, first: t, last: skipped.last };
+    t = skipped.next;
+  }
+  const runTimes: Date[] = [];
+  while (t !== null && t.getTime() <= now && runTimes.length < MAX_RUN_TIMES) {
     runTimes.push(t);
     t = job.trigger.getNextFireTime(t, nowDate);
   }
-  return { runTimes, next: t };
-}
-
-/** The run times to hand to the executor: with `coalesce`, only the latest one. */
-function runsToSubmit(job: Job, runTimes: Date[]): Date[] {
-  return job.coalesce && runTimes.length > 1 ? [runTimes[runTimes.length - 1]] : runTimes;
+  return { runTimes, next: t, missed };
 }
 
 /** Drives processing passes for one scheduler. */
@@ -278,6 +330,9 @@ export class RunLoop {
       const acquired = await acquire.call(store, nowDate, limit);
       const releases: JobRelease[] = [];
       const noExecutor = new Set<string>();
+      // Runs of fire times past their grace time, each claimed as one and reported once the
+      // release that moves the job past them is stored.
+      const missedRuns = new Map<string, MissedRun>();
       for (const { job, token } of acquired) {
         if (!this.ctx.executors.has(job.executor)) {
           // Paused in the store; reported once the release says so.
@@ -285,13 +340,15 @@ export class RunLoop {
           releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
           continue;
         }
-        const { runTimes, next } = missedRunTimes(job, now, nowDate);
+        const { runTimes, next, missed } = missedRunTimes(job, now, nowDate);
+        if (missed !== null) missedRuns.set(job.id, missed);
         releases.push({
           id: job.id,
           token,
           nextRunTime: next,
           remove: next === null,
-          runTimes: runsToSubmit(job, runTimes),
+          // A run of missed fire times is claimed as one, by its first fire time.
+          runTimes: missed === null ? runTimes : [missed.first, ...runTimes],
         });
       }
       const claimedByJob = await release.call(store, releases);
@@ -311,10 +368,25 @@ export class RunLoop {
           continue;
         }
         // Runs already past their grace time were claimed with the others: reported as missed
-        // and completed at once, so a process that dies in between leaves claims that another
+        // and completed at once, so a process that dies in between leaves a claim that another
         // reports, and no fire time goes unaccounted for.
-        const { onTime, missed } = this.#splitMissed(job, claimed, now);
-        this.#reportMissed(job, alias, missed);
+        let runClaims = claimed;
+        const skipped = missedRuns.get(job.id);
+        if (skipped !== undefined && claimed[0]?.getTime() === skipped.first.getTime()) {
+          this.#reportMissed(job, alias, skipped);
+          finished.push({ jobId: job.id, runTime: skipped.first });
+          runClaims = claimed.slice(1);
+        } else if (skipped !== undefined) {
+          runClaims = claimed.filter((t) => t.getTime() > skipped.last.getTime());
+        }
+        const { onTime, missed } = this.#splitMissed(job, runClaims, now);
+        if (missed.length > 0) {
+          this.#reportMissed(job, alias, {
+            count: missed.length,
+            first: missed[0],
+            last: missed[missed.length - 1],
+          });
+        }
         for (const runTime of missed) finished.push({ jobId: job.id, runTime });
         if (onTime.length > 0 && !this.#submit(job, alias, onTime)) {
           for (const runTime of onTime) finished.push({ jobId: job.id, runTime });
@@ -349,20 +421,24 @@ export class RunLoop {
     return { onTime: runTimes.slice(k), missed: runTimes.slice(0, k) };
   }
 
-  #reportMissed(job: Job, alias: string, missed: Date[]): void {
-    for (const runTime of missed) {
-      this.ctx.host.logger.warn(
-        { jobId: job.id, scheduledRunTime: runTime },
-        `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`,
-      );
-      this.#emit({
-        code: EVENT_JOB_MISSED,
-        name: 'job_missed',
-        jobId: job.id,
-        jobstore: alias,
-        scheduledRunTime: runTime,
-      });
-    }
+  /** Reports a run of missed fire times as one job_missed event. */
+  #reportMissed(job: Job, alias: string, missed: MissedRun): void {
+    this.ctx.host.logger.warn(
+      { jobId: job.id, scheduledRunTime: missed.first, missedCount: missed.count },
+      missed.count === 1
+        ? `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`
+        : `${missed.count} run times of job "${job.id}", ${missed.first.toISOString()} to ${missed.last.toISOString()}, were missed by more than ${job.misfireGraceTime} s`,
+    );
+    this.#emit({
+      code: EVENT_JOB_MISSED,
+      name: 'job_missed',
+      jobId: job.id,
+      jobstore: alias,
+      scheduledRunTime: missed.first,
+      missedCount: missed.count,
+      firstMissedTime: missed.first,
+      lastMissedTime: missed.last,
+    });
   }
 
   #executorMissing(job: Job, alias: string): void {
@@ -419,9 +495,10 @@ export class RunLoop {
       updated.push(job);
       return;
     }
-    const { runTimes, next } = missedRunTimes(job, now, nowDate);
-    if (runTimes.length === 0) return;
-    this.#submit(job, alias, runsToSubmit(job, runTimes));
+    const { runTimes, next, missed } = missedRunTimes(job, now, nowDate);
+    if (runTimes.length === 0 && missed === null) return;
+    if (missed !== null) this.#reportMissed(job, alias, missed);
+    if (runTimes.length > 0) this.#submit(job, alias, runTimes);
     if (next === null) {
       removed.push(job.id);
     } else {

@@ -92,6 +92,8 @@ interface QueuedAdd {
   reject: (error: unknown) => void;
 }
 
+/** Most restored jobs a store keeps for reuse; the least recently used go first. */
+export const JOB_CACHE_LIMIT = 10_000;
 // Most rows written in one batch: a larger burst is written as several.
 const MAX_BATCH = 1_000;
 // Wake-up hints are sent at most once per this many milliseconds.
@@ -106,7 +108,9 @@ export abstract class PersistentJobStore implements JobStore {
   #host: StoreHost | null = null;
   #alias = 'default';
   #heartbeat: TimerHandle | null = null;
-  // Restored jobs by id, reused while their stored state is unchanged.
+  // Restored jobs by id, reused while their stored state is unchanged, least recently used first.
+  // Other processes remove and replace jobs without telling: the cache is bounded by
+  // JOB_CACHE_LIMIT, and a full read drops the ids it no longer finds.
   readonly #cache = new Map<string, Cached>();
   // Rows this process could not restore, by id with the state that failed: reported once.
   readonly #broken = new Map<string, string>();
@@ -264,13 +268,19 @@ export abstract class PersistentJobStore implements JobStore {
   async #tryRestore(row: JobRow): Promise<Job | { error: unknown }> {
     const cached = this.#cache.get(row.id);
     if (cached !== undefined && cached.state === row.state) {
+      this.#cache.delete(row.id);
+      this.#cache.set(row.id, cached);
       const job = cached.job.clone();
       job.nextRunTime = row.nextRunTime === null ? null : new Date(row.nextRunTime);
       return job;
     }
     try {
       const job = await decodeJob(this.#scheduler, this.#alias, row);
+      this.#cache.delete(row.id);
       this.#cache.set(row.id, { state: row.state, job: job.clone() });
+      if (this.#cache.size > JOB_CACHE_LIMIT) {
+        this.#cache.delete(this.#cache.keys().next().value as string);
+      }
       this.#broken.delete(row.id);
       this.#skipped.delete(row.id);
       return job;
@@ -318,7 +328,17 @@ export abstract class PersistentJobStore implements JobStore {
   /** Every job, by next run time, paused jobs last; those this code cannot restore marked `broken`. */
 
   async getAllJobs(): Promise<Job[]> {
-    return this.#restoreAll(await this.#db.all());
+    const rows = await this.#db.all();
+    // Jobs gone from the store (removed by any process) leave the cache and the broken list.
+    const ids = new Set(rows.map((r) => r.id));
+    for (const id of this.#cache.keys()) if (!ids.has(id)) this.#cache.delete(id);
+    for (const id of this.#broken.keys()) if (!ids.has(id)) this.#broken.delete(id);
+    return this.#restoreAll(rows);
+  }
+
+  /** How many restored jobs this store keeps for reuse (at most `JOB_CACHE_LIMIT`). */
+  get cachedJobCount(): number {
+    return this.#cache.size;
   }
 
   /** Checks that the job can be stored: a task reference, storable arguments and trigger. */

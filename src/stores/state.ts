@@ -40,6 +40,13 @@ export interface JobRow {
  * task reference, and `SerializationError` naming the path of anything else that cannot be stored.
  */
 export function encodeJob(job: Job): JobRow {
+  // A lone surrogate is not text: SQLite and Redis would rewrite it, and the job lose its id.
+  if (/\p{Cs}/u.test(job.id)) {
+    throw new SerializationError(
+      'id',
+      `it has a lone UTF-16 surrogate, which is not well-formed Unicode: ${JSON.stringify(job.id)}`,
+    );
+  }
   if (job.taskRef === null) {
     throw new TaskLookupError(
       job.func?.name || '<anonymous>',

@@ -22,6 +22,12 @@ export interface Trigger {
    * earlier than needed to catch up to `now`; `null` when the trigger will never fire again.
    */
   getNextFireTime(previousFireTime: Date | null, now: Date): Date | null;
+  /**
+   * Optional, for triggers that can skip ahead without listing fire times: how many fire times
+   * lie strictly between `after` (a fire time) and `beforeMs`, and the last of them (`after`
+   * itself when there are none). Catching up a long backlog uses it instead of a walk.
+   */
+  countFireTimes?(after: Date, beforeMs: number): { count: number; last: Date };
   /** The trigger as plain JSON, restorable with `triggerFromJSON`. */
   toJSON(): TriggerJSON;
   /** A human description, in APScheduler's style: `cron[day='1', hour='9', minute='0']`. */

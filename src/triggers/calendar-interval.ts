@@ -153,6 +153,44 @@ export class CalendarIntervalTrigger implements Trigger {
     return new Date(this.fireOn(day));
   }
 
+  /**
+   * Fire times after `after` and before `beforeMs` (see `Trigger`): whole runs of day steps are
+   * jumped in closed form, the rest walked as day numbers, with no date built.
+   */
+  countFireTimes(after: Date, beforeMs: number): { count: number; last: Date } {
+    const from = after.getTime();
+    let day = Math.floor(this.timezone.toWall(from) / DAY_MS);
+    let lastDay: number | null = null;
+    let count = 0;
+    const stepDays = this.days + this.weeks * 7;
+    const beforeDay = Math.floor(this.timezone.toWall(beforeMs) / DAY_MS);
+    if (this.years === 0 && this.months === 0) {
+      // Steps of whole days: jump over the dates up to two days before the limit (their fire
+      // instants are all before it, whatever the zone's offset changes).
+      let first = this.step(day);
+      while (this.fireOn(first) <= from) first = this.step(first);
+      let n = first <= beforeDay - 2 ? Math.floor((beforeDay - 2 - first) / stepDays) + 1 : 0;
+      if (this.endDay !== null) {
+        n = Math.min(n, this.endDay >= first ? Math.floor((this.endDay - first) / stepDays) + 1 : 0);
+      }
+      if (n > 0) {
+        count = n;
+        lastDay = first + (n - 1) * stepDays;
+        day = lastDay;
+      }
+    }
+    for (;;) {
+      let next = this.step(day);
+      while (this.fireOn(next) <= from) next = this.step(next);
+      if (this.endDay !== null && next > this.endDay) break;
+      if (this.fireOn(next) >= beforeMs) break;
+      count += 1;
+      lastDay = next;
+      day = next;
+    }
+    return { count, last: lastDay === null ? after : new Date(this.fireOn(lastDay)) };
+  }
+
   /** `{ type: 'calendarinterval', <units>, hour, minute, second, startDate, endDate?, timezone }`. */
   toJSON(): TriggerJSON {
     const json: TriggerJSON = { type: 'calendarinterval' };

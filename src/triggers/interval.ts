@@ -81,6 +81,15 @@ export class IntervalTrigger implements Trigger {
     return new Date(applyJitter(next, this.jitter, this.endMs));
   }
 
+  /** Fire times after `after` and before `beforeMs`, counted in closed form (see `Trigger`). */
+  countFireTimes(after: Date, beforeMs: number): { count: number; last: Date } {
+    const from = after.getTime();
+    let count = Math.max(0, Math.ceil((beforeMs - from) / this.intervalMs) - 1);
+    if (this.endMs !== null)
+      count = Math.min(count, Math.max(0, Math.floor((this.endMs - from) / this.intervalMs)));
+    return { count, last: count === 0 ? after : new Date(from + count * this.intervalMs) };
+  }
+
   /**
    * `{ type: 'interval', weeks?, days?, hours?, minutes?, seconds?, startDate, endDate?, timezone,
    * jitter? }`, the interval split into its largest whole units (90 minutes: `hours: 1, minutes:

@@ -46,7 +46,13 @@ const TABLE: Array<[string, number, number, string[]]> = [
   ['job_modified', EVENT_JOB_MODIFIED, 2048, ['code', 'jobId', 'jobstore']],
   ['job_executed', EVENT_JOB_EXECUTED, 4096, ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'retval']],
   ['job_error', EVENT_JOB_ERROR, 8192, ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'error']],
-  ['job_missed', EVENT_JOB_MISSED, 16384, ['code', 'jobId', 'jobstore', 'scheduledRunTime']],
+  // SPEC's fields, and the count, first and last of the fire times one event reports.
+  [
+    'job_missed',
+    EVENT_JOB_MISSED,
+    16384,
+    ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'missedCount', 'firstMissedTime', 'lastMissedTime'],
+  ],
   ['job_submitted', EVENT_JOB_SUBMITTED, 32768, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
   ['job_max_instances', EVENT_JOB_MAX_INSTANCES, 65536, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
 ];

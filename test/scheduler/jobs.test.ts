@@ -573,6 +573,26 @@ describe('getJobs', () => {
 });
 
 describe('printJobs', () => {
+  it('escapes control characters in ids, names and store aliases', async () => {
+    const scheduler = makeScheduler({ jobstores: { 'st\u001b[2Jore': new MemoryJobStore() } });
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(() => {}, 'interval', {
+      hours: 1,
+      id: 'a\nb\u0007',
+      name: '\u001b[31mred\u001b[0m\r\u009b\u202eevil\u2028',
+      jobstore: 'st\u001b[2Jore',
+    });
+    let text = '';
+    await scheduler.printJobs('st\u001b[2Jore', { write: (s: string) => (text += s) });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: none may be left
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/);
+    expect(text).toContain('Jobstore st\\u001b[2Jore:');
+    expect(text).toContain('a\\nb\\u0007');
+    expect(text).toContain('\\u001b[31mred\\u001b[0m\\r\\u009b\\u202eevil\\u2028');
+    // One line per table row: the job's own newline did not break it.
+    expect(text.split('\n')).toHaveLength(4);
+  });
+
   it('prints pending jobs, then a table per store', async () => {
     const scheduler = makeScheduler({
       jobstores: { default: new MemoryJobStore(), other: new MemoryJobStore() },
@@ -686,7 +706,10 @@ describe('task references', () => {
   it("resolves 'module#export' references by import", async () => {
     const scheduler = makeScheduler();
     const events = record(scheduler);
-    await scheduler.addJob('node:path#basename', 'interval', { seconds: 1, args: ['/a/b/c.txt'] });
+    await scheduler.addJob('./test/fixtures/tasks/allowed.ts#lastSegment', 'interval', {
+      seconds: 1,
+      args: ['/a/b/c.txt'],
+    });
     await scheduler.start();
     await vi.advanceTimersByTimeAsync(SECOND);
     expect(named(events, 'job_executed').map((e) => e.retval)).toEqual(['c.txt']);

@@ -158,6 +158,7 @@ export class RedisBackend implements StoreBackend {
     try {
       await this.#owned?.connect();
       await this.#migrate();
+      await this.#checkEviction();
     } catch (error) {
       // start() fails, so nothing will call close(): stop the client's reconnect attempts now.
       this.#owned?.disconnect();
@@ -337,7 +338,41 @@ export class RedisBackend implements StoreBackend {
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
+    await this.#checkSchema();
     await this.#run('renewRuns', [owner, until]);
+  }
+
+  /**
+   * At each heartbeat: a store whose schema key is gone was emptied (FLUSHALL, a restart without
+   * persistence, eviction), and every job in it is lost. Said loudly, and the schema recreated.
+   */
+  async #checkSchema(): Promise<void> {
+    const versionKey = this.#keys[this.#keys.length - 1];
+    if ((await this.#client.call('GET', versionKey)) !== null) return;
+    this.#logger.error(
+      { key: versionKey },
+      `RedisJobStore: key ${JSON.stringify(versionKey)} is gone: the store was emptied (FLUSHALL, a restart without persistence, or eviction) and every job in it is lost; recreating its schema`,
+    );
+    await this.#migrate();
+  }
+
+  /** Warns when Redis may evict keys: jobs would then vanish under memory pressure. */
+  async #checkEviction(): Promise<void> {
+    let policy: string;
+    try {
+      const reply = asArray(await this.#client.call('CONFIG', 'GET', 'maxmemory-policy'), 'CONFIG GET');
+      policy = asText(reply[1]);
+    } catch (error) {
+      // Managed servers often refuse CONFIG: nothing to check then.
+      this.#logger.debug({ err: error }, 'RedisJobStore: cannot read maxmemory-policy');
+      return;
+    }
+    if (policy !== 'noeviction') {
+      this.#logger.warn(
+        { maxmemoryPolicy: policy },
+        `RedisJobStore: maxmemory-policy is ${JSON.stringify(policy)}, not "noeviction": under memory pressure Redis may evict the store's keys and lose jobs`,
+      );
+    }
   }
 
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {

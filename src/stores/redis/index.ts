@@ -64,15 +64,17 @@ function checkUrl(value: unknown): string {
   let ok = false;
   if (typeof value === 'string') {
     try {
-      const { protocol } = new URL(value);
-      ok = protocol === 'redis:' || protocol === 'rediss:';
+      const { protocol, pathname } = new URL(value);
+      ok = (protocol === 'redis:' || protocol === 'rediss:') && /^\/?(\d{1,5})?$/.test(pathname);
     } catch {
       ok = false;
     }
   }
   if (!ok) {
     const shown = typeof value === 'string' ? describeValue(redact(value)) : describeValue(value);
-    throw new TypeError(`Expected ${STORE} url to be a redis:// or rediss:// URL, got ${shown}`);
+    throw new TypeError(
+      `Expected ${STORE} url to be a redis:// or rediss:// URL (with a numeric database index, if any), got ${shown}`,
+    );
   }
   return value as string;
 }
@@ -90,6 +92,29 @@ function checkClient(value: unknown): RedisClientLike {
     );
   }
   return client as RedisClientLike;
+}
+
+/** What a connection error means, in words: which of refused, unreachable, bad credentials. */
+function connectionProblem(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  if (code === 'ECONNREFUSED') return 'connection refused (no Redis server listens on that host and port)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ETIMEDOUT' || /ETIMEDOUT|timed? ?out/i.test(message)) {
+    return `no answer (${message}): the host is unreachable, a firewall drops the packets, or it is not a Redis server`;
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return `host unreachable (${code})`;
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
+    return `authentication failed (wrong user name or password): ${message}`;
+  }
+  return message;
+}
+
+/** The database index in a redis:// URL's path (0 when there is none). */
+function databaseOf(url: string): number {
+  const path = new URL(url).pathname.replace(/^\//, '');
+  return path === '' ? 0 : Number(path);
 }
 
 /** A job store on a Redis server, through the optional `ioredis` package. */
@@ -155,6 +180,44 @@ export class RedisJobStore extends PersistentJobStore {
       if (warned) host.logger.info({ url: redact(url) }, `${STORE}: connected to ${redact(url)} again`);
       warned = false;
     });
-    return new RedisBackend({ ...common, client, owned: client });
+    // ioredis rejects a failed connect with "Connection is closed.": say why, with the address.
+    let firstError: unknown = null;
+    const remember = (error: unknown) => {
+      firstError ??= error;
+    };
+    const owned = {
+      call: client.call.bind(client),
+      duplicate: client.duplicate.bind(client),
+      quit: () => client.quit(),
+      disconnect: () => client.disconnect(),
+      connect: async () => {
+        client.on('error', remember);
+        try {
+          await client.connect();
+        } catch (error) {
+          throw new Error(
+            `${STORE}: cannot connect to ${redact(url)}: ${connectionProblem(firstError ?? error)}`,
+            {
+              cause: firstError ?? error,
+            },
+          );
+        } finally {
+          client.off('error', remember);
+        }
+        // ioredis goes on in database 0 when SELECT fails: ask again, and refuse.
+        const db = databaseOf(url);
+        if (db !== 0) {
+          try {
+            await client.call('SELECT', db);
+          } catch (error) {
+            throw new Error(
+              `${STORE}: cannot use database ${db} of ${redact(url)}: ${(error as Error).message}`,
+              { cause: error },
+            );
+          }
+        }
+      },
+    };
+    return new RedisBackend({ ...common, client, owned });
   }
 }

@@ -1,8 +1,13 @@
 /**
  * The SQLite backend on better-sqlite3. Several processes may share the file: WAL mode lets
- * readers go on beside the one writer, `busy_timeout` makes writers wait for each other instead
- * of failing, and every change that spans rows is one `BEGIN IMMEDIATE` transaction.
+ * readers go on beside the one writer, and every change that spans rows is one `BEGIN IMMEDIATE`
+ * transaction. better-sqlite3 is synchronous, so a lock held by another process (a backup, the
+ * `sqlite3` shell, a long transaction) must not be waited for inside the driver: its busy timeout
+ * is a few milliseconds, and a call that finds the file locked is tried again after an
+ * asynchronous, growing pause, so the event loop keeps turning while the lock is held.
  */
+import { statSync } from 'node:fs';
+import { clock } from '../../time/clock.js';
 import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
 import type { JobRow } from '../state.js';
 import { MIGRATIONS, type SqliteNames } from './migrations.js';
@@ -37,6 +42,39 @@ interface Row {
   next_run_time: number | null;
   state: string;
   token?: number;
+}
+
+/** Longest time one driver call may wait for a lock, blocking the event loop (ms). */
+export const BUSY_TIMEOUT_MS = 5;
+/** How long a call keeps trying a locked file before it fails (ms of pauses). */
+export const LOCKED_GIVE_UP_MS = 10_000;
+const FIRST_PAUSE_MS = 5;
+const MAX_PAUSE_MS = 200;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+
+/**
+ * Runs `call` (one statement or one transaction, which SQLite undoes whole when it fails), again
+ * after a pause while the file is locked, for at most `LOCKED_GIVE_UP_MS` of pauses.
+ */
+async function whenUnlocked<T>(call: () => T): Promise<T> {
+  let waited = 0;
+  let wait = FIRST_PAUSE_MS;
+  for (;;) {
+    try {
+      return call();
+    } catch (error) {
+      if (!isBusy(error) || waited >= LOCKED_GIVE_UP_MS) throw error;
+    }
+    await pause(wait);
+    waited += wait;
+    wait = Math.min(wait * 2, MAX_PAUSE_MS);
+  }
 }
 
 const toJobRow = (r: Row): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
@@ -131,6 +169,10 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
 export class SqliteBackend implements StoreBackend {
   #open: { db: SqliteDatabase; sql: Statements; tx: ReturnType<typeof makeTransactions> } | null = null;
   readonly #names: SqliteNames;
+  // The file opened (device and inode), to notice it deleted or replaced under the open handle.
+  #identity: string | null = null;
+  // Set once the file was deleted or replaced: every call fails with it until a file is back.
+  #orphaned: Error | null = null;
 
   constructor(
     private readonly Driver: SqliteDriver,
@@ -141,18 +183,54 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async open(): Promise<void> {
-    const db = new this.Driver(this.path, { timeout: 10_000 });
+    const db = new this.Driver(this.path, { timeout: BUSY_TIMEOUT_MS });
     try {
-      db.pragma('journal_mode = WAL');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await whenUnlocked(() => db.pragma('journal_mode = WAL'));
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 10000');
-      this.#migrate(db);
+      await whenUnlocked(() => this.#migrate(db));
     } catch (error) {
       db.close();
       throw error;
     }
     const sql = prepareStatements(db, this.#names);
     this.#open = { db, sql, tx: makeTransactions(db, sql) };
+    this.#identity = this.#fileIdentity();
+    this.#orphaned = null;
+  }
+
+  /** `dev:ino` of the file at the path now, `null` when there is none (or no file at all). */
+  #fileIdentity(): string | null {
+    if (this.path === '' || this.path === ':memory:' || this.path.startsWith('file:')) return null;
+    try {
+      const { dev, ino } = statSync(this.path);
+      return `${dev}:${ino}`;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Checks that the path still names the file that is open (called at each heartbeat). A file
+   * deleted or replaced while open would take writes no other process sees: the orphan is closed
+   * and every call fails, until a file is at the path again, which is then opened.
+   */
+  async #checkFile(): Promise<void> {
+    if (this.#open === null && this.#orphaned === null) return;
+    const now = this.#fileIdentity();
+    if (this.#orphaned !== null) {
+      if (now === null) throw this.#orphaned;
+      await this.open();
+      return;
+    }
+    if (this.#identity === null || now === this.#identity) return;
+    const open = this.#open;
+    this.#open = null;
+    open?.db.close();
+    this.#orphaned = new Error(
+      `SQLite file ${JSON.stringify(this.path)} was ${now === null ? 'deleted' : 'replaced'} while open: writes to it would be lost, so it is not used any more${now === null ? '; the store fails until a database file is there again' : '; the new file is opened at the next heartbeat'}`,
+    );
+    throw this.#orphaned;
   }
 
   /** Applies the migrations not applied yet, under the write lock, so processes do not race. */
@@ -176,65 +254,70 @@ export class SqliteBackend implements StoreBackend {
         db.exec(m.sql(this.#names));
         record.run(m.version, m.name, Date.now());
       }
+      // A write, so a file this process cannot write fails start() rather than every pass.
+      db.prepare(`UPDATE ${table} SET name = name WHERE version = ?`).run(latest);
     });
     migrate.immediate();
   }
 
   get #q(): Statements {
-    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
     return this.#open.sql;
   }
 
   get #tx(): ReturnType<typeof makeTransactions> {
-    if (this.#open === null) throw new Error('The SQLite job store is not open');
+    if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
     return this.#open.tx;
   }
 
   async close(): Promise<void> {
     const open = this.#open;
     this.#open = null;
+    this.#orphaned = null;
     open?.db.close();
   }
 
   async get(id: string): Promise<JobRow | null> {
-    const row = this.#q.get.get(id) as Row | undefined;
+    const row = (await whenUnlocked(() => this.#q.get.get(id))) as Row | undefined;
     return row === undefined ? null : toJobRow(row);
   }
 
   async all(): Promise<JobRow[]> {
-    return (this.#q.all.all() as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.all.all())) as Row[]).map(toJobRow);
   }
 
   async due(now: number): Promise<JobRow[]> {
-    return (this.#q.due.all(now) as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.due.all(now))) as Row[]).map(toJobRow);
   }
 
   async nextRunTime(now: number): Promise<number | null> {
-    const due = (this.#q.nextDue.get({ now }) as { t: number | null }).t;
-    const later = (this.#q.nextLater.get(now) as { t: number | null }).t;
+    const [due, later] = await whenUnlocked(() => [
+      (this.#q.nextDue.get({ now }) as { t: number | null }).t,
+      (this.#q.nextLater.get(now) as { t: number | null }).t,
+    ]);
     if (due === null) return later;
     return later === null ? due : Math.min(due, later);
   }
 
   async insert(row: JobRow): Promise<boolean> {
-    return this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0;
+    return whenUnlocked(() => this.#q.insert.run(row.id, row.nextRunTime, row.state).changes > 0);
   }
 
   async insertMany(rows: JobRow[]): Promise<boolean[]> {
     if (rows.length === 0) return [];
-    return this.#tx.insertMany.immediate(rows);
+    return whenUnlocked(() => this.#tx.insertMany.immediate(rows));
   }
 
   async update(row: JobRow): Promise<boolean> {
-    return this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0;
+    return whenUnlocked(() => this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0);
   }
 
   async remove(id: string): Promise<boolean> {
-    return this.#tx.remove.immediate(id);
+    return whenUnlocked(() => this.#tx.remove.immediate(id));
   }
 
   async removeAll(): Promise<void> {
-    this.#tx.removeAll.immediate();
+    await whenUnlocked(() => this.#tx.removeAll.immediate());
   }
 
   async acquire(
@@ -244,32 +327,35 @@ export class SqliteBackend implements StoreBackend {
     limit: number,
     skip: readonly string[] = [],
   ): Promise<AcquiredRow[]> {
-    const rows = this.#q.acquire.all({
-      owner,
-      until: leaseUntil,
-      now,
-      limit,
-      skip: skip.length === 0 ? '[]' : JSON.stringify(skip),
-    }) as Required<Row>[];
+    const rows = (await whenUnlocked(() =>
+      this.#q.acquire.all({
+        owner,
+        until: leaseUntil,
+        now,
+        limit,
+        skip: skip.length === 0 ? '[]' : JSON.stringify(skip),
+      }),
+    )) as Required<Row>[];
     return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
     if (releases.length === 0) return [];
-    return this.#tx.release.immediate(owner, releases, claimUntil);
+    return whenUnlocked(() => this.#tx.release.immediate(owner, releases, claimUntil));
   }
 
   async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
     if (runs.length === 0) return;
-    this.#tx.completeRuns.immediate(runs);
+    await whenUnlocked(() => this.#tx.completeRuns.immediate(runs));
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
-    this.#q.renewRuns.run(until, owner);
+    await this.#checkFile();
+    await whenUnlocked(() => this.#q.renewRuns.run(until, owner));
   }
 
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
-    const rows = this.#q.takeAbandoned.all({ now, until }) as Array<{
+    const rows = (await whenUnlocked(() => this.#q.takeAbandoned.all({ now, until }))) as Array<{
       job_id: string;
       run_time: number;
       scheduler_id: string;

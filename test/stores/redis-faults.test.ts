@@ -1,0 +1,156 @@
+/**
+ * RedisJobStore against a hostile or careless server. An emptied server (FLUSHALL) is noticed at
+ * the next heartbeat, said loudly and its schema recreated; a maxmemory-policy that may evict
+ * keys is warned about at start. Connection failures say which failure and where: a wrong password, a refused
+ * connection, a server that never answers (as an unreachable host), a host name that does not
+ * resolve; a database index the server
+ * does not have is refused instead of silently using database 0.
+ */
+import { type AddressInfo, createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BackgroundScheduler, RedisJobStore, registerTask } from '../../src/index.js';
+import { freePort } from '../helpers/ports.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { fakeLogger } from '../helpers/scheduler.js';
+import { waitFor } from '../helpers/wait.js';
+
+let server: RedisServer;
+let admin: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis(server.url, { maxRetriesPerRequest: 0 });
+});
+
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.destroy();
+});
+
+/** What start() rejects with for a store on `url`. */
+async function startError(url: string): Promise<Error> {
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: new RedisJobStore({ url }) },
+  });
+  const error = await scheduler.start().then(
+    () => null,
+    (e: unknown) => e as Error,
+  );
+  if (scheduler.running) await scheduler.shutdown({ wait: false });
+  expect(error).toBeInstanceOf(Error);
+  return error as Error;
+}
+
+it('a wrong password says authentication failed, with the address and no password', async () => {
+  await admin.call('CONFIG', 'SET', 'requirepass', 'right-secret');
+  try {
+    const url = server.url.replace('redis://', 'redis://default:wrong-secret@');
+    const error = await startError(url);
+    expect(error.message).toMatch(/cannot connect to redis:\/\/default:\*\*\*@127\.0\.0\.1:\d+/);
+    expect(error.message).toMatch(/authentication failed/);
+    expect(error.message).not.toContain('wrong-secret');
+  } finally {
+    await admin.call('AUTH', 'right-secret');
+    await admin.call('CONFIG', 'SET', 'requirepass', '');
+  }
+});
+
+it('a refused connection says so, with the address', async () => {
+  const port = await freePort();
+  const error = await startError(`redis://127.0.0.1:${port}`);
+  expect(error.message).toContain(`cannot connect to redis://127.0.0.1:${port}`);
+  expect(error.message).toMatch(/connection refused/);
+});
+
+it('a host name that does not resolve says so', async () => {
+  const error = await startError('redis://no-such-host.invalid:6379');
+  expect(error.message).toContain('cannot connect to redis://no-such-host.invalid:6379');
+  expect(error.message).toMatch(/host name not found/);
+});
+
+it('a server that accepts connections and never answers says so', async () => {
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    const error = await startError(`redis://127.0.0.1:${port}`);
+    expect(error.message).toContain(`cannot connect to redis://127.0.0.1:${port}`);
+    expect(error.message).toMatch(/no answer .*unreachable/);
+  } finally {
+    silent.close();
+  }
+}, 30_000);
+
+it('refuses a database index out of range instead of using database 0', async () => {
+  const error = await startError(`${server.url}/99`);
+  expect(error.message).toMatch(/cannot use database 99 of redis:\/\/127\.0\.0\.1:\d+\/99: .*out of range/i);
+  expect(await admin.dbsize()).toBe(0);
+});
+
+it('refuses a URL whose path is not a database index, naming the value', () => {
+  expect(() => new RedisJobStore({ url: 'redis://127.0.0.1:6379/jobs' })).toThrow(
+    /url .*database index.*got "redis:\/\/127\.0\.0\.1:6379\/jobs"/,
+  );
+});
+
+registerTask('redis-faults:noop', () => undefined);
+
+it('notices an emptied server at the next heartbeat, says so loudly and recreates the schema', async () => {
+  const logger = fakeLogger();
+  const keyPrefix = 'flushed:';
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    logger,
+    jobstores: { default: new RedisJobStore({ url: server.url, keyPrefix, leaseTime: 0.3 }) },
+  });
+  try {
+    await scheduler.start();
+    await scheduler.addJob('redis-faults:noop', 'interval', { hours: 1, id: 'lost' });
+    const versionKeys = await admin.keys(`${keyPrefix}*version*`);
+    expect(versionKeys).toHaveLength(1);
+    await admin.flushall();
+    await waitFor(
+      () =>
+        logger.errors.some((args) =>
+          /is gone: the store was emptied.*every job in it is lost/.test(String(args[0])),
+        ),
+      'the emptied store reported',
+    );
+    expect(await admin.exists(versionKeys[0] as string)).toBe(1);
+    // The store works again.
+    await scheduler.addJob('redis-faults:noop', 'interval', { hours: 1, id: 'new' });
+    expect((await scheduler.getJobs()).map((j) => j.id)).toEqual(['new']);
+  } finally {
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+});
+
+it("warns at start when maxmemory-policy may evict the store's keys", async () => {
+  const logger = fakeLogger();
+  await admin.call('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    logger,
+    jobstores: { default: new RedisJobStore({ url: server.url, keyPrefix: 'evict:' }) },
+  });
+  try {
+    await scheduler.start({ paused: true });
+    expect(logger.warnings.map((args) => String(args[0]))).toContainEqual(
+      expect.stringMatching(/maxmemory-policy is "allkeys-lru", not "noeviction"/),
+    );
+  } finally {
+    await admin.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+  const quiet = fakeLogger();
+  const again = new BackgroundScheduler({
+    timezone: 'UTC',
+    logger: quiet,
+    jobstores: { default: new RedisJobStore({ url: server.url, keyPrefix: 'evict:' }) },
+  });
+  await again.start({ paused: true });
+  await again.shutdown();
+  expect(quiet.warnings.map((args) => String(args[0])).filter((w) => /maxmemory/.test(w))).toEqual([]);
+});
