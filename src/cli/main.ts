@@ -10,7 +10,6 @@ import {
   createDashboard,
   describeTrigger,
   type Job,
-  JobLookupError,
   type Trigger,
 } from '../index.js';
 import { getZone, localZoneName } from '../time/zone.js';
@@ -143,11 +142,12 @@ function table(rows: string[][]): string {
 
 /** Control characters of a job's text written as escapes, so a job's name cannot drive the terminal. */
 function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters escaped
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  let out = '';
+  for (const ch of text) {
+    const code = ch.charCodeAt(0);
+    out += code < 0x20 || (code >= 0x7f && code <= 0x9f) ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
+  }
+  return out;
 }
 
 async function jobs(args: string[], io: Io): Promise<number> {

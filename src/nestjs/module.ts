@@ -62,6 +62,7 @@ function providers(options: Provider): Provider[] {
 }
 
 /** The tickwork module: `imports: [TickworkModule.forRoot({ jobstores: { default: store } })]`. */
+// biome-ignore lint/complexity/noStaticOnlyClass: a Nest module is a class with static forRoot()
 export class TickworkModule {
   /** The module with options known up front. */
   static forRoot(options: TickworkModuleOptions = {}): DynamicModule {
