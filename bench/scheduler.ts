@@ -40,7 +40,7 @@ async function caseAdd(lib: Lib, n: number): Promise<Result> {
   const noop = () => {};
   const before = heap();
   const t0 = performance.now();
-  let cleanup: () => Promise<void> | void = () => {};
+  let cleanup: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC', daemon: true });
     await scheduler.start({ paused: true });
@@ -129,7 +129,7 @@ async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result>
   };
   const start = Math.ceil(Date.now() / 1000) * 1000 + 2000;
   stopAt = start + seconds * 1000;
-  let stop: () => Promise<void> | void = () => {};
+  let stop: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
     scheduler.on('job_executed', () => {});
@@ -194,7 +194,7 @@ async function caseIdle(lib: Lib, n: number): Promise<Result> {
   const nextWeek = new Date(Date.now() + 7 * 86_400_000);
   const noop = () => {};
   const before = activeTimers();
-  let stop: () => Promise<void> | void = () => {};
+  let stop: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
     await scheduler.start();

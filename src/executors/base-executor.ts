@@ -3,6 +3,7 @@
  * run starts, timeouts and aborts, a concurrency limit with a FIFO queue, and reporting results
  * as events. Subclasses say how one run is carried out (`runJob`).
  */
+import { asyncDispose } from '../dispose.js';
 import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
 import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
 import type { Job } from '../job.js';
@@ -40,6 +41,12 @@ export class RunContext implements JobContext {
     return this.#controller.signal;
   }
 
+  /** Whether this run was aborted already (timeout or shutdown). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts the run's signal with `reason` (the first reason wins). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
@@ -71,21 +78,37 @@ export abstract class BaseExecutor implements Executor {
     this.alias = alias;
   }
 
-  /** Waits for running and queued runs (`wait`), or aborts them. */
-  async shutdown(wait = true): Promise<void> {
+  /**
+   * Waits for running and queued runs (`wait`), or aborts them; resolves to the number of runs
+   * cut short (running ones aborted plus queued ones dropped; 0 when waiting).
+   */
+  async shutdown(wait = true): Promise<number> {
     if (!wait) {
       const reason = new ShutdownAbortError();
-      for (const run of this.#running) run.abort(reason);
+      let cutShort = 0;
+      for (const run of this.#running) {
+        if (run.aborted) continue;
+        run.abort(reason);
+        cutShort++;
+      }
       // Queued runs never start.
       for (let i = this.#queueHead; i < this.#queue.length; i += 2) {
-        this.#release(this.#queue[i] as Job, this.#queue[i + 1] as Date[]);
+        const runTimes = this.#queue[i + 1] as Date[];
+        cutShort += runTimes.length;
+        this.#release(this.#queue[i] as Job, runTimes);
       }
       this.#queue.length = 0;
       this.#queueHead = 0;
-      return;
+      return cutShort;
     }
-    if (this.#active === 0 && this.#queueHead >= this.#queue.length) return;
+    if (this.#active === 0 && this.#queueHead >= this.#queue.length) return 0;
     await new Promise<void>((resolve) => this.#idle.push(resolve));
+    return 0;
+  }
+
+  /** `await using executor = ...`: waits for its runs, as `shutdown()`. */
+  async [asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   /** Runs in progress or queued, per job id (for `maxInstances`). */

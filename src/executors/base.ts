@@ -26,8 +26,12 @@ export interface ExecutorHost {
 export interface Executor {
   /** Called by the scheduler when it starts (or when the executor is added to a running one). */
   start(scheduler: ExecutorHost, alias: string): Promise<void>;
-  /** Stops taking jobs; with `wait`, resolves once running jobs are done, else aborts them. */
-  shutdown(wait?: boolean): Promise<void>;
+  /**
+   * Stops taking jobs; with `wait`, resolves once running jobs are done, else aborts them (a call
+   * without `wait` may come while one with `wait` is still waiting). May resolve to the number of
+   * runs it cut short (aborted, or queued and never started), which `Scheduler.shutdown` adds up.
+   */
+  shutdown(wait?: boolean): Promise<unknown>;
   /**
    * Runs `job` once for each of `runTimes` (already coalesced). Throws
    * `MaxInstancesReachedError` when the job has `maxInstances` runs going; runs whose fire time

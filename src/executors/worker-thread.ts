@@ -53,6 +53,7 @@ export class WorkerThreadExecutor extends BaseExecutor {
   readonly #gracePeriodMs: number;
   readonly #preload: string[];
   #pool: WorkerPool | null = null;
+  #closingPool: WorkerPool | null = null;
 
   constructor(options: WorkerThreadExecutorOptions = {}) {
     super();
@@ -108,11 +109,19 @@ export class WorkerThreadExecutor extends BaseExecutor {
     );
   }
 
-  override async shutdown(wait = true): Promise<void> {
-    const pool = this.#pool;
+  override async shutdown(wait = true): Promise<number> {
+    // A shutdown without waiting may come while one with waiting is under way: it forces the
+    // pool that one is closing.
+    const pool = this.#pool ?? this.#closingPool;
     this.#pool = null;
+    this.#closingPool = pool;
     const reason = new Error('The executor shut down without waiting for this run');
-    await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
+    try {
+      const [cutShort] = await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
+      return cutShort;
+    } finally {
+      if (this.#closingPool === pool) this.#closingPool = null;
+    }
   }
 
   #createPool(): WorkerPool {

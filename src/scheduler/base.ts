@@ -3,6 +3,7 @@
  * in `processing.ts`.
  */
 import { describeValue } from '../describe.js';
+import { asyncDispose } from '../dispose.js';
 import {
   ConflictingIdError,
   JobAbandonedError,
@@ -36,7 +37,7 @@ import type { Logger } from '../logger.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
-import { clock, yieldToEventLoop } from '../time/clock.js';
+import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
@@ -53,11 +54,13 @@ import {
   applyOptions,
   checkAlias,
   checkPlugin,
+  checkShutdownOptions,
   defaultSettings,
   type JobOptions,
   type OptionsArgument,
   type SchedulerOptions,
   type SchedulerSettings,
+  type ShutdownOptions,
   type TaskJobOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
@@ -198,13 +201,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
   }
 
-  /** Stops the scheduler; with `wait` (default), after running jobs are done. */
-  async shutdown(options: { wait?: boolean } = {}): Promise<void> {
+  /**
+   * Stops the scheduler. With `wait` (default), running jobs are waited for: at most `timeout`
+   * seconds, or until `signal` aborts; then the runs still going are aborted through their job
+   * signal and queued ones are dropped. Resolves to the number of runs so cut short.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<number> {
+    const { wait, timeoutMs, signal } = checkShutdownOptions(options);
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
     this.#state = STATE_STOPPED;
     await this.#loop.stop();
-    const wait = options.wait ?? true;
-    await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
+    const cutShort = await this.#stopExecutors(wait, timeoutMs, signal);
     await this.#flushing;
     if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
     for (const store of this.#stores.values()) {
@@ -216,6 +223,48 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
     this.logger.info('Scheduler has been shut down');
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
+    return cutShort;
+  }
+
+  /** Shuts the executors down, waiting as asked; resolves to the number of runs cut short. */
+  async #stopExecutors(wait: boolean, timeoutMs: number | null, signal: AbortSignal | null): Promise<number> {
+    const executors = [...this.#executors.values()];
+    const abortAll = async (): Promise<number> => {
+      const counts = await Promise.all(executors.map((e) => e.shutdown(false)));
+      return counts.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0);
+    };
+    if (!wait || signal?.aborted === true) return abortAll();
+    const done = Promise.all(executors.map((e) => e.shutdown(true))).then(() => false);
+    if (timeoutMs === null && signal === null) {
+      await done;
+      return 0;
+    }
+    let expire: (why: string) => void = () => {};
+    const expired = new Promise<string>((resolve) => {
+      expire = resolve;
+    });
+    const cancel =
+      timeoutMs === null
+        ? null
+        : atDeadline(clock.now() + timeoutMs, () => expire(`timeout of ${timeoutMs / 1000} s`));
+    const onAbort = () => expire('signal aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let why: string | boolean;
+    try {
+      why = await Promise.race([done, expired]);
+    } finally {
+      cancel?.();
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (why === false) return 0; // every run finished in time
+    const cutShort = await abortAll();
+    this.logger.warn(`Shutdown stopped waiting for running jobs (${why}): ${cutShort} run(s) cut short`);
+    return cutShort;
+  }
+
+  /** `await using scheduler = ...`: shuts the scheduler down (waiting for jobs) if it runs. */
+  async [asyncDispose](): Promise<void> {
+    if (this.running) await this.shutdown();
   }
 
   /** Stops running jobs until `resume()`. */

@@ -252,3 +252,42 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
   if (o.schedulerId !== undefined) out.schedulerId = checkAlias(o.schedulerId, 'schedulerId');
   return out;
 }
+
+/** Options of `shutdown()`. */
+export interface ShutdownOptions {
+  /** Wait for running jobs (default true); `false` aborts them at once. */
+  wait?: boolean;
+  /** Seconds to wait for running jobs at most; then they are aborted. Default: no limit. */
+  timeout?: number;
+  /** Stops the waiting when it aborts; running jobs are then aborted. */
+  signal?: AbortSignal;
+}
+
+const SHUTDOWN_OPTION_KEYS = new Set(['wait', 'timeout', 'signal']);
+
+/** Validates `shutdown()` options. */
+export function checkShutdownOptions(options: unknown): {
+  wait: boolean;
+  timeoutMs: number | null;
+  signal: AbortSignal | null;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected shutdown options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!SHUTDOWN_OPTION_KEYS.has(key)) throw new TypeError(`Unknown shutdown option ${JSON.stringify(key)}`);
+  }
+  const { wait, timeout, signal } = options as ShutdownOptions;
+  if (wait !== undefined) checkBoolean(wait, 'wait');
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+    throw new TypeError(`Expected timeout to be a number of seconds >= 0, got ${describeValue(timeout)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  return {
+    wait: wait ?? true,
+    timeoutMs: timeout === undefined ? null : timeout * 1000,
+    signal: signal ?? null,
+  };
+}

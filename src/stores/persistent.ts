@@ -12,6 +12,7 @@
  * ends, so the last change is always announced.
  */
 import { describeValue } from '../describe.js';
+import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
 import type { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
@@ -153,6 +154,14 @@ export abstract class PersistentJobStore implements JobStore {
     this.#cache.clear();
     if (owed) backend?.notify?.();
     await backend?.close();
+  }
+
+  /**
+   * `await using store = ...`: shuts the store down (again, harmlessly, when its scheduler did
+   * already).
+   */
+  async [asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   /** Tells other processes that jobs changed, folding the changes of one hint window. */
