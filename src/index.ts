@@ -23,6 +23,7 @@ export type {
   JobDefaults,
   JobOptions,
   SchedulerOptions,
+  ShutdownOptions,
   TaskJobOptions,
 } from './scheduler/options.js';
 export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
@@ -36,6 +37,14 @@ export {
 export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
 export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
 export { registerTask } from './tasks.js';
+export type {
+  MeterProviderLike,
+  RunOutcome,
+  RunTelemetry,
+  TelemetryOptions,
+  TelemetrySource,
+  TracerProviderLike,
+} from './telemetry.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
 export type { DateInput, DateTimeLike } from './time/inputs.js';

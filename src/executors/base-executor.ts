@@ -143,6 +143,13 @@ export abstract class BaseExecutor implements Executor {
    */
   protected abstract runJob(job: Job, runTime: Date, context: RunContext): unknown;
 
+  /** `runJob`, inside a span when telemetry is on. */
+  #invoke(job: Job, runTime: Date, run: RunContext): unknown {
+    const telemetry = this.host?.telemetry;
+    if (telemetry === null || telemetry === undefined) return this.runJob(job, runTime, run);
+    return telemetry.traceRun(job, runTime, run, () => this.runJob(job, runTime, run));
+  }
+
   readonly #finished = (): void => {
     this.#active--;
     this.#drain();
@@ -214,7 +221,7 @@ export abstract class BaseExecutor implements Executor {
     this.#running.add(run);
     let result: unknown;
     try {
-      result = this.runJob(job, runTime, run);
+      result = this.#invoke(job, runTime, run);
     } catch (error) {
       this.#settle(job, runTime, run, false, error);
       return null;
@@ -265,7 +272,7 @@ export abstract class BaseExecutor implements Executor {
     try {
       let result: Promise<unknown>;
       try {
-        result = Promise.resolve(this.runJob(job, runTime, run));
+        result = Promise.resolve(this.#invoke(job, runTime, run));
       } catch (error) {
         result = Promise.reject(error);
       }

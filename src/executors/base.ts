@@ -4,6 +4,7 @@
 import type { SchedulerEventAny } from '../events.js';
 import type { Job } from '../job.js';
 import type { Logger } from '../logger.js';
+import type { RunTelemetry } from '../telemetry.js';
 
 /** What an executor needs from its scheduler. */
 export interface ExecutorHost {
@@ -13,6 +14,8 @@ export interface ExecutorHost {
   readonly schedulerId: string;
   /** Emits an event to the scheduler's listeners (listeners that throw are logged). */
   dispatchEvent(event: SchedulerEventAny): void;
+  /** Spans and metrics of runs, or `null` when telemetry is off (executors then skip it). */
+  readonly telemetry?: RunTelemetry | null;
   /** True when some listener would receive an event with this code (lets hot paths skip building it). */
   wantsEvent(code: number): boolean;
   /**

@@ -19,6 +19,7 @@ import {
   EVENT_EXECUTOR_REMOVED,
   EVENT_JOB_ADDED,
   EVENT_JOB_ERROR,
+  EVENT_JOB_MISSED,
   EVENT_JOB_MODIFIED,
   EVENT_JOB_REMOVED,
   EVENT_JOBSTORE_ADDED,
@@ -37,6 +38,7 @@ import type { Logger } from '../logger.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
+import { RunTelemetry } from '../telemetry.js';
 import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
@@ -94,6 +96,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #events = new EventHub(() => this.#settings.logger);
   readonly #mutexes = new Map<string, Mutex>();
   readonly #loop: RunLoop;
+  #telemetry: RunTelemetry | null = null;
+  readonly #telemetryListener: MaskListener = (event) => {
+    if (event.name === 'job_missed') this.#telemetry?.runMissed(event.jobstore);
+    else if (event.name === 'job_error') this.#telemetry?.jobError(event.jobstore, event.error);
+  };
 
   constructor(options: SchedulerOptions = {}) {
     this.#loop = new RunLoop({
@@ -136,6 +143,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** `STATE_STOPPED`, `STATE_RUNNING` or `STATE_PAUSED`. */
   get state(): SchedulerState {
     return this.#state;
+  }
+
+  /** Spans and metrics of this scheduler's runs while it runs with `telemetry` on, else `null`. */
+  get telemetry(): RunTelemetry | null {
+    return this.#telemetry;
   }
 
   /** True unless stopped. */
@@ -181,6 +193,14 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Starts the scheduler (paused if asked): stores and executors start, pending jobs are added. */
   async start(options: { paused?: boolean } = {}): Promise<void> {
     if (this.#state !== STATE_STOPPED) throw new SchedulerAlreadyRunningError();
+    if (this.#settings.telemetry !== null && this.#telemetry === null) {
+      this.#telemetry = await RunTelemetry.create(this.#settings.telemetry, {
+        schedulerId: this.schedulerId,
+        stores: this.#stores,
+      });
+      this.#telemetry.open();
+      this.#events.addMaskListener(this.#telemetryListener, EVENT_JOB_MISSED | EVENT_JOB_ERROR);
+    }
     for (const [alias, executor] of this.#executors) await executor.start(this, alias);
     for (const [alias, store] of this.#stores) await store.start(this, alias);
     this.#state = options.paused === true ? STATE_PAUSED : STATE_RUNNING;
@@ -220,6 +240,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       } catch (error) {
         this.logger.error('A job store failed to shut down', error);
       }
+    }
+    if (this.#telemetry !== null) {
+      this.#telemetry.close();
+      this.#events.removeMaskListener(this.#telemetryListener);
+      this.#telemetry = null;
     }
     this.logger.info('Scheduler has been shut down');
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });

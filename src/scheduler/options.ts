@@ -7,6 +7,7 @@ import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { JobStore } from '../stores/base.js';
+import { checkTelemetryOption, type TelemetryOptions } from '../telemetry.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 
@@ -40,6 +41,11 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** This scheduler's id in events and shared stores. Default `${hostname}-${pid}`. */
   schedulerId?: string;
+  /**
+   * OpenTelemetry spans and metrics (needs `@opentelemetry/api`): `true` for the global
+   * providers, or the providers to use. Default false.
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 type ArgsOption<F extends JobFunction> = F extends (...args: infer P) => unknown
@@ -109,6 +115,7 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'daemon',
   'logger',
   'schedulerId',
+  'telemetry',
 ]);
 
 /** Validates a grace time or timeout: `null` or a positive number of seconds. */
@@ -196,6 +203,7 @@ export interface SchedulerSettings {
   daemon: boolean;
   logger: Logger;
   schedulerId: string;
+  telemetry: TelemetryOptions | null;
 }
 
 /** The settings a new scheduler starts with. */
@@ -207,6 +215,7 @@ export function defaultSettings(): SchedulerSettings {
     daemon: false,
     logger: silentLogger,
     schedulerId: `${hostname()}-${process.pid}`,
+    telemetry: null,
   };
 }
 
@@ -250,6 +259,7 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     out.logger = o.logger as Logger;
   }
   if (o.schedulerId !== undefined) out.schedulerId = checkAlias(o.schedulerId, 'schedulerId');
+  if (o.telemetry !== undefined) out.telemetry = checkTelemetryOption(o.telemetry);
   return out;
 }
 

@@ -193,6 +193,7 @@ export class RunLoop {
       return next ?? Number.POSITIVE_INFINITY;
     } catch (error) {
       const interval = this.ctx.settings().jobstoreRetryIntervalMs;
+      this.ctx.host.telemetry?.storeError(alias);
       this.ctx.host.logger.warn(
         `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,
         error,

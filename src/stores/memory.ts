@@ -37,6 +37,11 @@ export class MemoryJobStore implements JobStore {
   /** Nothing to close. */
   async shutdown(): Promise<void> {}
 
+  /** How many jobs the store holds. */
+  async countJobs(): Promise<number> {
+    return this.#byId.size;
+  }
+
   /** `await using store = ...`: nothing to close; the jobs stay. */
   async [asyncDispose](): Promise<void> {}
 

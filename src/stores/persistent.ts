@@ -292,6 +292,11 @@ export abstract class PersistentJobStore implements JobStore {
     return this.#restoreAll(await this.#db.all());
   }
 
+  /** How many jobs the store holds (rows read, not restored). */
+  async countJobs(): Promise<number> {
+    return (await this.#db.all()).length;
+  }
+
   /** Checks that the job can be stored: a task reference, storable arguments and trigger. */
   async validateJob(job: Job): Promise<void> {
     encodeJob(job);
