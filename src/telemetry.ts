@@ -9,6 +9,7 @@ import type { RunContext } from './executors/base-executor.js';
 import type { Job } from './job.js';
 import type { JobStore } from './stores/base.js';
 import { clock } from './time/clock.js';
+import type { Trigger } from './triggers/base.js';
 
 /** A tracer provider, as `@opentelemetry/api` defines it (only what tickwork uses). */
 export interface TracerProviderLike {
@@ -75,6 +76,18 @@ interface OtelApi {
   context: { with<R>(context: unknown, fn: () => R): R };
   ROOT_CONTEXT: unknown;
   SpanStatusCode: { ERROR: number };
+}
+
+// Triggers are immutable: each one is described once.
+const triggerDescriptions = new WeakMap<Trigger, string>();
+
+function describeTrigger(trigger: Trigger): string {
+  let text = triggerDescriptions.get(trigger);
+  if (text === undefined) {
+    text = String(trigger);
+    triggerDescriptions.set(trigger, text);
+  }
+  return text;
 }
 
 /** The instrumentation scope name of tickwork's spans and metrics. */
@@ -227,7 +240,7 @@ export class RunTelemetry {
       attributes: {
         'tickwork.job.id': job.id,
         'tickwork.job.name': job.name,
-        'tickwork.job.trigger': String(job.trigger),
+        'tickwork.job.trigger': describeTrigger(job.trigger),
         'tickwork.run.scheduled_time': runTime.toISOString(),
         'tickwork.run.lateness_ms': lateness,
         'tickwork.run.attempt': 1,
@@ -244,7 +257,7 @@ export class RunTelemetry {
       const now = clock.now();
       let outcome: RunOutcome = ok ? 'success' : 'error';
       if (run.aborted) {
-        error = run.signal.reason;
+        error = run.abortReason;
         outcome = error instanceof JobTimeoutError ? 'timeout' : 'aborted';
       }
       span.setAttribute('tickwork.run.outcome', outcome);
@@ -275,17 +288,15 @@ export class RunTelemetry {
       end(true);
       return result;
     }
-    const signal = run.signal;
-    const onAbort = (): void => end(false);
-    signal.addEventListener('abort', onAbort, { once: true });
+    run.onAbort(() => end(false));
     return Promise.resolve(result).then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        run.onAbort(null);
         end(true);
         return value;
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        run.onAbort(null);
         end(false, error);
         throw error;
       },

@@ -27,6 +27,7 @@ export class RunContext implements JobContext {
   #controller: AbortController | null = null;
   #reason: unknown = undefined;
   #aborted = false;
+  #onAbort: ((reason: unknown) => void) | null = null;
 
   constructor(
     readonly jobId: string,
@@ -46,12 +47,28 @@ export class RunContext implements JobContext {
     return this.#aborted;
   }
 
+  /** Why the run was aborted (`undefined` while it is not). */
+  get abortReason(): unknown {
+    return this.#reason;
+  }
+
+  /**
+   * Calls `listener` once if the run is aborted (telemetry ends its span then), without making
+   * the signal; `null` removes it. One listener at a time.
+   */
+  onAbort(listener: ((reason: unknown) => void) | null): void {
+    this.#onAbort = listener;
+  }
+
   /** Aborts the run's signal with `reason` (the first reason wins). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    const listener = this.#onAbort;
+    this.#onAbort = null;
+    listener?.(reason);
   }
 }
 
