@@ -34,6 +34,30 @@ function activeTimers(): number {
   return resources.filter((r) => r === 'Timeout').length;
 }
 
+/**
+ * TELEMETRY=1: tickwork's burst with telemetry on, into the OpenTelemetry SDK as an application
+ * would set it up (async context, batched spans to an exporter that drops them, metrics
+ * aggregated for a reader), so the figure is the cost of tickwork's spans and metrics.
+ */
+async function telemetryProviders() {
+  const { context } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } =
+    await import('@opentelemetry/sdk-metrics');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const drop = {
+    export: (_: unknown, done: (r: { code: number }) => void) => done({ code: 0 }),
+    shutdown: async () => {},
+  };
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(drop)] });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 60_000,
+  });
+  return { tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) };
+}
+
 // ---- the cases, run inside a child ----
 
 async function caseAdd(lib: Lib, n: number): Promise<Result> {
@@ -80,7 +104,10 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
     if (++done === n) finished();
   };
   if (lib === 'tickwork') {
-    const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
+    const scheduler = new BackgroundScheduler({
+      timezone: 'UTC',
+      telemetry: process.env.TELEMETRY === '1' ? await telemetryProviders() : false,
+    });
     await scheduler.start({ paused: true });
     const at = new Date(Date.now());
     for (let i = 0; i < n; i++) {
