@@ -9,5 +9,5 @@ export default defineConfig({
   target: 'node20',
   splitting: false,
   shims: true,
-  external: ['better-sqlite3', 'pg', 'ioredis', '@opentelemetry/api'],
+  external: ['better-sqlite3', 'pg', 'ioredis', '@opentelemetry/api', 'bun:sqlite', 'node:sqlite'],
 });

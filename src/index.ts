@@ -35,7 +35,7 @@ export {
   type PostgresPool,
 } from './stores/postgres/index.js';
 export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
-export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
+export { type SqliteDriverName, SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
 export { registerTask } from './tasks.js';
 export type {
   MeterProviderLike,

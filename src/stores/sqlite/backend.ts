@@ -1,5 +1,5 @@
 /**
- * The SQLite backend on better-sqlite3. Several processes may share the file: WAL mode lets
+ * The SQLite backend, on any of the drivers of drivers.ts. Several processes may share the file: WAL mode lets
  * readers go on beside the one writer, `busy_timeout` makes writers wait for each other instead
  * of failing, and every change that spans rows is one `BEGIN IMMEDIATE` transaction.
  */
@@ -20,17 +20,16 @@ export interface SqliteTransaction<A extends unknown[], R> {
   immediate(...args: A): R;
 }
 
-/** The parts of a better-sqlite3 database this backend uses. */
+/** The parts of a better-sqlite3 database this backend uses (the other drivers are wrapped to it). */
 export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
-  pragma(source: string): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): SqliteTransaction<A, R>;
   close(): unknown;
 }
 
-/** The better-sqlite3 constructor. */
-export type SqliteDriver = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
+/** Opens a database file with one driver. */
+export type SqliteOpen = (path: string) => SqliteDatabase;
 
 interface Row {
   id: string;
@@ -132,7 +131,7 @@ export class SqliteBackend implements StoreBackend {
   readonly #names: SqliteNames;
 
   constructor(
-    private readonly Driver: SqliteDriver,
+    private readonly openDatabase: SqliteOpen,
     private readonly path: string,
     tableName: string,
   ) {
@@ -140,11 +139,11 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async open(): Promise<void> {
-    const db = new this.Driver(this.path, { timeout: 10_000 });
+    const db = this.openDatabase(this.path);
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 10000');
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      db.exec('PRAGMA busy_timeout = 10000');
       this.#migrate(db);
     } catch (error) {
       db.close();
