@@ -1,8 +1,9 @@
 /**
  * The three SQLite drivers a SqliteJobStore can run on, each behind the better-sqlite3-shaped
  * `SqliteDatabase` the backend uses: better-sqlite3 (a native addon, Node), `node:sqlite` (built
- * into Node 22.13+) and `bun:sqlite` (built into Bun). By default: `bun:sqlite` on Bun, else
- * better-sqlite3 when it is installed, else `node:sqlite` when the runtime has it.
+ * into Node 22.13+ and Deno 2.2+) and `bun:sqlite` (built into Bun). By default: `bun:sqlite` on
+ * Bun, `node:sqlite` on Deno, else better-sqlite3 when it is installed, else `node:sqlite` when
+ * the runtime has it.
  */
 import { describeValue } from '../../describe.js';
 import { loadDriver } from '../driver.js';
@@ -27,6 +28,7 @@ export function checkDriverOption(value: unknown): SqliteDriverName | undefined 
 }
 
 const isBun = (): boolean => typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
+const isDeno = (): boolean => typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 
 /** Whether a module can be loaded here (not whether it works). */
 async function importable(name: string): Promise<unknown | null> {
@@ -50,7 +52,8 @@ export async function loadSqliteDriver(
     };
   }
   if (name === 'node:sqlite' || name === undefined) {
-    const better = name === undefined ? await importable('better-sqlite3') : null;
+    // Deno has node:sqlite built in and loads native addons only with extra permissions.
+    const better = name === undefined && !isDeno() ? await importable('better-sqlite3') : null;
     if (better === null) {
       const module = (await importable('node:sqlite')) as { DatabaseSync: NodeDatabaseClass } | null;
       if (module !== null) {

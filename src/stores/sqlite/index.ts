@@ -24,8 +24,8 @@ export interface SqliteJobStoreOptions extends PersistentStoreOptions {
   /** The jobs table; `<tableName>_runs` and `<tableName>_migrations` go beside it. Default `tickwork_jobs`. */
   tableName?: string;
   /**
-   * The SQLite driver. Default: `bun:sqlite` on Bun; elsewhere better-sqlite3 when it is
-   * installed, else `node:sqlite` (Node 22.13+, nothing to install).
+   * The SQLite driver. Default: `bun:sqlite` on Bun, `node:sqlite` on Deno; on Node
+   * better-sqlite3 when it is installed, else `node:sqlite` (Node 22.13+, nothing to install).
    */
   driver?: SqliteDriverName;
 }
