@@ -9,15 +9,20 @@ export type JobFunction = (...args: never[]) => unknown;
 
 /** What a job needs from its scheduler. */
 export interface JobHost {
+  /** Changes options of a job. */
   modifyJob(id: string, changes: JobChanges, jobstore?: string): Promise<Job>;
+  /** Gives a job a new trigger. */
   rescheduleJob(
     id: string,
     trigger: string | Trigger,
     triggerOptions?: Record<string, unknown>,
     jobstore?: string,
   ): Promise<Job>;
+  /** Pauses a job. */
   pauseJob(id: string, jobstore?: string): Promise<Job>;
+  /** Resumes a paused job. */
   resumeJob(id: string, jobstore?: string): Promise<Job | null>;
+  /** Removes a job. */
   removeJob(id: string, jobstore?: string): Promise<void>;
 }
 
