@@ -92,7 +92,14 @@ async function caseAdd(lib: Lib, n: number): Promise<Result> {
   return { ms, bytesPerJob: bytes };
 }
 
+/** CPU time (user + system) of this process since `since`, per run, in microseconds. */
+function cpuPerRun(since: NodeJS.CpuUsage, n: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / n;
+}
+
 async function caseBurst(lib: Lib, n: number): Promise<Result> {
+  let cpu0 = process.cpuUsage();
   const h = monitorEventLoopDelay({ resolution: 1 });
   let done = 0;
   let t0 = 0;
@@ -117,12 +124,13 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
     }
     h.enable();
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     scheduler.resume();
     await all;
     const ms = performance.now() - t0;
     h.disable();
     await scheduler.shutdown();
-    return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6 };
+    return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6, cpuUsPerRun: cpuPerRun(cpu0, n) };
   }
   // The instant must still be ahead once every job is added (node-schedule takes ~1 ms per add).
   const setupMs = lib === 'node-schedule' ? n * 2 : n * 0.3;
@@ -137,11 +145,12 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
   h.enable();
   await new Promise((r) => setTimeout(r, Math.max(0, at.getTime() - Date.now() - 5)));
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   await all;
   const ms = performance.now() - t0;
   h.disable();
   if (lib === 'node-schedule') await schedule.gracefulShutdown();
-  return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6 };
+  return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6, cpuUsPerRun: cpuPerRun(cpu0, n) };
 }
 
 async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result> {
@@ -355,12 +364,13 @@ async function main(): Promise<void> {
         lib === 'node-schedule' ? String(Math.min(burstN, 10_000)) : String(burstN),
         r.timedOut === 'yes' ? 'did not finish in 240 s' : fmt(r.jobsPerSecond, 0),
         fmt(r.p99ms),
+        fmt(r.cpuUsPerRun, 2),
         ratio,
       ]);
     }
     table(
       '2. Burst: date jobs due at one instant, trivial async function',
-      ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'tickwork faster by'],
+      ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'CPU µs/run', 'tickwork faster by'],
       burstRows,
     );
   }
