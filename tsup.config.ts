@@ -1,6 +1,7 @@
 import { defineConfig } from 'tsup';
 
-const drivers = ['better-sqlite3', 'pg', 'ioredis'];
+// Optional peers and runtime built-ins are never bundled.
+const drivers = ['better-sqlite3', 'pg', 'ioredis', '@opentelemetry/api', 'bun:sqlite', 'node:sqlite'];
 
 export default defineConfig([
   {

@@ -34,13 +34,37 @@ function activeTimers(): number {
   return resources.filter((r) => r === 'Timeout').length;
 }
 
+/**
+ * TELEMETRY=1: tickwork's burst with telemetry on, into the OpenTelemetry SDK as an application
+ * would set it up (async context, batched spans to an exporter that drops them, metrics
+ * aggregated for a reader), so the figure is the cost of tickwork's spans and metrics.
+ */
+async function telemetryProviders() {
+  const { context } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } =
+    await import('@opentelemetry/sdk-metrics');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const drop = {
+    export: (_: unknown, done: (r: { code: number }) => void) => done({ code: 0 }),
+    shutdown: async () => {},
+  };
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(drop)] });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+    exportIntervalMillis: 60_000,
+  });
+  return { tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) };
+}
+
 // ---- the cases, run inside a child ----
 
 async function caseAdd(lib: Lib, n: number): Promise<Result> {
   const noop = () => {};
   const before = heap();
   const t0 = performance.now();
-  let cleanup: () => Promise<void> | void = () => {};
+  let cleanup: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC', daemon: true });
     await scheduler.start({ paused: true });
@@ -68,7 +92,14 @@ async function caseAdd(lib: Lib, n: number): Promise<Result> {
   return { ms, bytesPerJob: bytes };
 }
 
+/** CPU time (user + system) of this process since `since`, per run, in microseconds. */
+function cpuPerRun(since: NodeJS.CpuUsage, n: number): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / n;
+}
+
 async function caseBurst(lib: Lib, n: number): Promise<Result> {
+  let cpu0 = process.cpuUsage();
   const h = monitorEventLoopDelay({ resolution: 1 });
   let done = 0;
   let t0 = 0;
@@ -80,7 +111,10 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
     if (++done === n) finished();
   };
   if (lib === 'tickwork') {
-    const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
+    const scheduler = new BackgroundScheduler({
+      timezone: 'UTC',
+      telemetry: process.env.TELEMETRY === '1' ? await telemetryProviders() : false,
+    });
     await scheduler.start({ paused: true });
     const at = new Date(Date.now());
     for (let i = 0; i < n; i++) {
@@ -90,12 +124,13 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
     }
     h.enable();
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     scheduler.resume();
     await all;
     const ms = performance.now() - t0;
     h.disable();
     await scheduler.shutdown();
-    return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6 };
+    return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6, cpuUsPerRun: cpuPerRun(cpu0, n) };
   }
   // The instant must still be ahead once every job is added (node-schedule takes ~1 ms per add).
   const setupMs = lib === 'node-schedule' ? n * 2 : n * 0.3;
@@ -110,11 +145,12 @@ async function caseBurst(lib: Lib, n: number): Promise<Result> {
   h.enable();
   await new Promise((r) => setTimeout(r, Math.max(0, at.getTime() - Date.now() - 5)));
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   await all;
   const ms = performance.now() - t0;
   h.disable();
   if (lib === 'node-schedule') await schedule.gracefulShutdown();
-  return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6 };
+  return { jobsPerSecond: (n / ms) * 1000, p99ms: h.percentile(99) / 1e6, cpuUsPerRun: cpuPerRun(cpu0, n) };
 }
 
 async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result> {
@@ -129,7 +165,7 @@ async function caseSteady(lib: Lib, n: number, seconds: number): Promise<Result>
   };
   const start = Math.ceil(Date.now() / 1000) * 1000 + 2000;
   stopAt = start + seconds * 1000;
-  let stop: () => Promise<void> | void = () => {};
+  let stop: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
     scheduler.on('job_executed', () => {});
@@ -194,7 +230,7 @@ async function caseIdle(lib: Lib, n: number): Promise<Result> {
   const nextWeek = new Date(Date.now() + 7 * 86_400_000);
   const noop = () => {};
   const before = activeTimers();
-  let stop: () => Promise<void> | void = () => {};
+  let stop: () => unknown = () => {};
   if (lib === 'tickwork') {
     const scheduler = new BackgroundScheduler({ timezone: 'UTC' });
     await scheduler.start();
@@ -328,12 +364,13 @@ async function main(): Promise<void> {
         lib === 'node-schedule' ? String(Math.min(burstN, 10_000)) : String(burstN),
         r.timedOut === 'yes' ? 'did not finish in 240 s' : fmt(r.jobsPerSecond, 0),
         fmt(r.p99ms),
+        fmt(r.cpuUsPerRun, 2),
         ratio,
       ]);
     }
     table(
       '2. Burst: date jobs due at one instant, trivial async function',
-      ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'tickwork faster by'],
+      ['library', 'jobs', 'jobs/s', 'event-loop p99 ms', 'CPU µs/run', 'tickwork faster by'],
       burstRows,
     );
   }

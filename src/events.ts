@@ -1,20 +1,36 @@
-/** APScheduler-compatible event codes, usable as bit masks. */
+/** The scheduler started (APScheduler-compatible event codes, usable as bit masks). */
 export const EVENT_SCHEDULER_STARTED = 1;
+/** The scheduler shut down. */
 export const EVENT_SCHEDULER_SHUTDOWN = 2;
+/** The scheduler was paused. */
 export const EVENT_SCHEDULER_PAUSED = 4;
+/** The scheduler was resumed. */
 export const EVENT_SCHEDULER_RESUMED = 8;
+/** An executor was added. */
 export const EVENT_EXECUTOR_ADDED = 16;
+/** An executor was removed. */
 export const EVENT_EXECUTOR_REMOVED = 32;
+/** A job store was added. */
 export const EVENT_JOBSTORE_ADDED = 64;
+/** A job store was removed. */
 export const EVENT_JOBSTORE_REMOVED = 128;
+/** Every job of a store was removed. */
 export const EVENT_ALL_JOBS_REMOVED = 256;
+/** A job was added. */
 export const EVENT_JOB_ADDED = 512;
+/** A job was removed. */
 export const EVENT_JOB_REMOVED = 1024;
+/** A job was changed. */
 export const EVENT_JOB_MODIFIED = 2048;
+/** A run finished. */
 export const EVENT_JOB_EXECUTED = 4096;
+/** A run threw, rejected, timed out or was abandoned. */
 export const EVENT_JOB_ERROR = 8192;
+/** A run was later than its misfire grace time and did not run. */
 export const EVENT_JOB_MISSED = 16384;
+/** A job was handed to its executor. */
 export const EVENT_JOB_SUBMITTED = 32768;
+/** A run did not start: the job had maxInstances runs going. */
 export const EVENT_JOB_MAX_INSTANCES = 65536;
 /** The OR of every event code. */
 export const EVENT_ALL = 131071;

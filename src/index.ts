@@ -32,6 +32,7 @@ export type {
   JobDefaults,
   JobOptions,
   SchedulerOptions,
+  ShutdownOptions,
   TaskJobOptions,
 } from './scheduler/options.js';
 export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
@@ -43,8 +44,16 @@ export {
   type PostgresPool,
 } from './stores/postgres/index.js';
 export { type RedisClientLike, RedisJobStore, type RedisJobStoreOptions } from './stores/redis/index.js';
-export { SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
+export { type SqliteDriverName, SqliteJobStore, type SqliteJobStoreOptions } from './stores/sqlite/index.js';
 export { registerTask, type TaskModules } from './tasks.js';
+export type {
+  MeterProviderLike,
+  RunOutcome,
+  RunTelemetry,
+  TelemetryOptions,
+  TelemetrySource,
+  TracerProviderLike,
+} from './telemetry.js';
 export type { Clock } from './time/clock.js';
 export { setClock } from './time/clock.js';
 export type { DateInput, DateTimeLike } from './time/inputs.js';

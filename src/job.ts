@@ -12,19 +12,24 @@ export type JobFunction = (...args: never[]) => unknown;
 
 /** What a job needs from its scheduler. */
 export interface JobHost {
+  /** Changes options of a job. */
   modifyJob<F extends JobFunction | string = JobFunction | string>(
     id: string,
     changes: JobChanges<F>,
     jobstore?: string,
   ): Promise<Job>;
+  /** Gives a job a new trigger. */
   rescheduleJob<K extends TriggerAlias | Trigger>(
     id: string,
     trigger: K,
     triggerOptions?: RescheduleOptions<K>,
     jobstore?: string,
   ): Promise<Job>;
+  /** Pauses a job. */
   pauseJob(id: string, jobstore?: string): Promise<Job>;
+  /** Resumes a paused job. */
   resumeJob(id: string, jobstore?: string): Promise<Job | null>;
+  /** Removes a job. */
   removeJob(id: string, jobstore?: string): Promise<void>;
 }
 

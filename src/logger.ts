@@ -5,9 +5,13 @@ import { format } from 'node:util';
  * order, which pino, bunyan-style loggers and `console` all print whole.
  */
 export interface Logger {
+  /** Logs at debug level. */
   debug(...args: unknown[]): void;
+  /** Logs at info level. */
   info(...args: unknown[]): void;
+  /** Logs a warning. */
   warn(...args: unknown[]): void;
+  /** Logs an error. */
   error(...args: unknown[]): void;
 }
 

@@ -5,13 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import {
-  CronTrigger,
-  createDashboard,
-  describeTrigger,
-  type Job,
-  type Trigger,
-} from '../index.js';
+import { CronTrigger, createDashboard, describeTrigger, type Job, type Trigger } from '../index.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import { wallTimeOf } from '../triggers/english.js';
 import { openStore, StoreUrlError, withStore } from './store.js';

@@ -3,6 +3,7 @@
  * run starts, timeouts and aborts, a concurrency limit with a FIFO queue, and reporting results
  * as events. Subclasses say how one run is carried out (`runJob`).
  */
+import { asyncDispose } from '../dispose.js';
 import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
 import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
 import type { Job } from '../job.js';
@@ -29,6 +30,7 @@ export class RunContext implements JobContext {
   #controller: AbortController | null = null;
   #reason: unknown = undefined;
   #aborted = false;
+  #onAbort: ((reason: unknown) => void) | null = null;
 
   constructor(
     readonly jobId: string,
@@ -43,11 +45,33 @@ export class RunContext implements JobContext {
     return this.#controller.signal;
   }
 
+  /** Whether this run was aborted already (timeout or shutdown). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Why the run was aborted (`undefined` while it is not). */
+  get abortReason(): unknown {
+    return this.#reason;
+  }
+
+  /**
+   * Calls `listener` once if the run is aborted (telemetry ends its span then), without making
+   * the signal; `null` removes it. One listener at a time.
+   */
+  onAbort(listener: ((reason: unknown) => void) | null): void {
+    this.#onAbort = listener;
+  }
+
+  /** Aborts the run's signal with `reason` (the first reason wins). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    const listener = this.#onAbort;
+    this.#onAbort = null;
+    listener?.(reason);
   }
 }
 
@@ -77,25 +101,41 @@ export abstract class BaseExecutor implements Executor {
     this.alias = alias;
   }
 
-  /** Waits for running and queued runs (`wait`), or aborts them. */
-  async shutdown(wait = true): Promise<void> {
+  /**
+   * Waits for running and queued runs (`wait`), or aborts them; resolves to the number of runs
+   * cut short (running ones aborted plus queued ones dropped; 0 when waiting).
+   */
+  async shutdown(wait = true): Promise<number> {
     if (!wait) {
       const reason = new ShutdownAbortError();
-      for (const run of this.#running) run.abort(reason);
+      let cutShort = 0;
+      for (const run of this.#running) {
+        if (run.aborted) continue;
+        run.abort(reason);
+        cutShort++;
+      }
       // Queued runs never start.
       for (let i = this.#queueHead; i < this.#queue.length; i += 2) {
-        this.#release(this.#queue[i] as Job, this.#queue[i + 1] as Date[]);
+        const runTimes = this.#queue[i + 1] as Date[];
+        cutShort += runTimes.length;
+        this.#release(this.#queue[i] as Job, runTimes);
       }
       this.#queue.length = 0;
       this.#queueHead = 0;
-      return;
+      return cutShort;
     }
     // Called from inside one of this executor's runs (a job shutting its scheduler down): that
     // run cannot end before this returns, so it is not waited for.
     const caller = getJobContext();
     const exclude = caller instanceof RunContext && this.#running.has(caller) ? 1 : 0;
-    if (this.#active <= exclude && this.#queueHead >= this.#queue.length) return;
+    if (this.#active <= exclude && this.#queueHead >= this.#queue.length) return 0;
     await new Promise<void>((resolve) => this.#idle.push({ resolve, exclude }));
+    return 0;
+  }
+
+  /** `await using executor = ...`: waits for its runs, as `shutdown()`. */
+  async [asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   /** Most runs this executor runs at once (`freeSlots` counts from it); `concurrency` by default. */
@@ -151,6 +191,13 @@ export abstract class BaseExecutor implements Executor {
    * `shutdown({ wait: false })`.
    */
   protected abstract runJob(job: Job, runTime: Date, context: RunContext): unknown;
+
+  /** `runJob`, inside a span when telemetry is on. */
+  #invoke(job: Job, runTime: Date, run: RunContext): unknown {
+    const telemetry = this.host?.telemetry;
+    if (telemetry === null || telemetry === undefined) return this.runJob(job, runTime, run);
+    return telemetry.traceRun(job, runTime, run, () => this.runJob(job, runTime, run));
+  }
 
   readonly #finished = (): void => {
     this.#active--;
@@ -242,7 +289,7 @@ export abstract class BaseExecutor implements Executor {
     this.#running.add(run);
     let result: unknown;
     try {
-      result = this.runJob(job, runTime, run);
+      result = this.#invoke(job, runTime, run);
     } catch (error) {
       this.#settle(job, runTime, run, false, error);
       return null;
@@ -315,7 +362,7 @@ export abstract class BaseExecutor implements Executor {
     try {
       let result: Promise<unknown>;
       try {
-        result = Promise.resolve(this.runJob(job, runTime, run));
+        result = Promise.resolve(this.#invoke(job, runTime, run));
       } catch (error) {
         result = Promise.reject(error);
       }

@@ -4,6 +4,7 @@
 import type { SchedulerEventAny } from '../events.js';
 import type { Job } from '../job.js';
 import type { Logger } from '../logger.js';
+import type { RunTelemetry } from '../telemetry.js';
 
 /** What an executor needs from its scheduler. */
 export interface ExecutorHost {
@@ -13,6 +14,8 @@ export interface ExecutorHost {
   readonly schedulerId: string;
   /** Emits an event to the scheduler's listeners (listeners that throw are logged). */
   dispatchEvent(event: SchedulerEventAny): void;
+  /** Spans and metrics of runs, or `null` when telemetry is off (executors then skip it). */
+  readonly telemetry?: RunTelemetry | null;
   /** True when some listener would receive an event with this code (lets hot paths skip building it). */
   wantsEvent(code: number): boolean;
   /**
@@ -26,8 +29,12 @@ export interface ExecutorHost {
 export interface Executor {
   /** Called by the scheduler when it starts (or when the executor is added to a running one). */
   start(scheduler: ExecutorHost, alias: string): Promise<void>;
-  /** Stops taking jobs; with `wait`, resolves once running jobs are done, else aborts them. */
-  shutdown(wait?: boolean): Promise<void>;
+  /**
+   * Stops taking jobs; with `wait`, resolves once running jobs are done, else aborts them (a call
+   * without `wait` may come while one with `wait` is still waiting). May resolve to the number of
+   * runs it cut short (aborted, or queued and never started), which `Scheduler.shutdown` adds up.
+   */
+  shutdown(wait?: boolean): Promise<unknown>;
   /**
    * Runs `job` once for each of `runTimes` (already coalesced). Throws
    * `MaxInstancesReachedError` when the job has `maxInstances` runs going; runs whose fire time

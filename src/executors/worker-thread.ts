@@ -92,6 +92,7 @@ export class WorkerThreadExecutor extends BaseExecutor {
   #pool: WorkerPool | null = null;
   // Task references checked in a worker thread, by reference.
   readonly #resolvable = new Map<string, Promise<void>>();
+  #closingPool: WorkerPool | null = null;
 
   constructor(options: WorkerThreadExecutorOptions = {}) {
     super();
@@ -201,11 +202,19 @@ export class WorkerThreadExecutor extends BaseExecutor {
     );
   }
 
-  override async shutdown(wait = true): Promise<void> {
-    const pool = this.#pool;
+  override async shutdown(wait = true): Promise<number> {
+    // A shutdown without waiting may come while one with waiting is under way: it forces the
+    // pool that one is closing.
+    const pool = this.#pool ?? this.#closingPool;
     this.#pool = null;
+    this.#closingPool = pool;
     const reason = new Error('The executor shut down without waiting for this run');
-    await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
+    try {
+      const [cutShort] = await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
+      return cutShort;
+    } finally {
+      if (this.#closingPool === pool) this.#closingPool = null;
+    }
   }
 
   #createPool(): WorkerPool {

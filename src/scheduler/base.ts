@@ -3,6 +3,7 @@
  * in `processing.ts`.
  */
 import { describeValue } from '../describe.js';
+import { asyncDispose } from '../dispose.js';
 import {
   ConflictingIdError,
   JobAbandonedError,
@@ -18,6 +19,7 @@ import {
   EVENT_EXECUTOR_REMOVED,
   EVENT_JOB_ADDED,
   EVENT_JOB_ERROR,
+  EVENT_JOB_MISSED,
   EVENT_JOB_MODIFIED,
   EVENT_JOB_REMOVED,
   EVENT_JOBSTORE_ADDED,
@@ -37,7 +39,8 @@ import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
 import { UnrestorableTrigger } from '../stores/state.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
-import { clock, yieldToEventLoop } from '../time/clock.js';
+import { RunTelemetry } from '../telemetry.js';
+import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
@@ -55,10 +58,13 @@ import {
   applyOptions,
   checkAlias,
   checkPlugin,
+  checkShutdownOptions,
   defaultSettings,
   type JobOptions,
   type SchedulerOptions,
   type SchedulerSettings,
+  type ShutdownOptions,
+  type TaskJobOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
 import { RunLoop } from './processing.js';
@@ -117,6 +123,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #events = new EventHub(() => this.logger);
   readonly #mutexes = new Map<string, Mutex>();
   readonly #loop: RunLoop;
+  #telemetry: RunTelemetry | null = null;
+  readonly #telemetryListener: MaskListener = (event) => {
+    if (event.name === 'job_missed') this.#telemetry?.runMissed(event.jobstore);
+    else if (event.name === 'job_error') this.#telemetry?.jobError(event.jobstore, event.error);
+  };
 
   constructor(options: SchedulerOptions = {}) {
     this.#loop = new RunLoop({
@@ -168,6 +179,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     return this.#state;
   }
 
+  /** Spans and metrics of this scheduler's runs while it runs with `telemetry` on, else `null`. */
+  get telemetry(): RunTelemetry | null {
+    return this.#telemetry;
+  }
+
   /** True unless stopped. */
   get running(): boolean {
     return this.#state !== STATE_STOPPED;
@@ -211,6 +227,14 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Starts the scheduler (paused if asked): stores and executors start, pending jobs are added. */
   async start(options: { paused?: boolean } = {}): Promise<void> {
     if (this.#state !== STATE_STOPPED) throw new SchedulerAlreadyRunningError();
+    if (this.#settings.telemetry !== null && this.#telemetry === null) {
+      this.#telemetry = await RunTelemetry.create(this.#settings.telemetry, {
+        schedulerId: this.schedulerId,
+        stores: this.#stores,
+      });
+      this.#telemetry.open();
+      this.#events.addMaskListener(this.#telemetryListener, EVENT_JOB_MISSED | EVENT_JOB_ERROR);
+    }
     // A store or executor that fails to start fails start(); those started before it are shut
     // down again, so a program that retries start() leaks no connection.
     const startedExecutors: Executor[] = [];
@@ -229,6 +253,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         ...startedExecutors.map((e) => e.shutdown(false)),
         ...startedStores.map((s) => s.shutdown()),
       ]);
+      this.#closeTelemetry();
       throw error;
     }
     this.#state = options.paused === true ? STATE_PAUSED : STATE_RUNNING;
@@ -255,9 +280,18 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
   }
 
+  /** Ends the telemetry `start()` opened, if any. */
+  #closeTelemetry(): void {
+    if (this.#telemetry === null) return;
+    this.#telemetry.close();
+    this.#events.removeMaskListener(this.#telemetryListener);
+    this.#telemetry = null;
+  }
+
   /** Closes what `start()` opened before it failed, leaving the scheduler stopped. */
   async #undoStart(): Promise<void> {
     this.#state = STATE_STOPPED;
+    this.#closeTelemetry();
     await Promise.allSettled([...this.#executors.values()].map((e) => e.shutdown(false)));
     for (const [alias, store] of this.#stores) {
       try {
@@ -271,13 +305,17 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
   }
 
-  /** Stops the scheduler; with `wait` (default), after running jobs are done. */
-  async shutdown(options: { wait?: boolean } = {}): Promise<void> {
+  /**
+   * Stops the scheduler. With `wait` (default), running jobs are waited for: at most `timeout`
+   * seconds, or until `signal` aborts; then the runs still going are aborted through their job
+   * signal and queued ones are dropped. Resolves to the number of runs so cut short.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<number> {
+    const { wait, timeoutMs, signal } = checkShutdownOptions(options);
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
     this.#state = STATE_STOPPED;
     await this.#loop.stop();
-    const wait = options.wait ?? true;
-    await Promise.all([...this.#executors.values()].map((e) => e.shutdown(wait)));
+    const cutShort = await this.#stopExecutors(wait, timeoutMs, signal);
     await this.#flushing;
     if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
     for (const [alias, store] of this.#stores) {
@@ -290,8 +328,51 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         );
       }
     }
+    this.#closeTelemetry();
     this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler has been shut down');
     this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
+    return cutShort;
+  }
+
+  /** Shuts the executors down, waiting as asked; resolves to the number of runs cut short. */
+  async #stopExecutors(wait: boolean, timeoutMs: number | null, signal: AbortSignal | null): Promise<number> {
+    const executors = [...this.#executors.values()];
+    const abortAll = async (): Promise<number> => {
+      const counts = await Promise.all(executors.map((e) => e.shutdown(false)));
+      return counts.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0);
+    };
+    if (!wait || signal?.aborted === true) return abortAll();
+    const done = Promise.all(executors.map((e) => e.shutdown(true))).then(() => false);
+    if (timeoutMs === null && signal === null) {
+      await done;
+      return 0;
+    }
+    let expire: (why: string) => void = () => {};
+    const expired = new Promise<string>((resolve) => {
+      expire = resolve;
+    });
+    const cancel =
+      timeoutMs === null
+        ? null
+        : atDeadline(clock.now() + timeoutMs, () => expire(`timeout of ${timeoutMs / 1000} s`));
+    const onAbort = () => expire('signal aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let why: string | boolean;
+    try {
+      why = await Promise.race([done, expired]);
+    } finally {
+      cancel?.();
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (why === false) return 0; // every run finished in time
+    const cutShort = await abortAll();
+    this.logger.warn(`Shutdown stopped waiting for running jobs (${why}): ${cutShort} run(s) cut short`);
+    return cutShort;
+  }
+
+  /** `await using scheduler = ...`: shuts the scheduler down (waiting for jobs) if it runs. */
+  async [asyncDispose](): Promise<void> {
+    if (this.running) await this.shutdown();
   }
 
   /** Aborts every running job through its signal and drops queued runs (a forced shutdown). */

@@ -2,6 +2,7 @@
  * BlockingScheduler: for a program whose only work is the scheduler.
  */
 import { Scheduler } from './base.js';
+import type { ShutdownOptions } from './options.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -47,9 +48,9 @@ export class BlockingScheduler extends Scheduler {
   }
 
   /** Stops the scheduler and lets `start()` resolve. */
-  override async shutdown(options: { wait?: boolean } = {}): Promise<void> {
+  override async shutdown(options: ShutdownOptions = {}): Promise<number> {
     try {
-      await super.shutdown(options);
+      return await super.shutdown(options);
     } finally {
       if (this.#onSignal !== null) for (const signal of SIGNALS) process.off(signal, this.#onSignal);
       this.#onSignal = null;

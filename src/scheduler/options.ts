@@ -15,6 +15,7 @@ import {
   type TaskModules,
   type TaskPolicy,
 } from '../tasks.js';
+import { checkTelemetryOption, type TelemetryOptions } from '../telemetry.js';
 import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
@@ -59,6 +60,11 @@ export interface SchedulerOptions {
   taskModules?: TaskModules;
   /** The application root that file task references must stay inside. Default `process.cwd()`. */
   taskRoot?: string;
+  /**
+   * OpenTelemetry spans and metrics (needs `@opentelemetry/api`): `true` for the global
+   * providers, or the providers to use. Default false.
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 type ArgsOption<F extends JobFunction> = F extends (...args: infer P) => unknown
@@ -138,6 +144,7 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'schedulerId',
   'taskModules',
   'taskRoot',
+  'telemetry',
 ]);
 
 /** Validates a grace time or timeout: `null` or a positive number of seconds. */
@@ -231,6 +238,7 @@ export interface SchedulerSettings {
   logger: Logger;
   schedulerId: string;
   taskPolicy: TaskPolicy;
+  telemetry: TelemetryOptions | null;
 }
 
 /** The settings a new scheduler starts with. */
@@ -243,6 +251,7 @@ export function defaultSettings(): SchedulerSettings {
     logger: stderrLogger,
     schedulerId: `${hostname()}-${process.pid}`,
     taskPolicy: DEFAULT_TASK_POLICY,
+    telemetry: null,
   };
 }
 
@@ -293,5 +302,45 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
       root: o.taskRoot === undefined ? settings.taskPolicy.root : checkTaskRoot(o.taskRoot),
     };
   }
+  if (o.telemetry !== undefined) out.telemetry = checkTelemetryOption(o.telemetry);
   return out;
+}
+
+/** Options of `shutdown()`. */
+export interface ShutdownOptions {
+  /** Wait for running jobs (default true); `false` aborts them at once. */
+  wait?: boolean;
+  /** Seconds to wait for running jobs at most; then they are aborted. Default: no limit. */
+  timeout?: number;
+  /** Stops the waiting when it aborts; running jobs are then aborted. */
+  signal?: AbortSignal;
+}
+
+const SHUTDOWN_OPTION_KEYS = new Set(['wait', 'timeout', 'signal']);
+
+/** Validates `shutdown()` options. */
+export function checkShutdownOptions(options: unknown): {
+  wait: boolean;
+  timeoutMs: number | null;
+  signal: AbortSignal | null;
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected shutdown options to be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!SHUTDOWN_OPTION_KEYS.has(key)) throw new TypeError(`Unknown shutdown option ${JSON.stringify(key)}`);
+  }
+  const { wait, timeout, signal } = options as ShutdownOptions;
+  if (wait !== undefined) checkBoolean(wait, 'wait');
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+    throw new TypeError(`Expected timeout to be a number of seconds >= 0, got ${describeValue(timeout)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  return {
+    wait: wait ?? true,
+    timeoutMs: timeout === undefined ? null : timeout * 1000,
+    signal: signal ?? null,
+  };
 }

@@ -273,6 +273,7 @@ export class RunLoop {
       return next ?? Number.POSITIVE_INFINITY;
     } catch (error) {
       const interval = this.ctx.settings().jobstoreRetryIntervalMs;
+      this.ctx.host.telemetry?.storeError(alias);
       this.ctx.host.logger.warn(
         { err: error, jobstore: alias },
         `Error processing jobs of job store ${JSON.stringify(alias)}; retrying in ${interval / 1000} s`,

@@ -68,6 +68,8 @@ export interface JobStore {
   getNextRunTime(): Promise<Date | null>;
   /** Every job, by `nextRunTime`, paused jobs last. */
   getAllJobs(): Promise<Job[]>;
+  /** Optional: how many jobs the store holds, without restoring them (telemetry's job gauge). */
+  countJobs?(): Promise<number>;
   /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
   addJob(job: Job): Promise<void>;
   /** Replaces the stored job with this id; rejects with `JobLookupError` if there is none. */

@@ -2,6 +2,7 @@
  * MemoryJobStore: jobs in a binary min-heap by next run time, plus a map by id. Add, update,
  * remove and next-due are O(log n); `getDueJobs` is O(k log k) for k due jobs.
  */
+import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError } from '../errors.js';
 import type { Job } from '../job.js';
 import type { JobStore, StoreHost } from './base.js';
@@ -35,6 +36,14 @@ export class MemoryJobStore implements JobStore {
 
   /** Nothing to close. */
   async shutdown(): Promise<void> {}
+
+  /** How many jobs the store holds. */
+  async countJobs(): Promise<number> {
+    return this.#byId.size;
+  }
+
+  /** `await using store = ...`: nothing to close; the jobs stay. */
+  async [asyncDispose](): Promise<void> {}
 
   /** The job with this id, or `null`. */
   async lookupJob(id: string): Promise<Job | null> {

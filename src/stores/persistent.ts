@@ -12,6 +12,7 @@
  * ends, so the last change is always announced.
  */
 import { describeValue } from '../describe.js';
+import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
 import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
@@ -174,6 +175,14 @@ export abstract class PersistentJobStore implements JobStore {
     this.#cache.clear();
     if (owed) backend?.notify?.();
     await backend?.close();
+  }
+
+  /**
+   * `await using store = ...`: shuts the store down (again, harmlessly, when its scheduler did
+   * already).
+   */
+  async [asyncDispose](): Promise<void> {
+    await this.shutdown();
   }
 
   /** Tells other processes that jobs changed, folding the changes of one hint window. */
@@ -339,6 +348,11 @@ export abstract class PersistentJobStore implements JobStore {
   /** How many restored jobs this store keeps for reuse (at most `JOB_CACHE_LIMIT`). */
   get cachedJobCount(): number {
     return this.#cache.size;
+  }
+
+  /** How many jobs the store holds (rows read, not restored). */
+  async countJobs(): Promise<number> {
+    return (await this.#db.all()).length;
   }
 
   /** Checks that the job can be stored: a task reference, storable arguments and trigger. */

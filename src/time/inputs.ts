@@ -8,6 +8,7 @@ import type { TimeZone } from './zone.js';
 
 /** A luxon `DateTime`, as far as tickwork needs one (declared here so users need no luxon types). */
 export interface DateTimeLike {
+  /** The instant in epoch milliseconds. */
   toMillis(): number;
   readonly isValid: boolean;
   readonly invalidReason?: string | null;

@@ -265,6 +265,22 @@ describe('WorkerThreadExecutor: lifecycle', () => {
     expect(executor.workerCount).toBe(0);
   });
 
+  test('shutdown({ timeout }) aborts what still runs when it passes, terminates its worker, and counts it', async () => {
+    const { scheduler, executor } = await startScheduler({ gracePeriod: 0.1 });
+    const outcomes = new Map<string, string>();
+    scheduler.on('job_executed', (event) => outcomes.set(event.jobId, 'executed'));
+    scheduler.on('job_error', (event) => outcomes.set(event.jobId, (event.error as Error).name));
+    const quick = nextEvent(scheduler, 'job_executed', 'quick');
+    const stubborn = nextEvent(scheduler, 'job_submitted', 'stubborn');
+    await scheduler.addJob(`${TASKS}pause`, undefined, { id: 'quick', args: [50] });
+    await scheduler.addJob(`${TASKS}ignoreAbort`, undefined, { id: 'stubborn', args: [20_000] });
+    await Promise.all([quick, stubborn]);
+    // The pool is closing (waiting) when the timeout forces it: the stubborn worker is terminated.
+    await expect(scheduler.shutdown({ timeout: 0.2 })).resolves.toBe(1);
+    expect(executor.workerCount).toBe(0);
+    expect(Object.fromEntries(outcomes)).toEqual({ quick: 'executed', stubborn: 'AbortError' });
+  });
+
   test('shutdown({ wait: false }) aborts running jobs and terminates workers that ignore it', async () => {
     const { scheduler, executor } = await startScheduler({ gracePeriod: 0.1 });
     const errors = new Map<string, unknown>();

@@ -175,7 +175,7 @@ describe('states and lifecycle events', () => {
 
   it('leaves no timer behind when a scheduler_started listener shuts it down', async () => {
     const scheduler = makeScheduler();
-    let shutdown: Promise<void> | null = null;
+    let shutdown: Promise<number> | null = null;
     scheduler.on('scheduler_started', () => {
       shutdown = scheduler.shutdown();
     });

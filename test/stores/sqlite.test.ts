@@ -1,12 +1,14 @@
 /**
- * SqliteJobStore through the shared JobStore suite (see store-suite.ts): each test gets a new
- * database file in a directory of its own, removed afterwards with its WAL files.
+ * SqliteJobStore through the shared JobStore suite (see store-suite.ts), once on each SQLite
+ * driver this runtime has (better-sqlite3 where its addon loads, `node:sqlite` on Node 22.13+):
+ * each test gets a new database file in a directory of its own, removed afterwards with its WAL
+ * files. Then the driver choice itself.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { BackgroundScheduler, SqliteJobStore } from '../../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackgroundScheduler, registerTask, type SqliteDriverName, SqliteJobStore } from '../../src/index.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let dir: string | null = null;
@@ -16,17 +18,110 @@ function path(): string {
   return join(dir, 'jobs.db');
 }
 
-describeStoreSuite('SqliteJobStore', {
-  persistent: true,
-  async create() {
-    dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-suite-'));
-    return new SqliteJobStore({ path: path() });
-  },
-  reopen: () => new SqliteJobStore({ path: path() }),
-  async cleanup() {
+/** The drivers that work here: better-sqlite3 when its addon loads, node:sqlite when built in. */
+async function availableDrivers(): Promise<SqliteDriverName[]> {
+  const drivers: SqliteDriverName[] = [];
+  try {
+    const { default: Database } = await import('better-sqlite3');
+    new Database(':memory:').close();
+    drivers.push('better-sqlite3');
+  } catch {
+    // Not built for this runtime's ABI.
+  }
+  try {
+    await import('node:sqlite' as string);
+    drivers.push('node:sqlite');
+  } catch {
+    // Node before 22.13.
+  }
+  return drivers;
+}
+
+const drivers = await availableDrivers();
+registerTask('tickwork-sqlite-driver-test', () => {});
+
+it('runs on at least one driver here', () => {
+  expect(drivers.length).toBeGreaterThan(0);
+});
+
+for (const driver of drivers) {
+  describeStoreSuite(`SqliteJobStore on ${driver}`, {
+    persistent: true,
+    async create() {
+      dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-suite-'));
+      return new SqliteJobStore({ path: path(), driver });
+    },
+    reopen: () => new SqliteJobStore({ path: path(), driver }),
+    async cleanup() {
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+      dir = null;
+    },
+  });
+}
+
+describe('SqliteJobStore drivers', () => {
+  afterEach(async () => {
     if (dir !== null) await rm(dir, { recursive: true, force: true });
     dir = null;
-  },
+  });
+
+  it('uses better-sqlite3 by default (it is installed here), and says which driver it uses', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-driver-'));
+    const store = new SqliteJobStore({ path: path() });
+    expect(store.driver).toBeNull();
+    const scheduler = new BackgroundScheduler({ timezone: 'UTC', jobstores: { default: store } });
+    if (!drivers.includes('better-sqlite3')) {
+      // Installed but built for another Node: its own error says so, rather than another driver.
+      await expect(scheduler.start({ paused: true })).rejects.toThrow(/better_sqlite3\.node/);
+      return;
+    }
+    await scheduler.start({ paused: true });
+    try {
+      expect(store.driver).toBe('better-sqlite3');
+    } finally {
+      await scheduler.shutdown();
+    }
+  });
+
+  it('a file written through one driver is read through another', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-driver-'));
+    const order = [...drivers, ...drivers].slice(0, 2);
+    const write = new BackgroundScheduler({
+      timezone: 'UTC',
+      jobstores: { default: new SqliteJobStore({ path: path(), driver: order[0] }) },
+    });
+    await write.addJob('tickwork-sqlite-driver-test', 'interval', { id: 'kept', hours: 1, args: [1, 'two'] });
+    await write.start({ paused: true });
+    await write.shutdown();
+    const read = new BackgroundScheduler({
+      timezone: 'UTC',
+      jobstores: { default: new SqliteJobStore({ path: path(), driver: order[1] }) },
+    });
+    await read.start({ paused: true });
+    try {
+      expect((await read.getJobs()).map((j) => [j.id, j.args])).toEqual([['kept', [1, 'two']]]);
+    } finally {
+      await read.shutdown();
+    }
+  });
+
+  it('rejects an unknown driver with a TypeError naming it', () => {
+    expect(() => new SqliteJobStore({ path: 'x.db', driver: 'sqlite3' as never })).toThrow(
+      new TypeError(
+        'Expected driver to be one of "better-sqlite3", "node:sqlite", "bun:sqlite", got "sqlite3" (string)',
+      ),
+    );
+  });
+
+  it('bun:sqlite outside Bun fails at start, saying so', async () => {
+    const scheduler = new BackgroundScheduler({
+      timezone: 'UTC',
+      jobstores: { default: new SqliteJobStore({ path: 'never.db', driver: 'bun:sqlite' }) },
+    });
+    await expect(scheduler.start()).rejects.toThrow(
+      'SqliteJobStore: the "bun:sqlite" driver runs only on Bun',
+    );
+  });
 });
 
 describe('SqliteJobStore start', () => {

@@ -18,6 +18,7 @@ export interface PostgresQueryResult<R> {
 
 /** Something that runs parameterized queries: a `pg` pool or client. */
 export interface PostgresQueryable {
+  /** Runs one parameterized query. */
   query<R extends object>(text: string, values?: unknown[]): Promise<PostgresQueryResult<R>>;
 }
 
@@ -40,6 +41,7 @@ export interface PostgresPoolClient extends PostgresQueryable {
 
 /** The narrowest pool PostgresJobStore works with (`pg.Pool` fits). */
 export interface PostgresPool extends PostgresQueryable {
+  /** Checks out a client (for LISTEN and transactions). */
   connect(): Promise<PostgresPoolClient>;
 }
 

@@ -1,10 +1,11 @@
 /**
- * The SQLite backend on better-sqlite3. Several processes may share the file: WAL mode lets
- * readers go on beside the one writer, and every change that spans rows is one `BEGIN IMMEDIATE`
- * transaction. better-sqlite3 is synchronous, so a lock held by another process (a backup, the
- * `sqlite3` shell, a long transaction) must not be waited for inside the driver: its busy timeout
- * is a few milliseconds, and a call that finds the file locked is tried again after an
- * asynchronous, growing pause, so the event loop keeps turning while the lock is held.
+ * The SQLite backend, on any of the drivers of drivers.ts (better-sqlite3, `node:sqlite`,
+ * `bun:sqlite`). Several processes may share the file: WAL mode lets readers go on beside the one
+ * writer, and every change that spans rows is one `BEGIN IMMEDIATE` transaction. The drivers are
+ * synchronous, so a lock held by another process (a backup, the `sqlite3` shell, a long
+ * transaction) must not be waited for inside the driver: its busy timeout is a few milliseconds,
+ * and a call that finds the file locked is tried again after an asynchronous, growing pause, so
+ * the event loop keeps turning while the lock is held.
  */
 import { statSync } from 'node:fs';
 import { clock } from '../../time/clock.js';
@@ -25,17 +26,16 @@ export interface SqliteTransaction<A extends unknown[], R> {
   immediate(...args: A): R;
 }
 
-/** The parts of a better-sqlite3 database this backend uses. */
+/** The parts of a better-sqlite3 database this backend uses (the other drivers are wrapped to it). */
 export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
-  pragma(source: string): unknown;
   transaction<A extends unknown[], R>(fn: (...args: A) => R): SqliteTransaction<A, R>;
   close(): unknown;
 }
 
-/** The better-sqlite3 constructor. */
-export type SqliteDriver = new (path: string, options?: { timeout?: number }) => SqliteDatabase;
+/** Opens a database file with one driver. */
+export type SqliteOpen = (path: string) => SqliteDatabase;
 
 interface Row {
   id: string;
@@ -52,8 +52,12 @@ const FIRST_PAUSE_MS = 5;
 const MAX_PAUSE_MS = 200;
 
 function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  const { code, errcode } = (error ?? {}) as { code?: unknown; errcode?: unknown };
+  // better-sqlite3 and bun:sqlite name the code; node:sqlite gives SQLite's number (5 busy, 6
+  // locked, with extended codes in the high bits).
+  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')))
+    return true;
+  return typeof errcode === 'number' && ((errcode & 0xff) === 5 || (errcode & 0xff) === 6);
 }
 
 const pause = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
@@ -175,7 +179,7 @@ export class SqliteBackend implements StoreBackend {
   #orphaned: Error | null = null;
 
   constructor(
-    private readonly Driver: SqliteDriver,
+    private readonly openDatabase: SqliteOpen,
     private readonly path: string,
     tableName: string,
   ) {
@@ -183,11 +187,11 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async open(): Promise<void> {
-    const db = new this.Driver(this.path, { timeout: BUSY_TIMEOUT_MS });
+    const db = this.openDatabase(this.path);
     try {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      await whenUnlocked(() => db.pragma('journal_mode = WAL'));
-      db.pragma('synchronous = NORMAL');
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await whenUnlocked(() => db.exec('PRAGMA journal_mode = WAL'));
+      db.exec('PRAGMA synchronous = NORMAL');
       await whenUnlocked(() => this.#migrate(db));
     } catch (error) {
       db.close();

@@ -8,14 +8,16 @@ import { dirname, resolve } from 'node:path';
 import { describeValue } from '../../describe.js';
 import type { StoreBackend } from '../backend.js';
 import type { StoreHost } from '../base.js';
-import { loadDriver } from '../driver.js';
 import {
   checkIdentifier,
   checkStoreOptions,
   PersistentJobStore,
   type PersistentStoreOptions,
 } from '../persistent.js';
-import { SqliteBackend, type SqliteDriver } from './backend.js';
+import { SqliteBackend } from './backend.js';
+import { checkDriverOption, loadSqliteDriver, type SqliteDriverName } from './drivers.js';
+
+export type { SqliteDriverName } from './drivers.js';
 
 /** Options of `SqliteJobStore`. */
 export interface SqliteJobStoreOptions extends PersistentStoreOptions {
@@ -23,17 +25,25 @@ export interface SqliteJobStoreOptions extends PersistentStoreOptions {
   path: string;
   /** The jobs table; `<tableName>_runs` and `<tableName>_migrations` go beside it. Default `tickwork_jobs`. */
   tableName?: string;
+  /**
+   * The SQLite driver. Default: `bun:sqlite` on Bun, `node:sqlite` on Deno; on Node
+   * better-sqlite3 when it is installed, else `node:sqlite` (Node 22.13+, nothing to install).
+   */
+  driver?: SqliteDriverName;
 }
 
-/** Keeps jobs in a SQLite file through better-sqlite3 (an optional peer dependency). */
+/** Keeps jobs in a SQLite file, through better-sqlite3, `node:sqlite` or `bun:sqlite`. */
 export class SqliteJobStore extends PersistentJobStore {
   readonly #path: string;
   readonly #tableName: string;
+  readonly #driver: SqliteDriverName | undefined;
+  #driverInUse: SqliteDriverName | null = null;
 
   constructor(options: SqliteJobStoreOptions) {
     const checked = checkStoreOptions<SqliteJobStoreOptions>(options, 'SqliteJobStore', [
       'path',
       'tableName',
+      'driver',
     ]);
     super(checked);
     if (typeof checked.path !== 'string' || checked.path === '') {
@@ -41,12 +51,19 @@ export class SqliteJobStore extends PersistentJobStore {
     }
     this.#path = checked.path;
     this.#tableName = checkIdentifier(checked.tableName ?? 'tickwork_jobs', 'tableName');
+    this.#driver = checkDriverOption(checked.driver);
+  }
+
+  /** The driver this store opened its file with (once started), else `null`. */
+  get driver(): SqliteDriverName | null {
+    return this.#driverInUse;
   }
 
   protected async createBackend(_host: StoreHost): Promise<StoreBackend> {
-    const Driver = await loadDriver<SqliteDriver>('better-sqlite3', 'SqliteJobStore');
+    const driver = await loadSqliteDriver(this.#driver);
+    this.#driverInUse = driver.name;
     await checkFolder(this.#path);
-    return new SqliteBackend(Driver, this.#path, this.#tableName);
+    return new SqliteBackend(driver.open, this.#path, this.#tableName);
   }
 }
 
