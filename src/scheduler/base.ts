@@ -545,9 +545,19 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   /** Reports runs claimed by a scheduler that stopped before finishing them, as `job_error`. */
   reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void {
+    if (runs.length === 0) return;
+    // One log line for the batch (a dead scheduler may leave hundreds of claims, and a stack
+    // made here says nothing about them); each run still gets its job_error event.
+    const first = runs[0];
+    const schedulers = [...new Set(runs.map((r) => r.schedulerId))];
+    this.logger.error(
+      { jobstore, jobId: first.jobId, scheduledRunTime: first.runTime, runs: runs.length, schedulers },
+      runs.length === 1
+        ? new JobAbandonedError(first.jobId, first.schedulerId).message
+        : `${runs.length} runs were abandoned by ${schedulers.join(', ')}, which stopped before finishing them (first: job "${first.jobId}" at ${first.runTime.toISOString()}); each is reported as job_error`,
+    );
     for (const run of runs) {
       const error = new JobAbandonedError(run.jobId, run.schedulerId);
-      this.logger.error({ err: error, jobId: run.jobId, jobstore }, error.message);
       this.#emit({
         code: EVENT_JOB_ERROR,
         name: 'job_error',

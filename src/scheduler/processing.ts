@@ -41,11 +41,19 @@ export interface LoopContext {
 /** Most run times one pass hands an executor for one job; a longer backlog goes on next pass. */
 export const MAX_RUN_TIMES = 1000;
 
+/**
+ * Most missed fire times a pass claims one by one on a shared store; a longer run of misses is
+ * claimed as one, by its first fire time.
+ */
+export const MAX_CLAIMED_MISSES = 1000;
+
 /** A run of consecutive fire times missed by more than the job's grace time. */
 export interface MissedRun {
   count: number;
   first: Date;
   last: Date;
+  /** Each of them, when there are at most `MAX_CLAIMED_MISSES` (so each can be claimed). */
+  times?: Date[];
 }
 
 /** What a pass does with a due job: the run times to submit, the next run time, the misses. */
@@ -100,6 +108,14 @@ export function missedRunTimes(job: Job, now: number, nowDate = new Date(now)): 
   if (grace !== null && t.getTime() < now - grace * 1000) {
     const skipped = skipFireTimes(job, t, now - grace * 1000, nowDate);
     missed = { count: skipped.count, first: t, last: skipped.last };
+    if (skipped.count <= MAX_CLAIMED_MISSES) {
+      const times: Date[] = [];
+      for (let x: Date | null = t; x !== null && times.length < skipped.count; ) {
+        times.push(x);
+        x = job.trigger.getNextFireTime(x, nowDate);
+      }
+      missed.times = times;
+    }
     t = skipped.next;
   }
   const runTimes: Date[] = [];
@@ -331,8 +347,8 @@ export class RunLoop {
       const acquired = await acquire.call(store, nowDate, limit);
       const releases: JobRelease[] = [];
       const noExecutor = new Set<string>();
-      // Runs of fire times past their grace time, each claimed as one and reported once the
-      // release that moves the job past them is stored.
+      // Fire times past their grace time: claimed (each, or a long run as one by its first fire
+      // time) and reported once the release that moves the job past them is stored.
       const missedRuns = new Map<string, MissedRun>();
       for (const { job, token } of acquired) {
         if (!this.ctx.executors.has(job.executor)) {
@@ -348,8 +364,7 @@ export class RunLoop {
           token,
           nextRunTime: next,
           remove: next === null,
-          // A run of missed fire times is claimed as one, by its first fire time.
-          runTimes: missed === null ? runTimes : [missed.first, ...runTimes],
+          runTimes: missed === null ? runTimes : [...(missed.times ?? [missed.first]), ...runTimes],
         });
       }
       const claimedByJob = await release.call(store, releases);
@@ -373,12 +388,24 @@ export class RunLoop {
         // reports, and no fire time goes unaccounted for.
         let runClaims = claimed;
         const skipped = missedRuns.get(job.id);
-        if (skipped !== undefined && claimed[0]?.getTime() === skipped.first.getTime()) {
-          this.#reportMissed(job, alias, skipped);
-          finished.push({ jobId: job.id, runTime: skipped.first });
-          runClaims = claimed.slice(1);
-        } else if (skipped !== undefined) {
-          runClaims = claimed.filter((t) => t.getTime() > skipped.last.getTime());
+        if (skipped !== undefined) {
+          const lastMs = skipped.last.getTime();
+          const claimedMissed = claimed.filter((t) => t.getTime() <= lastMs);
+          runClaims = claimed.filter((t) => t.getTime() > lastMs);
+          if (claimedMissed.length > 0) {
+            // Claimed one by one, only those this scheduler claimed are its to report; claimed
+            // as one, the claim stands for the whole run.
+            const report =
+              skipped.times === undefined
+                ? skipped
+                : {
+                    count: claimedMissed.length,
+                    first: claimedMissed[0],
+                    last: claimedMissed[claimedMissed.length - 1],
+                  };
+            this.#reportMissed(job, alias, report);
+            for (const runTime of claimedMissed) finished.push({ jobId: job.id, runTime });
+          }
         }
         const { onTime, missed } = this.#splitMissed(job, runClaims, now);
         if (missed.length > 0) {

@@ -114,7 +114,7 @@ it('notices an emptied server at the next heartbeat, says so loudly and recreate
     await waitFor(
       () =>
         logger.errors.some((args) =>
-          /is gone: the store was emptied.*every job in it is lost/.test(String(args[0])),
+          /is gone: the store was emptied.*every job in it is lost/.test(String(args[args.length - 1])),
         ),
       'the emptied store reported',
     );
@@ -137,7 +137,7 @@ it("warns at start when maxmemory-policy may evict the store's keys", async () =
   });
   try {
     await scheduler.start({ paused: true });
-    expect(logger.warnings.map((args) => String(args[0]))).toContainEqual(
+    expect(logger.warnings.map((args) => String(args[args.length - 1]))).toContainEqual(
       expect.stringMatching(/maxmemory-policy is "allkeys-lru", not "noeviction"/),
     );
   } finally {
@@ -152,5 +152,7 @@ it("warns at start when maxmemory-policy may evict the store's keys", async () =
   });
   await again.start({ paused: true });
   await again.shutdown();
-  expect(quiet.warnings.map((args) => String(args[0])).filter((w) => /maxmemory/.test(w))).toEqual([]);
+  expect(
+    quiet.warnings.map((args) => String(args[args.length - 1])).filter((w) => /maxmemory/.test(w)),
+  ).toEqual([]);
 });

@@ -20,7 +20,14 @@ afterEach(async () => {
 });
 
 const said = (lines: unknown[][], pattern: RegExp) =>
-  lines.some((args) => args.some((a) => pattern.test(a instanceof Error ? a.message : String(a))));
+  lines.some((args) =>
+    args.some((a) => {
+      // Loggers are called as (context, message): the error is the context's `err`.
+      const err = (a as { err?: unknown } | null)?.err;
+      const text = err instanceof Error ? err.message : a instanceof Error ? a.message : String(a);
+      return pattern.test(text);
+    }),
+  );
 
 it('notices its file deleted, stops writing the orphan, and opens the file put back', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-file-'));

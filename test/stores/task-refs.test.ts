@@ -238,7 +238,10 @@ describe.each(kinds)('stored task references on $name', (kind) => {
       ).error;
       expect(error, id).toBeInstanceOf(TaskLookupError);
       expect(String(error), id).toMatch(/refused/);
-      expect(await s.getJob(id)).toBeNull();
+      // Kept and shown to an operator as broken, without a function to run.
+      const job = await s.getJob(id);
+      expect(job?.broken, id).toMatch(/refused/);
+      expect(job?.func, id).toBeUndefined();
     }
     expect(existsSync(marker())).toBe(false);
     expect(pwned()).toBeUndefined();
