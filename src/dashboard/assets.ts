@@ -109,14 +109,21 @@ export const APP_JS = `'use strict';
     return 'jobs/' + encodeURIComponent(job.id) + (action ? '/' + action : '') + '?jobstore=' + encodeURIComponent(job.jobstore);
   }
 
+  // Jobs being removed: their page is not fetched again (it would answer 404).
+  const removing = new Set();
+
   async function act(job, action) {
     if (action === 'remove' && !window.confirm('Remove job ' + job.id + '?')) return;
+    if (action === 'remove') {
+      removing.add(job.id);
+      if (location.hash.startsWith('#/job/')) location.hash = '#/';
+    }
     try {
       await call(action === 'remove' ? 'DELETE' : 'POST', jobPath(job, action === 'remove' ? null : action));
       status.textContent = action + ': ' + job.id;
-      if (action === 'remove' && location.hash.startsWith('#/job/')) location.hash = '#/';
-      else render();
+      render();
     } catch (error) {
+      removing.delete(job.id);
       status.textContent = action + ' failed: ' + error.message;
     }
   }
@@ -208,7 +215,8 @@ export const APP_JS = `'use strict';
     rendering = true;
     try {
       const hash = location.hash;
-      if (hash.startsWith('#/job/')) await renderJob(decodeURIComponent(hash.slice(6)));
+      const id = hash.startsWith('#/job/') ? decodeURIComponent(hash.slice(6)) : null;
+      if (id !== null && !removing.has(id)) await renderJob(id);
       else await renderJobs();
       status.textContent = status.textContent.startsWith('refresh failed') ? '' : status.textContent;
     } catch (error) {
