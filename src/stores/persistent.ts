@@ -109,6 +109,8 @@ export abstract class PersistentJobStore implements JobStore {
   #host: StoreHost | null = null;
   #alias = 'default';
   #heartbeat: TimerHandle | null = null;
+  /** The heartbeat running now, if any: shutdown waits for it before disconnecting. */
+  #beating: Promise<void> | null = null;
   // Restored jobs by id, reused while their stored state is unchanged, least recently used first.
   // Other processes remove and replace jobs without telling: the cache is bounded by
   // JOB_CACHE_LIMIT, and a full read drops the ids it no longer finds.
@@ -164,6 +166,9 @@ export abstract class PersistentJobStore implements JobStore {
       this.#flushAdds();
       await Promise.all([...this.#batches]);
     }
+    // #beat never rejects (it logs); its queries finish before the connection goes, and the
+    // timer it arms again as it ends is cleared just below.
+    if (this.#beating !== null) await this.#beating;
     if (this.#heartbeat !== null) clock.clearTimeout(this.#heartbeat);
     this.#heartbeat = null;
     if (this.#hintWindow !== null) clock.clearTimeout(this.#hintWindow);
@@ -227,9 +232,11 @@ export abstract class PersistentJobStore implements JobStore {
   #armHeartbeat(): void {
     this.#heartbeat = clock.setTimeout(
       () => {
-        this.#beat().finally(() => {
+        const beating = this.#beat().finally(() => {
+          this.#beating = null;
           if (this.#backend !== null) this.#armHeartbeat();
         });
+        this.#beating = beating;
       },
       this.#leaseMs / 3,
       true,

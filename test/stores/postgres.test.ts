@@ -425,7 +425,14 @@ describe('PostgresJobStore through the scheduler', () => {
       await scheduler.start();
       await scheduler.addJob('pg.report', 'interval', { seconds: 30, id: 'mine', args: ['x', 0] });
       expect((await scheduler.getJobs()).map((j) => j.id)).toEqual(['mine']);
+      // A second change inside the hint window leaves a hint owed, sent as the store shuts down:
+      // shutdown resolves only when that query has given its connection back too.
+      await Promise.all([
+        scheduler.addJob('pg.report', 'interval', { seconds: 30, id: 'also-mine', args: ['y', 0] }),
+        scheduler.addJob('pg.report', 'interval', { seconds: 30, id: 'mine-too', args: ['z', 0] }),
+      ]);
       await scheduler.shutdown();
+      expect(pool.totalCount - pool.idleCount).toBe(0);
       expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
       expect(pool.totalCount - pool.idleCount).toBe(0);
     } finally {

@@ -101,6 +101,9 @@ export class PostgresBackend implements StoreBackend {
   #listener: PostgresPoolClient | null = null;
   #reconnect: TimerHandle | null = null;
   #reconnectDelay = FIRST_RECONNECT_MS;
+  // Hints and subscriptions still holding a pooled connection: `close()` waits for them, so a
+  // pool of the caller's own has every connection back when the store has shut down.
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   constructor(options: PostgresBackendOptions) {
     this.#pool = options.pool;
@@ -129,7 +132,15 @@ export class PostgresBackend implements StoreBackend {
     this.#listener = null;
     // Closed, not given back: a pooled connection must not keep LISTENing for its next user.
     listener?.release(true);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     await this.#owned?.end();
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const done = () => this.#inFlight.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   async get(id: string): Promise<JobRow | null> {
@@ -367,7 +378,7 @@ export class PostgresBackend implements StoreBackend {
   /** LISTENs on a connection of its own; calls `onChange` for other processes' notifications. */
   async listen(onChange: () => void): Promise<void> {
     this.#onChange = onChange;
-    await this.#subscribe();
+    await this.#track(this.#subscribe());
   }
 
   async #subscribe(): Promise<void> {
@@ -422,7 +433,7 @@ export class PostgresBackend implements StoreBackend {
       () => {
         this.#reconnect = null;
         if (this.#closed) return;
-        this.#subscribe().then(
+        this.#track(this.#subscribe()).then(
           () => {
             if (this.#closed) return;
             this.#reconnectDelay = FIRST_RECONNECT_MS;
@@ -449,11 +460,11 @@ export class PostgresBackend implements StoreBackend {
   notify(): void {
     if (this.#closed) return;
     try {
-      this.#pool
-        .query('SELECT pg_notify($1, $2)', [this.#n.channel, this.#origin])
-        .catch((error: unknown) => {
+      this.#track(this.#pool.query('SELECT pg_notify($1, $2)', [this.#n.channel, this.#origin])).catch(
+        (error: unknown) => {
           this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
-        });
+        },
+      );
     } catch (error) {
       this.#logger.debug({ err: error }, 'PostgresJobStore: sending a wake-up hint failed');
     }
