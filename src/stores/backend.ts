@@ -6,7 +6,13 @@
  *
  * A job row carries, besides `JobRow`, a lease (`acquiredBy`, `acquiredUntil`) and a fencing
  * token that changes on every acquisition and every update. A run claim is a row keyed by
- * (job id, run time) with the scheduler that claimed it and when its claim expires.
+ * (job id, run time) with the attempt it is (1 for a fire time, 2 and up for its retries), the
+ * scheduler that claimed it and when its claim expires. Two attempts of one run time never hold
+ * a claim at once: a retry waits in its own list until it is taken, and taking it makes the claim.
+ *
+ * Run history rows are kept per store; a claim's history row and its retry are written in the
+ * same transaction that deletes the claim, and only when the claim was still there, so each
+ * attempt is recorded (and tried again) by exactly one process.
  */
 import type { JobRow } from './state.js';
 
@@ -30,7 +36,68 @@ export interface ReleaseRow {
 export interface RunClaim {
   jobId: string;
   runTime: number;
+  /** 1 for the fire time itself, k + 1 for its k-th retry. */
+  attempt: number;
   schedulerId: string;
+}
+
+/** The outcome of one run, as the run history keeps it. */
+export type RunOutcomeName = 'success' | 'error' | 'timeout' | 'missed' | 'max_instances' | 'abandoned';
+
+/** One history row. Times are epoch milliseconds. */
+export interface RunRecordRow {
+  jobId: string;
+  jobName: string;
+  scheduledRunTime: number;
+  /** `null` when the run never started (missed, max_instances, abandoned). */
+  startedAt: number | null;
+  finishedAt: number;
+  outcome: RunOutcomeName;
+  /** JSON text of `{ name, message, stack }`, or `null`. */
+  error: string | null;
+  /** JSON text of the return value, or `null`. */
+  retval: string | null;
+  attempt: number;
+  schedulerId: string;
+}
+
+/** A retry waiting for its time: attempt `attempt` of the run (jobId, runTime), due at `dueAt`. */
+export interface RetryRow {
+  jobId: string;
+  runTime: number;
+  attempt: number;
+  dueAt: number;
+}
+
+/** A claimed run that is over, with what to write as its claim goes. */
+export interface FinishedRunRow {
+  jobId: string;
+  runTime: number;
+  /** The attempt of the claim: a claim of another attempt is left alone. */
+  attempt: number;
+  /** Its history row (absent when the history is off). */
+  record?: RunRecordRow;
+  /** Its next try (absent when it is not tried again). */
+  retry?: RetryRow;
+}
+
+/** A retry taken by `takeRetries`: it is now a run claim of the taker. */
+export interface TakenRetry {
+  row: JobRow;
+  runTime: number;
+  attempt: number;
+}
+
+/** Which history rows `runs` returns. */
+export interface RunQueryRow {
+  jobId?: string;
+  /** Any of these outcomes (all when absent). */
+  outcomes?: RunOutcomeName[];
+  /** finishedAt >= since */
+  since?: number;
+  /** finishedAt <= until */
+  until?: number;
+  limit: number;
 }
 
 /** What a persistent store's database must do. Every method may reject (the server may be down). */
@@ -46,9 +113,10 @@ export interface StoreBackend {
   /** Jobs with a next run time at or before `now`, leased or not, by next run time then id. */
   due(now: number): Promise<JobRow[]>;
   /**
-   * The earliest time at which `acquire` may find work: the earliest next run time of jobs no
-   * other scheduler holds, or the end of another scheduler's lease. It may be earlier than that
-   * (the scheduler then looks once more), never later.
+   * The earliest time at which `acquire` or `takeRetries` may find work: the earliest next run
+   * time of jobs no other scheduler holds, the end of another scheduler's lease, or the earliest
+   * `dueAt` of a waiting retry. It may be earlier than that (the scheduler then looks once more),
+   * never later.
    */
   nextRunTime(now: number): Promise<number | null>;
   /** Adds a job; resolves to false (changing nothing) when its id exists. */
@@ -58,11 +126,14 @@ export interface StoreBackend {
    * changing nothing) when its id exists or an earlier row of the same call has it.
    */
   insertMany(rows: JobRow[]): Promise<boolean[]>;
-  /** Replaces a job, ends its lease and changes its token; false when there is no such id. */
+  /**
+   * Replaces a job, ends its lease and changes its token; false when there is no such id. When
+   * the new row is paused (`nextRunTime` null), the job's waiting retries are deleted too.
+   */
   update(row: JobRow): Promise<boolean>;
-  /** Removes a job (and its run claims); false when there is no such id. */
+  /** Removes a job (with its run claims and waiting retries; its history stays); false when there is no such id. */
   remove(id: string): Promise<boolean>;
-  /** Removes every job and run claim. */
+  /** Removes every job, run claim and waiting retry (the history stays). */
   removeAll(): Promise<void>;
   /**
    * Atomically takes up to `limit` jobs due at `now` whose lease is free or expired, earliest
@@ -87,8 +158,27 @@ export interface StoreBackend {
    * (a run time claimed already belongs to a run someone else started).
    */
   release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>>;
-  /** Deletes these run claims. */
-  completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void>;
+  /**
+   * In one transaction, for each run: when a claim (jobId, runTime) of that `attempt` exists,
+   * deletes it, inserts its history row (if given) and its retry (if given, and only while its
+   * job exists and is not paused; an existing (jobId, runTime, attempt) retry is kept as is).
+   * A run whose claim is gone (another process reported it abandoned, say) writes nothing.
+   */
+  completeRuns(runs: FinishedRunRow[]): Promise<void>;
+  /**
+   * Atomically takes up to `limit` retries due at `now`, earliest `dueAt` first, whose job
+   * exists and is not paused: each leaves the waiting list and becomes a run claim of `owner`
+   * (with its attempt) expiring at `claimUntil`. Each retry is taken by exactly one caller.
+   */
+  takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]>;
+  /** History rows, newest `finishedAt` first (ties: the later written first), at most `limit`. */
+  runs(query: RunQueryRow): Promise<RunRecordRow[]>;
+  /**
+   * Deletes at most `batch` history rows that finished before `before`, or that are older than
+   * the newest `maxPerJob` of their job; resolves to how many it deleted (the caller calls again
+   * while that is `batch`). Served by an index.
+   */
+  pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number>;
   /** Extends every run claim of `owner` to `until` (a heartbeat while its runs go on). */
   renewRuns(owner: string, until: number): Promise<void>;
   /**
