@@ -32,8 +32,10 @@ export const EVENT_JOB_MISSED = 16384;
 export const EVENT_JOB_SUBMITTED = 32768;
 /** A run did not start: the job had maxInstances runs going. */
 export const EVENT_JOB_MAX_INSTANCES = 65536;
+/** A failed run will be tried again (job option `retry`). */
+export const EVENT_JOB_RETRY = 131072;
 /** The OR of every event code. */
-export const EVENT_ALL = 131071;
+export const EVENT_ALL = 262143;
 
 /** Every event name, mapped to its code. */
 export const EVENT_CODES = {
@@ -54,6 +56,7 @@ export const EVENT_CODES = {
   job_missed: EVENT_JOB_MISSED,
   job_submitted: EVENT_JOB_SUBMITTED,
   job_max_instances: EVENT_JOB_MAX_INSTANCES,
+  job_retry: EVENT_JOB_RETRY,
 } as const;
 
 /** The name of an event. */
@@ -105,6 +108,12 @@ export interface JobExecutionEvent extends BaseEvent {
   retval?: unknown;
   /** What the job threw (rejected with), for `job_error`. */
   error?: unknown;
+  /** 1 for the fire time itself, k + 1 for its k-th retry. */
+  attempt?: number;
+  /** When the run started (`job_executed`, and `job_error` of a run that started). */
+  startedAt?: Date;
+  /** When the run ended (`job_executed`, and `job_error` of a run that started). */
+  finishedAt?: Date;
 }
 
 /** Runs of a job were submitted to an executor, or refused because of `maxInstances`. */
@@ -147,7 +156,13 @@ export interface SchedulerEventMap {
     retval: unknown;
     code: typeof EVENT_CODES.job_executed;
   };
-  job_error: JobExecutionEvent & { name: 'job_error'; error: unknown; code: typeof EVENT_CODES.job_error };
+  job_error: JobExecutionEvent & {
+    name: 'job_error';
+    error: unknown;
+    code: typeof EVENT_CODES.job_error;
+    /** True when the run will be tried again (a `job_retry` event says when). */
+    willRetry: boolean;
+  };
   job_missed: JobExecutionEvent & {
     name: 'job_missed';
     code: typeof EVENT_CODES.job_missed;
@@ -162,6 +177,20 @@ export interface SchedulerEventMap {
   job_max_instances: JobSubmissionEvent & {
     name: 'job_max_instances';
     code: typeof EVENT_CODES.job_max_instances;
+  };
+  job_retry: BaseEvent & {
+    name: 'job_retry';
+    code: typeof EVENT_CODES.job_retry;
+    jobId: string;
+    jobstore: string;
+    /** The fire time the run is for. */
+    scheduledRunTime: Date;
+    /** The attempt that will run next (2 for the first retry). */
+    attempt: number;
+    /** Why the attempt before it failed. */
+    error: unknown;
+    /** When the next attempt is due. */
+    nextRunTime: Date;
   };
 }
 

@@ -17,6 +17,8 @@ export {
   type RescheduleOptions,
 } from './job.js';
 export type { Logger } from './logger.js';
+export type { RetryOn, RetryOptions, RetryPolicy } from './retry.js';
+export type { JobRun, JobRunOutcome, RunError, RunQuery } from './runs.js';
 export { BackgroundScheduler } from './scheduler/background.js';
 export {
   Scheduler,
@@ -31,6 +33,7 @@ export type {
   CommonJobOptions,
   JobDefaults,
   JobOptions,
+  RunHistorySettings,
   SchedulerOptions,
   ShutdownOptions,
   TaskJobOptions,

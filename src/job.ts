@@ -1,6 +1,7 @@
 /**
  * Job: the data of one scheduled job, and methods that delegate to its scheduler.
  */
+import type { RetryOptions, RetryPolicy } from './retry.js';
 import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from './triggers/options.js';
@@ -59,6 +60,8 @@ export interface JobFields {
   maxInstances: number;
   /** Seconds a run may take before it is aborted; `null` = no limit. */
   timeout: number | null;
+  /** How a failed run is tried again; `null` = it is not. */
+  retry: RetryPolicy | null;
   /** The next time it fires; `null` = paused. */
   nextRunTime: Date | null;
 }
@@ -68,9 +71,10 @@ export interface JobFields {
  * parameters of `func` when the changes give a function.
  */
 export type JobChanges<F extends JobFunction | string = JobFunction | string> = Partial<
-  Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime' | 'args'>
+  Omit<JobFields, 'id' | 'taskRef' | 'jobstore' | 'func' | 'nextRunTime' | 'args' | 'retry'>
 > & {
   func?: F;
+  retry?: RetryOptions | null;
   nextRunTime?: DateInput | null;
   args?: [F] extends [JobFunction] ? Parameters<F> : unknown[];
 };
@@ -92,6 +96,7 @@ export class Job implements JobFields {
   coalesce: boolean;
   maxInstances: number;
   timeout: number | null;
+  retry: RetryPolicy | null;
   // Epoch ms, not a Date: a Date takes over 100 bytes, and a scheduler may hold a million jobs.
   #nextRunMs: number | null;
   /** True while the job waits for the scheduler to start (it is in no store yet). */
@@ -118,6 +123,7 @@ export class Job implements JobFields {
     this.coalesce = fields.coalesce;
     this.maxInstances = fields.maxInstances;
     this.timeout = fields.timeout;
+    this.retry = fields.retry;
     this.#nextRunMs = fields.nextRunTime === null ? null : fields.nextRunTime.getTime();
     this.pending = pending;
   }

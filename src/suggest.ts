@@ -12,6 +12,7 @@ export const JOB_OPTION_NAMES = [
   'coalesce',
   'maxInstances',
   'timeout',
+  'retry',
   'nextRunTime',
   'jobstore',
   'executor',

@@ -237,9 +237,9 @@ describe('metrics', () => {
   it('counts abandoned runs reported by a shared store', async () => {
     const scheduler = telemetryScheduler();
     await scheduler.start();
-    scheduler.reportAbandonedRuns('default', [
-      { jobId: 'a', runTime: at(0), schedulerId: 'gone-1' },
-      { jobId: 'b', runTime: at(0), schedulerId: 'gone-1' },
+    await scheduler.reportAbandonedRuns('default', [
+      { jobId: 'a', runTime: at(0), attempt: 1, schedulerId: 'gone-1' },
+      { jobId: 'b', runTime: at(0), attempt: 1, schedulerId: 'gone-1' },
     ]);
     expect(points((await metrics()).get('tickwork.runs.abandoned'))).toEqual([
       [{ 'tickwork.jobstore': 'default' }, 2],

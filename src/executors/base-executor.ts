@@ -5,10 +5,11 @@
  */
 import { asyncDispose } from '../dispose.js';
 import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
-import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED } from '../events.js';
+import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_RETRY } from '../events.js';
 import type { Job } from '../job.js';
+import { nextTryAt } from '../retry.js';
 import { afterDuration, clock } from '../time/clock.js';
-import type { Executor, ExecutorHost } from './base.js';
+import type { Executor, ExecutorHost, RunEnd } from './base.js';
 import { getJobContext } from './context.js';
 import type { JobContext } from './worker-context.js';
 
@@ -84,8 +85,8 @@ export abstract class BaseExecutor implements Executor {
   /** Most runs at once (the rest wait in a FIFO queue); `Infinity` when the subclass queues. */
   protected concurrency = Number.POSITIVE_INFINITY;
   readonly #instances = new Map<string, number>();
-  // Queued runs, flat: job, runTimes, job, runTimes, ...
-  readonly #queue: Array<Job | Date[]> = [];
+  // Queued runs, flat: job, runTimes, attempt, job, runTimes, attempt, ...
+  readonly #queue: Array<Job | Date[] | number> = [];
   #queueHead = 0;
   #active = 0;
   // Moving mean of how long an instance took, in ms (null before the first one ended).
@@ -115,10 +116,10 @@ export abstract class BaseExecutor implements Executor {
         cutShort++;
       }
       // Queued runs never start.
-      for (let i = this.#queueHead; i < this.#queue.length; i += 2) {
+      for (let i = this.#queueHead; i < this.#queue.length; i += 3) {
         const runTimes = this.#queue[i + 1] as Date[];
         cutShort += runTimes.length;
-        this.#release(this.#queue[i] as Job, runTimes);
+        this.#release(this.#queue[i] as Job, runTimes, this.#queue[i + 2] as number, undefined);
       }
       this.#queue.length = 0;
       this.#queueHead = 0;
@@ -151,7 +152,7 @@ export abstract class BaseExecutor implements Executor {
   freeSlots(withinMs = 0): number {
     const slots = this.slots;
     if (slots === Number.POSITIVE_INFINITY) return slots;
-    const queued = (this.#queue.length - this.#queueHead) / 2;
+    const queued = (this.#queue.length - this.#queueHead) / 3;
     let turns = 0;
     if (withinMs > 0 && this.#meanRunMs !== null) {
       turns =
@@ -166,13 +167,13 @@ export abstract class BaseExecutor implements Executor {
   }
 
   /** Runs `job` once per run time, in one instance; throws when `maxInstances` is reached. */
-  submitJob(job: Job, runTimes: Date[]): void {
+  submitJob(job: Job, runTimes: Date[], attempt = 1): void {
     const instances = this.#instances.get(job.id) ?? 0;
     if (instances >= job.maxInstances) throw new MaxInstancesReachedError(job.id, job.maxInstances);
     this.#instances.set(job.id, instances + 1);
     // Runs start on a microtask: the scheduler reports job_submitted first, and user code never
     // runs inside its processing pass.
-    this.#queue.push(job, runTimes);
+    this.#queue.push(job, runTimes, attempt);
     if (!this.#drainQueued) {
       this.#drainQueued = true;
       queueMicrotask(this.#drainSoon);
@@ -204,10 +205,10 @@ export abstract class BaseExecutor implements Executor {
     this.#drain();
   };
 
-  #launch(job: Job, runTimes: Date[]): void {
+  #launch(job: Job, runTimes: Date[], attempt: number): void {
     this.#active++;
     const started = clock.now();
-    const pending = this.#runInstance(job, runTimes);
+    const pending = this.#runInstance(job, runTimes, attempt);
     if (pending === null) {
       this.#observe(clock.now() - started);
       this.#finished();
@@ -234,14 +235,15 @@ export abstract class BaseExecutor implements Executor {
       while (this.#queueHead < queue.length && this.#active < this.concurrency) {
         const job = queue[this.#queueHead] as Job;
         const runTimes = queue[this.#queueHead + 1] as Date[];
-        queue[this.#queueHead] = queue[this.#queueHead + 1] = undefined as unknown as Job;
-        this.#queueHead += 2;
-        this.#launch(job, runTimes);
+        const attempt = queue[this.#queueHead + 2] as number;
+        queue[this.#queueHead] = queue[this.#queueHead + 1] = queue[this.#queueHead + 2] = 0;
+        this.#queueHead += 3;
+        this.#launch(job, runTimes, attempt);
       }
       if (this.#queueHead >= queue.length) {
         queue.length = 0;
         this.#queueHead = 0;
-      } else if (this.#queueHead > 4096 && this.#queueHead * 2 > queue.length) {
+      } else if (this.#queueHead > 6144 && this.#queueHead * 2 > queue.length) {
         queue.splice(0, this.#queueHead);
         this.#queueHead = 0;
       }
@@ -258,40 +260,122 @@ export abstract class BaseExecutor implements Executor {
   }
 
   /** One instance is over: frees its place under `maxInstances` and tells the scheduler. */
-  #release(job: Job, runTimes: Date[]): void {
+  #release(job: Job, runTimes: Date[], attempt: number, outcomes: RunEnd[] | undefined): void {
     const left = (this.#instances.get(job.id) ?? 1) - 1;
     if (left === 0) this.#instances.delete(job.id);
     else this.#instances.set(job.id, left);
-    this.host?.runFinished?.(job, runTimes);
+    this.host?.runFinished?.(job, runTimes, attempt, outcomes);
   }
 
-  #isMissed(job: Job, runTime: Date): boolean {
+  /**
+   * Whether a run starts too late to run (a retry never is: its fire time is past by design);
+   * reports it when so, and adds its outcome to `outcomes`.
+   */
+  #isMissed(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): boolean {
     const grace = job.misfireGraceTime;
-    if (grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
-    this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime);
+    if (attempt > 1 || grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
+    this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime, attempt, null, null);
     this.host?.logger.warn(
       { jobId: job.id, scheduledRunTime: runTime },
       `Run time of job "${job.id}" was missed by more than ${grace} s`,
     );
+    outcomes?.push({ runTime, outcome: 'missed', startedAt: null, finishedAt: clock.now(), retryAt: null });
     return true;
   }
 
+  /**
+   * Adds the outcome of a run that ended to `outcomes` (when the scheduler records runs);
+   * returns when it is tried again (epoch ms), or `null`.
+   */
+  #outcome(
+    job: Job,
+    runTime: Date,
+    attempt: number,
+    startedAt: number,
+    finishedAt: number,
+    ok: boolean,
+    value: unknown,
+    outcomes: RunEnd[] | undefined,
+  ): number | null {
+    if (ok) {
+      outcomes?.push({ runTime, outcome: 'success', startedAt, finishedAt, retval: value, retryAt: null });
+      return null;
+    }
+    const outcome = value instanceof JobTimeoutError ? 'timeout' : 'error';
+    const retryAt = job.retry === null ? null : nextTryAt(job.retry, attempt, outcome, finishedAt);
+    outcomes?.push({ runTime, outcome, startedAt, finishedAt, error: value, retryAt });
+    return retryAt;
+  }
+
+  /** A run's events: `job_executed`, or `job_error` (with `willRetry`) and then `job_retry`. */
+  #report(
+    job: Job,
+    runTime: Date,
+    attempt: number,
+    startedAt: number,
+    finishedAt: number,
+    ok: boolean,
+    value: unknown,
+    retryAt: number | null,
+  ): void {
+    if (ok) {
+      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, attempt, startedAt, finishedAt, value);
+      return;
+    }
+    this.host?.logger.error(
+      { err: value, jobId: job.id, scheduledRunTime: runTime, attempt },
+      retryAt === null
+        ? `Job "${job.id}" raised an error`
+        : `Job "${job.id}" raised an error (attempt ${attempt}); trying again at ${new Date(retryAt).toISOString()}`,
+    );
+    this.#emit(
+      EVENT_JOB_ERROR,
+      'job_error',
+      job,
+      runTime,
+      attempt,
+      startedAt,
+      finishedAt,
+      undefined,
+      value,
+      retryAt,
+    );
+    if (retryAt !== null) {
+      const host = this.host;
+      if (host?.wantsEvent(EVENT_JOB_RETRY)) {
+        host.dispatchEvent({
+          code: EVENT_JOB_RETRY,
+          name: 'job_retry',
+          schedulerId: host.schedulerId,
+          jobId: job.id,
+          jobstore: job.jobstore,
+          scheduledRunTime: runTime,
+          attempt: attempt + 1,
+          error: value,
+          nextRunTime: new Date(retryAt),
+        });
+      }
+    }
+  }
+
   /** One instance: `null` when it finished synchronously, else a promise of its end. */
-  #runInstance(job: Job, runTimes: Date[]): Promise<void> | null {
-    if (runTimes.length !== 1 || job.timeout !== null) return this.#runInstanceSlow(job, runTimes);
+  #runInstance(job: Job, runTimes: Date[], attempt: number): Promise<void> | null {
+    if (runTimes.length !== 1 || job.timeout !== null) return this.#runInstanceSlow(job, runTimes, attempt);
     // The common case, without async frames: one run time, no timeout.
     const runTime = runTimes[0];
-    if (this.#isMissed(job, runTime)) {
-      this.#release(job, runTimes);
+    const outcomes = this.host?.recordsRuns === true || job.retry !== null ? [] : undefined;
+    if (this.#isMissed(job, runTime, attempt, outcomes)) {
+      this.#release(job, runTimes, attempt, outcomes);
       return null;
     }
     const run = new RunContext(job.id, runTime);
     this.#running.add(run);
+    const startedAt = clock.now();
     let result: unknown;
     try {
       result = this.#invoke(job, runTime, run);
     } catch (error) {
-      this.#settle(job, runTime, run, false, error);
+      this.#settle(job, runTime, attempt, startedAt, run, false, error, outcomes);
       return null;
     }
     // A returned value is the job's, however hostile: a `then` getter that throws, a `then` that
@@ -303,7 +387,7 @@ export abstract class BaseExecutor implements Executor {
         (typeof result === 'object' || typeof result === 'function') &&
         typeof (result as Promise<unknown>).then === 'function';
     } catch (error) {
-      this.#settle(job, runTime, run, false, error);
+      this.#settle(job, runTime, attempt, startedAt, run, false, error, outcomes);
       return null;
     }
     if (thenable) {
@@ -316,49 +400,56 @@ export abstract class BaseExecutor implements Executor {
       // The native `then`: a promise may carry a `then` of its own.
       return Promise.prototype.then.call(
         adopted,
-        (value) => this.#settle(job, runTime, run, true, value),
-        (error: unknown) => this.#settle(job, runTime, run, false, error),
+        (value) => this.#settle(job, runTime, attempt, startedAt, run, true, value, outcomes),
+        (error: unknown) => this.#settle(job, runTime, attempt, startedAt, run, false, error, outcomes),
       ) as Promise<void>;
     }
-    this.#settle(job, runTime, run, true, result);
+    this.#settle(job, runTime, attempt, startedAt, run, true, result, outcomes);
     return null;
   }
 
-  #settle(job: Job, runTime: Date, run: RunContext, ok: boolean, value: unknown): void {
+  #settle(
+    job: Job,
+    runTime: Date,
+    attempt: number,
+    startedAt: number,
+    run: RunContext,
+    ok: boolean,
+    value: unknown,
+    outcomes: RunEnd[] | undefined,
+  ): void {
     this.#running.delete(run);
-    this.#release(job, [runTime]);
-    if (ok) {
-      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, value);
-    } else {
-      this.host?.logger.error(
-        { err: value, jobId: job.id, scheduledRunTime: runTime },
-        `Job "${job.id}" raised an error`,
-      );
-      this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, value);
-    }
+    // The outcome goes with the instance's end (the scheduler writes its history row and retry
+    // with the completion of its claim); the events come once its slot is free.
+    const finishedAt = clock.now();
+    const retryAt = this.#outcome(job, runTime, attempt, startedAt, finishedAt, ok, value, outcomes);
+    this.#release(job, [runTime], attempt, outcomes);
+    this.#report(job, runTime, attempt, startedAt, finishedAt, ok, value, retryAt);
   }
 
-  async #runInstanceSlow(job: Job, runTimes: Date[]): Promise<void> {
+  async #runInstanceSlow(job: Job, runTimes: Date[], attempt: number): Promise<void> {
+    const outcomes = this.host?.recordsRuns === true || job.retry !== null ? [] : undefined;
     try {
       for (const runTime of runTimes) {
-        if (this.#isMissed(job, runTime)) continue;
-        await this.#runOnce(job, runTime);
+        if (this.#isMissed(job, runTime, attempt, outcomes)) continue;
+        await this.#runOnce(job, runTime, attempt, outcomes);
       }
     } catch (error) {
       // Only a bug in reporting gets here; keep the executor going.
       this.host?.logger.error({ err: error, jobId: job.id }, 'Executor failed while reporting a run');
     } finally {
-      this.#release(job, runTimes);
+      this.#release(job, runTimes, attempt, outcomes);
     }
   }
 
-  async #runOnce(job: Job, runTime: Date): Promise<void> {
+  async #runOnce(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): Promise<void> {
     const run = new RunContext(job.id, runTime);
     this.#running.add(run);
     let cancelTimeout: (() => void) | null = null;
     // With a timeout: the run's own end, which the instance waits for even after its timeout is
     // reported, so it keeps its maxInstances slot (and shutdown waits) while its code still runs.
     let ended: Promise<unknown> | null = null;
+    const startedAt = clock.now();
     try {
       let result: Promise<unknown>;
       try {
@@ -384,14 +475,17 @@ export abstract class BaseExecutor implements Executor {
           }),
         ]);
       }
-      const retval = await result;
-      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, retval);
-    } catch (error) {
-      this.host?.logger.error(
-        { err: error, jobId: job.id, scheduledRunTime: runTime },
-        `Job "${job.id}" raised an error`,
-      );
-      this.#emit(EVENT_JOB_ERROR, 'job_error', job, runTime, undefined, error);
+      let ok = true;
+      let value: unknown;
+      try {
+        value = await result;
+      } catch (error) {
+        ok = false;
+        value = error;
+      }
+      const finishedAt = clock.now();
+      const retryAt = this.#outcome(job, runTime, attempt, startedAt, finishedAt, ok, value, outcomes);
+      this.#report(job, runTime, attempt, startedAt, finishedAt, ok, value, retryAt);
     } finally {
       (cancelTimeout as (() => void) | null)?.();
       await ended;
@@ -404,23 +498,31 @@ export abstract class BaseExecutor implements Executor {
     name: 'job_executed' | 'job_error' | 'job_missed',
     job: Job,
     scheduledRunTime: Date,
+    attempt: number,
+    startedAt: number | null,
+    finishedAt: number | null,
     retval?: unknown,
     error?: unknown,
+    retryAt?: number | null,
   ): void {
     const host = this.host;
     if (host === null || !host.wantsEvent(code)) return;
-    const event = {
+    const event: Record<string, unknown> = {
       code,
       name,
       schedulerId: host.schedulerId,
       jobId: job.id,
       jobstore: job.jobstore,
       scheduledRunTime,
-      retval,
-      error,
+      attempt,
     };
-    if (name !== 'job_executed') delete event.retval;
-    if (name !== 'job_error') delete event.error;
+    if (startedAt !== null) event.startedAt = new Date(startedAt);
+    if (finishedAt !== null) event.finishedAt = new Date(finishedAt);
+    if (name === 'job_executed') event.retval = retval;
+    if (name === 'job_error') {
+      event.error = error;
+      event.willRetry = retryAt !== null && retryAt !== undefined;
+    }
     if (name === 'job_missed') {
       Object.assign(event, {
         missedCount: 1,

@@ -19,10 +19,30 @@ export interface ExecutorHost {
   /** True when some listener would receive an event with this code (lets hot paths skip building it). */
   wantsEvent(code: number): boolean;
   /**
-   * Optional: called once a submitted instance is over (its runs finished, failed, were missed or
-   * never started), so a shared store can mark the claimed runs as done.
+   * True when the scheduler keeps a run history or the job may be retried: executors then pass
+   * `outcomes` to `runFinished`.
    */
-  runFinished?(job: Job, runTimes: Date[]): void;
+  readonly recordsRuns?: boolean;
+  /**
+   * Optional: called once a submitted instance is over (its runs finished, failed, were missed or
+   * never started), so a shared store can mark the claimed runs as done. `attempt` is the one
+   * `submitJob` was given; `outcomes` has one entry per run that ended (runs dropped unstarted at
+   * shutdown have none).
+   */
+  runFinished?(job: Job, runTimes: Date[], attempt?: number, outcomes?: RunEnd[]): void;
+}
+
+/** How one run ended, as an executor reports it to `runFinished`. Times are epoch ms. */
+export interface RunEnd {
+  runTime: Date;
+  outcome: 'success' | 'error' | 'timeout' | 'missed';
+  /** `null` when the run never started (missed). */
+  startedAt: number | null;
+  finishedAt: number;
+  error?: unknown;
+  retval?: unknown;
+  /** When the next attempt is due (epoch ms), or `null` when the run is not tried again. */
+  retryAt: number | null;
 }
 
 /** Runs jobs. */
@@ -36,11 +56,12 @@ export interface Executor {
    */
   shutdown(wait?: boolean): Promise<unknown>;
   /**
-   * Runs `job` once for each of `runTimes` (already coalesced). Throws
-   * `MaxInstancesReachedError` when the job has `maxInstances` runs going; runs whose fire time
-   * is older than `misfireGraceTime` when they start are reported as `job_missed`.
+   * Runs `job` once for each of `runTimes` (already coalesced); `attempt` is 1 for fire times,
+   * k + 1 for a k-th retry (then `runTimes` has one entry). Throws `MaxInstancesReachedError`
+   * when the job has `maxInstances` runs going; runs whose fire time is older than
+   * `misfireGraceTime` when they start are reported as `job_missed`.
    */
-  submitJob(job: Job, runTimes: Date[]): void;
+  submitJob(job: Job, runTimes: Date[], attempt?: number): void;
   /**
    * True for executors that resolve task names where they run (worker threads): `addJob` then
    * accepts a name that is not registered in this thread, and a wrong one fails at run time.

@@ -22,6 +22,7 @@ import {
   EVENT_JOB_MISSED,
   EVENT_JOB_MODIFIED,
   EVENT_JOB_REMOVED,
+  EVENT_JOB_RETRY,
   EVENT_JOBSTORE_ADDED,
   EVENT_JOBSTORE_REMOVED,
   EVENT_SCHEDULER_PAUSED,
@@ -31,10 +32,12 @@ import {
   type EventName,
   type SchedulerEventAny,
 } from '../events.js';
-import type { Executor, ExecutorHost } from '../executors/base.js';
+import type { Executor, ExecutorHost, RunEnd } from '../executors/base.js';
 import { PromisePoolExecutor } from '../executors/promise-pool.js';
 import { Job, type JobChanges, type JobFunction, type RescheduleOptions } from '../job.js';
 import type { Logger } from '../logger.js';
+import type { JobRun } from '../runs.js';
+import type { FinishedRunRow } from '../stores/backend.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
 import { UnrestorableTrigger } from '../stores/state.js';
@@ -44,6 +47,7 @@ import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
+import { checkRunQuery, HistoryPruner, RunRecorder, readRuns, type UnstartedRun } from './history.js';
 import {
   applyChanges,
   checkJobOptions,
@@ -64,7 +68,6 @@ import {
   type SchedulerOptions,
   type SchedulerSettings,
   type ShutdownOptions,
-  type TaskJobOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
 import { RunLoop } from './processing.js';
@@ -118,7 +121,20 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #stores = new Map<string, JobStore>();
   readonly #executors = new Map<string, Executor>();
   #pending: PendingJob[] = [];
-  readonly #finishedRuns = new Map<JobStore, Array<{ jobId: string; runTime: Date }>>();
+  readonly #finishedRuns = new Map<JobStore, FinishedRunRow[]>();
+  readonly #recorder = new RunRecorder(
+    () => this.schedulerId,
+    () => this.#settings.runHistory,
+  );
+  readonly #pruner = new HistoryPruner(
+    this.#stores,
+    () => this.#settings.runHistory,
+    (error, alias) =>
+      this.logger.warn(
+        { err: error, jobstore: alias },
+        `Job store ${JSON.stringify(alias)}: pruning the run history failed; trying again later`,
+      ),
+  );
   #flushing: Promise<void> | null = null;
   readonly #events = new EventHub(() => this.logger);
   readonly #mutexes = new Map<string, Mutex>();
@@ -135,6 +151,9 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       stores: this.#stores,
       executors: this.#executors,
       mutexFor: (alias) => this.#mutexFor(alias),
+      unstartedRuns: (job, runs) => this.unstartedRuns(job, runs),
+      recordsRuns: () => this.recordsRuns,
+      afterPass: () => this.#pruner.maybePrune(),
       settings: () => this.#settings,
       isRunning: () => this.#state === STATE_RUNNING,
       daemon: () => this.timersUnref(),
@@ -315,6 +334,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
     this.#state = STATE_STOPPED;
     await this.#loop.stop();
+    await this.#pruner.idle();
     const cutShort = await this.#stopExecutors(wait, timeoutMs, signal);
     await this.#flushing;
     if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
@@ -543,9 +563,18 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
   }
 
-  /** Reports runs claimed by a scheduler that stopped before finishing them, as `job_error`. */
-  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void {
-    if (runs.length === 0) return;
+  /** True when the run history is on: executors then report how each run ended. */
+  get recordsRuns(): boolean {
+    return this.#settings.runHistory !== null;
+  }
+
+  /**
+   * Reports runs claimed by a scheduler that stopped before finishing them, as `job_error`
+   * (and `job_retry` when the job retries abandoned runs); resolves to what their store writes
+   * as their claims go.
+   */
+  async reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): Promise<FinishedRunRow[]> {
+    if (runs.length === 0) return [];
     // One log line for the batch (a dead scheduler may leave hundreds of claims, and a stack
     // made here says nothing about them); each run still gets its job_error event.
     const first = runs[0];
@@ -556,31 +585,107 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         ? new JobAbandonedError(first.jobId, first.schedulerId).message
         : `${runs.length} runs were abandoned by ${schedulers.join(', ')}, which stopped before finishing them (first: job "${first.jobId}" at ${first.runTime.toISOString()}); each is reported as job_error`,
     );
+    const store = this.#stores.get(jobstore);
+    const jobs = new Map<string, Job | null>();
+    const rows: FinishedRunRow[] = [];
     for (const run of runs) {
       const error = new JobAbandonedError(run.jobId, run.schedulerId);
+      // The job's name and retry policy, when it is still there.
+      if (!jobs.has(run.jobId)) {
+        let job: Job | null = null;
+        try {
+          job = (await store?.lookupJob(run.jobId)) ?? null;
+        } catch {}
+        jobs.set(run.jobId, job);
+      }
+      const job = jobs.get(run.jobId) ?? null;
+      const { row, retryAt } = this.#recorder.unstarted(job, run.jobId, {
+        runTime: run.runTime,
+        attempt: run.attempt,
+        outcome: 'abandoned',
+        error,
+        schedulerId: run.schedulerId,
+      });
+      rows.push(row);
       this.#emit({
         code: EVENT_JOB_ERROR,
         name: 'job_error',
         jobId: run.jobId,
         jobstore,
         scheduledRunTime: run.runTime,
+        attempt: run.attempt,
         error,
+        willRetry: retryAt !== null,
       });
+      if (retryAt !== null) {
+        this.#emit({
+          code: EVENT_JOB_RETRY,
+          name: 'job_retry',
+          jobId: run.jobId,
+          jobstore,
+          scheduledRunTime: run.runTime,
+          attempt: run.attempt + 1,
+          error,
+          nextRunTime: new Date(retryAt),
+        });
+      }
     }
+    return rows;
   }
 
-  /** Called by executors when a submitted instance is over: finishes its run claims. */
-  runFinished(job: Job, runTimes: Date[]): void {
+  /**
+   * The rows of runs that never started (missed, or refused for `maxInstances`), for the run
+   * loop to complete with the others.
+   */
+  unstartedRuns(job: Job, runs: UnstartedRun[]): FinishedRunRow[] {
+    return runs.map((run) => this.#recorder.unstarted(job, job.id, run).row);
+  }
+
+  /**
+   * Called by executors when a submitted instance is over: finishes its run claims, with each
+   * run's history row and retry.
+   */
+  runFinished(job: Job, runTimes: Date[], attempt = 1, outcomes?: RunEnd[]): void {
     this.#loop.runFinished();
     const store = this.#stores.get(job.jobstore);
     if (store?.completeRuns === undefined) return;
+    const rows = this.#recorder.instanceEnded(job, runTimes, attempt, outcomes);
+    if (store.acquireDueJobs === undefined) {
+      // A store without claims (in this process): written at once, nothing to batch a round trip for.
+      if (!rows.some((r) => r.record !== undefined || r.retry !== undefined)) return;
+      store.completeRuns(rows).then(
+        () => {
+          if (rows.some((r) => r.retry !== undefined)) this.#loop.wakeup();
+        },
+        (error: unknown) =>
+          this.logger.error(
+            { err: error, jobId: job.id, jobstore: job.jobstore },
+            `Job store ${JSON.stringify(job.jobstore)} failed to record the end of a run of job "${job.id}"`,
+          ),
+      );
+      return;
+    }
+    this.#queueFinished(store, rows);
+  }
+
+  #queueFinished(store: JobStore, rows: FinishedRunRow[]): void {
     let batch = this.#finishedRuns.get(store);
     if (batch === undefined) {
       batch = [];
       this.#finishedRuns.set(store, batch);
     }
-    for (const runTime of runTimes) batch.push({ jobId: job.id, runTime });
+    for (const row of rows) batch.push(row);
     this.#flushing ??= yieldToEventLoop().then(() => this.#flushRuns());
+  }
+
+  /** The run history, newest first (see `RunQuery`). */
+  async getRuns(query?: import('../runs.js').RunQuery): Promise<JobRun[]> {
+    const { row, jobstore } = checkRunQuery(query, this.timezone);
+    const stores =
+      jobstore === undefined
+        ? [...this.#stores]
+        : [[jobstore, this.#lookupStore(jobstore)] as [string, JobStore]];
+    return readRuns(stores, row);
   }
 
   /** Writes finished runs to their stores; a failed write is tried again later. */
@@ -592,6 +697,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       for (const [store, runs] of batches) {
         try {
           await store.completeRuns?.(runs);
+          // A retry written is a new due time this scheduler may not know of yet.
+          if (runs.some((r) => r.retry !== undefined)) this.#loop.wakeup();
         } catch (error) {
           failed = true;
           this.logger.warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
@@ -676,6 +783,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         coalesce: checked.coalesce,
         maxInstances: checked.maxInstances,
         timeout: checked.timeout,
+        retry: checked.retry,
         nextRunTime: checked.nextRunTime ?? null,
       }),
     });

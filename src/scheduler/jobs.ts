@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describeValue } from '../describe.js';
 import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
+import { checkRetry } from '../retry.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import { resolveTask, type TaskPolicy, taskRefOf } from '../tasks.js';
 import { toEpochMs } from '../time/inputs.js';
@@ -170,6 +171,7 @@ export function checkJobOptions(
     maxInstances:
       options.maxInstances === undefined ? defaults.maxInstances : checkMaxInstances(options.maxInstances),
     timeout: options.timeout === undefined ? defaults.timeout : checkSeconds(options.timeout, 'timeout'),
+    retry: options.retry === undefined ? defaults.retry : checkRetry(options.retry),
     nextRunTime,
     replaceExisting:
       options.replaceExisting === undefined
@@ -188,6 +190,7 @@ const CHANGE_KEYS = new Set([
   'coalesce',
   'maxInstances',
   'timeout',
+  'retry',
   'nextRunTime',
 ]);
 
@@ -242,6 +245,9 @@ export async function applyChanges(
         break;
       case 'timeout':
         out.timeout = checkSeconds(value, 'timeout');
+        break;
+      case 'retry':
+        out.retry = checkRetry(value);
         break;
       case 'coalesce':
         out.coalesce = checkBoolean(value, 'coalesce');

@@ -1,11 +1,13 @@
 /**
  * Scheduler and job options: their types, defaults and validation.
  */
+
 import { hostname } from 'node:os';
 import { describeValue } from '../describe.js';
 import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
 import { type Logger, silentLogger, stderrLogger } from '../logger.js';
+import { checkRetry, type RetryOptions, type RetryPolicy } from '../retry.js';
 import type { JobStore } from '../stores/base.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import {
@@ -30,6 +32,16 @@ export interface JobDefaults {
   maxInstances: number;
   /** Seconds a run may take before it is aborted; `null` = no limit. Default null. */
   timeout: number | null;
+  /** How failed runs are tried again; `null` = they are not. Default null. */
+  retry: RetryPolicy | null;
+}
+
+/** The `runHistory` scheduler option, filled in. */
+export interface RunHistorySettings {
+  /** Seconds a history row is kept. Default 604800 (7 days). */
+  maxAge: number;
+  /** Most history rows kept per job (the newest). Default 100. */
+  maxPerJob: number;
 }
 
 /** Options of a scheduler (constructor or `configure()`). */
@@ -41,7 +53,12 @@ export interface SchedulerOptions {
   /** Executors by alias. Default `{ default: new PromisePoolExecutor({ maxWorkers: 10 }) }`. */
   executors?: Record<string, Executor>;
   /** Job option defaults. */
-  jobDefaults?: Partial<JobDefaults>;
+  jobDefaults?: Partial<Omit<JobDefaults, 'retry'>> & { retry?: RetryOptions | null };
+  /**
+   * What the run history keeps (both limits apply), or `false` to record nothing. Default
+   * `{ maxAge: 604800, maxPerJob: 100 }`.
+   */
+  runHistory?: Partial<RunHistorySettings> | false;
   /** Seconds to wait after a store error before using that store again. Default 10. */
   jobstoreRetryInterval?: number;
   /** BackgroundScheduler: do not keep the process alive (timers are unref'd). Default false. */
@@ -84,6 +101,8 @@ export interface CommonJobOptions {
   maxInstances?: number;
   /** Seconds a run may take before it is aborted with `JobTimeoutError`. */
   timeout?: number | null;
+  /** How a failed run is tried again (`null`: it is not). Default from `jobDefaults.retry`. */
+  retry?: RetryOptions | null;
   /** First run time (even a past one, then treated as missed); `null` adds the job paused. */
   nextRunTime?: DateInput | null;
   /** Alias of the store to keep the job in. Default `default`. */
@@ -145,6 +164,7 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'taskModules',
   'taskRoot',
   'telemetry',
+  'runHistory',
 ]);
 
 /** Validates a grace time or timeout: `null` or a positive number of seconds. */
@@ -186,6 +206,7 @@ export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaul
     else if (key === 'timeout') out.timeout = checkSeconds(value, 'jobDefaults.timeout');
     else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
     else if (key === 'maxInstances') out.maxInstances = checkMaxInstances(value);
+    else if (key === 'retry') out.retry = checkRetry(value, 'jobDefaults.retry');
     else
       throw new TypeError(
         `Unknown option ${JSON.stringify(key)} in jobDefaults (${didYouMean(key, JOB_DEFAULT_NAMES)}expected one of ${JOB_DEFAULT_NAMES.join(', ')})`,
@@ -227,7 +248,7 @@ export function checkAlias(value: unknown, option: string): string {
   return value;
 }
 
-const JOB_DEFAULT_NAMES = ['misfireGraceTime', 'coalesce', 'maxInstances', 'timeout'];
+const JOB_DEFAULT_NAMES = ['misfireGraceTime', 'coalesce', 'maxInstances', 'timeout', 'retry'];
 
 /** The validated, non-plugin scheduler settings. */
 export interface SchedulerSettings {
@@ -239,20 +260,56 @@ export interface SchedulerSettings {
   schedulerId: string;
   taskPolicy: TaskPolicy;
   telemetry: TelemetryOptions | null;
+  /** `null` when the history is off. */
+  runHistory: RunHistorySettings | null;
 }
 
 /** The settings a new scheduler starts with. */
 export function defaultSettings(): SchedulerSettings {
   return {
     timezone: localZoneName(),
-    jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null },
+    jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null, retry: null },
     jobstoreRetryIntervalMs: 10_000,
     daemon: false,
     logger: stderrLogger,
     schedulerId: `${hostname()}-${process.pid}`,
     taskPolicy: DEFAULT_TASK_POLICY,
     telemetry: null,
+    runHistory: { maxAge: 604_800, maxPerJob: 100 },
   };
+}
+
+/** Checks the `runHistory` option. */
+export function checkRunHistory(value: unknown, base: RunHistorySettings | null): RunHistorySettings | null {
+  if (value === false) return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Expected runHistory to be false or an object with maxAge and/or maxPerJob, got ${describeValue(value)}`,
+    );
+  }
+  const out: RunHistorySettings = { ...(base ?? { maxAge: 604_800, maxPerJob: 100 }) };
+  for (const [key, v] of Object.entries(value)) {
+    if (key === 'maxAge') {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+        throw new RangeError(
+          `Expected runHistory.maxAge to be a number of seconds above 0, got ${describeValue(v)}`,
+        );
+      }
+      out.maxAge = v;
+    } else if (key === 'maxPerJob') {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+        throw new RangeError(
+          `Expected runHistory.maxPerJob to be an integer from 1, got ${describeValue(v)}`,
+        );
+      }
+      out.maxPerJob = v;
+    } else {
+      throw new TypeError(
+        `Unknown option ${JSON.stringify(key)} in runHistory (expected maxAge or maxPerJob)`,
+      );
+    }
+  }
+  return out;
 }
 
 /** Applies options to settings (validating them); stores and executors are left to the caller. */
@@ -303,6 +360,7 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
     };
   }
   if (o.telemetry !== undefined) out.telemetry = checkTelemetryOption(o.telemetry);
+  if (o.runHistory !== undefined) out.runHistory = checkRunHistory(o.runHistory, settings.runHistory);
   return out;
 }
 

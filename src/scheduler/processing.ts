@@ -14,8 +14,10 @@ import {
 } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
+import type { FinishedRunRow } from '../stores/backend.js';
 import type { JobRelease, JobStore, StoreHost } from '../stores/base.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
+import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
 
@@ -33,6 +35,12 @@ export interface LoopContext {
   executors: Map<string, Executor>;
   /** The lock of one store: job API calls and passes take turns on it. */
   mutexFor(alias: string): Mutex;
+  /** Whether the run history is on. */
+  recordsRuns(): boolean;
+  /** Called after each pass (the history is pruned from here when due). */
+  afterPass(): void;
+  /** The rows a store writes for runs that never started (their history rows). */
+  unstartedRuns(job: Job, runs: UnstartedRun[]): FinishedRunRow[];
   settings(): SchedulerSettings;
   isRunning(): boolean;
   daemon(): boolean;
@@ -222,6 +230,7 @@ export class RunLoop {
     } while (this.#again && !this.#stopped);
     this.#pass = null;
     if (this.#stopped) return;
+    this.ctx.afterPass();
     this.ctx.host.logger.debug({ delay }, `Next wakeup is due in ${delay} ms`);
     // The timer starts the next pass itself: going through wakeup() would arm one more timer,
     // which Node fires 1 ms later at the earliest, so every run would start 1 ms late.
@@ -309,21 +318,63 @@ export class RunLoop {
       if (this.#stopped || !this.ctx.isRunning()) break;
       const updated: Job[] = [];
       const removed: string[] = [];
+      const finished: FinishedRunRow[] = [];
       const end = Math.min(due.length, start + BATCH);
-      for (let i = start; i < end; i++) this.#processJob(due[i], alias, now, nowDate, updated, removed);
+      for (let i = start; i < end; i++)
+        this.#processJob(due[i], alias, now, nowDate, updated, removed, finished);
       if (store.applyRunResults !== undefined) {
         await store.applyRunResults(updated, removed);
       } else {
         for (const job of updated) await store.updateJob(job);
         for (const id of removed) await store.removeJob(id);
       }
+      if (finished.length > 0) await store.completeRuns?.(finished);
       for (const id of removed) {
         this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
       }
       if (end < due.length) await yieldToEventLoop();
     }
+    await this.#processRetries(store, alias, nowDate, Number.POSITIVE_INFINITY);
     const next = await store.getNextRunTime();
     return next === null ? null : next.getTime();
+  }
+
+  /**
+   * Takes the store's due retries (at most `capacity`) and hands each to its job's executor as
+   * one more attempt of its fire time; a retry the executor refuses is recorded as such.
+   */
+  async #processRetries(store: JobStore, alias: string, nowDate: Date, capacity: number): Promise<void> {
+    if (store.acquireRetries === undefined) return;
+    for (;;) {
+      if (this.#stopped || !this.ctx.isRunning()) return;
+      const limit = Math.min(BATCH, capacity);
+      if (limit < 1) {
+        this.#wantsSlots = true;
+        return;
+      }
+      const taken = await store.acquireRetries(nowDate, limit);
+      const finished: FinishedRunRow[] = [];
+      for (const { job, runTime, attempt } of taken) {
+        if (!this.ctx.executors.has(job.executor)) {
+          this.ctx.host.logger.error(
+            { jobId: job.id, executor: job.executor, attempt },
+            `Executor lookup failed for a retry of job "${job.id}" ("${job.executor}"): it is not run`,
+          );
+          finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
+          continue;
+        }
+        const result = this.#submit(job, alias, [runTime], attempt);
+        if (result === 'max_instances') {
+          finished.push(...this.ctx.unstartedRuns(job, [{ runTime, attempt, outcome: 'max_instances' }]));
+        } else if (result === 'failed') {
+          finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
+        }
+      }
+      if (finished.length > 0) await store.completeRuns?.(finished);
+      if (taken.length < limit) return;
+      capacity = this.#capacity();
+      await yieldToEventLoop();
+    }
   }
 
   /**
@@ -368,7 +419,7 @@ export class RunLoop {
         });
       }
       const claimedByJob = await release.call(store, releases);
-      const finished: Array<{ jobId: string; runTime: Date }> = [];
+      const finished: FinishedRunRow[] = [];
       for (let i = 0; i < acquired.length; i++) {
         const { job } = acquired[i];
         const claimed = claimedByJob[i];
@@ -404,7 +455,7 @@ export class RunLoop {
                     last: claimedMissed[claimedMissed.length - 1],
                   };
             this.#reportMissed(job, alias, report);
-            for (const runTime of claimedMissed) finished.push({ jobId: job.id, runTime });
+            finished.push(...this.#missedRows(job, claimedMissed));
           }
         }
         const { onTime, missed } = this.#splitMissed(job, runClaims, now);
@@ -415,9 +466,20 @@ export class RunLoop {
             last: missed[missed.length - 1],
           });
         }
-        for (const runTime of missed) finished.push({ jobId: job.id, runTime });
-        if (onTime.length > 0 && !this.#submit(job, alias, onTime)) {
-          for (const runTime of onTime) finished.push({ jobId: job.id, runTime });
+        finished.push(...this.#missedRows(job, missed));
+        if (onTime.length > 0) {
+          const result = this.#submit(job, alias, onTime, 1);
+          if (result === 'max_instances') {
+            finished.push(
+              ...this.ctx.unstartedRuns(
+                job,
+                onTime.map((runTime) => ({ runTime, attempt: 1, outcome: 'max_instances' as const })),
+              ),
+            );
+          } else if (result === 'failed') {
+            for (const runTime of onTime)
+              finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt: 1 });
+          }
         }
         if (releases[i].remove)
           this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
@@ -426,6 +488,7 @@ export class RunLoop {
       if (acquired.length < limit) break;
       await yieldToEventLoop();
     }
+    if (!full) await this.#processRetries(store, alias, nowDate, this.#capacity());
     const next = await store.getNextRunTime();
     const poll = store.pollIntervalMs;
     let nextMs = next === null ? null : next.getTime();
@@ -434,6 +497,15 @@ export class RunLoop {
     if (poll === undefined) return nextMs;
     const pollAt = clock.now() + poll;
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
+  }
+
+  /** The rows of fire times missed before they were submitted (attempt 1). */
+  #missedRows(job: Job, runTimes: Date[]): FinishedRunRow[] {
+    if (runTimes.length === 0) return [];
+    return this.ctx.unstartedRuns(
+      job,
+      runTimes.map((runTime) => ({ runTime, attempt: 1, outcome: 'missed' as const })),
+    );
   }
 
   /** Splits runs into those still within the job's grace time and those past it. */
@@ -463,6 +535,7 @@ export class RunLoop {
       jobId: job.id,
       jobstore: alias,
       scheduledRunTime: missed.first,
+      attempt: 1,
       missedCount: missed.count,
       firstMissedTime: missed.first,
       lastMissedTime: missed.last,
@@ -479,12 +552,13 @@ export class RunLoop {
     this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
   }
 
-  /** Hands runs to the job's executor; false when it refused them (maxInstances, or an error). */
-  #submit(job: Job, alias: string, submitted: Date[]): boolean {
+  /** Hands runs to the job's executor: whether it took them, refused them (maxInstances), or failed. */
+  #submit(job: Job, alias: string, submitted: Date[], attempt: number): 'ok' | 'max_instances' | 'failed' {
     const host = this.ctx.host;
     const executor = this.ctx.executors.get(job.executor) as Executor;
     try {
-      executor.submitJob(job, submitted);
+      if (attempt === 1) executor.submitJob(job, submitted);
+      else executor.submitJob(job, submitted, attempt);
       this.#emit({
         code: EVENT_JOB_SUBMITTED,
         name: 'job_submitted',
@@ -492,7 +566,7 @@ export class RunLoop {
         jobstore: alias,
         scheduledRunTimes: submitted,
       });
-      return true;
+      return 'ok';
     } catch (error) {
       if (error instanceof MaxInstancesReachedError) {
         host.logger.warn(
@@ -506,18 +580,26 @@ export class RunLoop {
           jobstore: alias,
           scheduledRunTimes: submitted,
         });
-      } else {
-        host.logger.error(
-          { err: error, jobId: job.id, executor: job.executor },
-          `Error submitting job "${job.id}" to executor "${job.executor}"`,
-        );
+        return 'max_instances';
       }
-      return false;
+      host.logger.error(
+        { err: error, jobId: job.id, executor: job.executor },
+        `Error submitting job "${job.id}" to executor "${job.executor}"`,
+      );
+      return 'failed';
     }
   }
 
   /** Submits one due job and records what to store: its new next run time, or its removal. */
-  #processJob(job: Job, alias: string, now: number, nowDate: Date, updated: Job[], removed: string[]): void {
+  #processJob(
+    job: Job,
+    alias: string,
+    now: number,
+    nowDate: Date,
+    updated: Job[],
+    removed: string[],
+    finished: FinishedRunRow[],
+  ): void {
     if (!this.ctx.executors.has(job.executor)) {
       this.#executorMissing(job, alias);
       updated.push(job);
@@ -525,8 +607,22 @@ export class RunLoop {
     }
     const { runTimes, next, missed } = missedRunTimes(job, now, nowDate);
     if (runTimes.length === 0 && missed === null) return;
-    if (missed !== null) this.#reportMissed(job, alias, missed);
-    if (runTimes.length > 0) this.#submit(job, alias, runTimes);
+    if (missed !== null) {
+      this.#reportMissed(job, alias, missed);
+      if (this.ctx.recordsRuns()) finished.push(...this.#missedRows(job, missed.times ?? [missed.first]));
+    }
+    if (
+      runTimes.length > 0 &&
+      this.#submit(job, alias, runTimes, 1) === 'max_instances' &&
+      this.ctx.recordsRuns()
+    ) {
+      finished.push(
+        ...this.ctx.unstartedRuns(
+          job,
+          runTimes.map((runTime) => ({ runTime, attempt: 1, outcome: 'max_instances' as const })),
+        ),
+      );
+    }
     if (next === null) {
       removed.push(job.id);
     } else {

@@ -14,6 +14,7 @@
  * same transaction that deletes the claim, and only when the claim was still there, so each
  * attempt is recorded (and tried again) by exactly one process.
  */
+import type { Job } from '../job.js';
 import type { JobRow } from './state.js';
 
 /** A row taken by `acquire`, with its new token. */
@@ -61,12 +62,17 @@ export interface RunRecordRow {
   schedulerId: string;
 }
 
-/** A retry waiting for its time: attempt `attempt` of the run (jobId, runTime), due at `dueAt`. */
+/**
+ * A retry waiting for its time: attempt `attempt` of the run (jobId, runTime), due at `dueAt`.
+ * `state` is the job's state JSON when the retry was made: a job whose trigger has ended (a date
+ * job) is gone from the jobs table by then, and its retry still runs from this state.
+ */
 export interface RetryRow {
   jobId: string;
   runTime: number;
   attempt: number;
   dueAt: number;
+  state?: string | null;
 }
 
 /** A claimed run that is over, with what to write as its claim goes. */
@@ -79,6 +85,8 @@ export interface FinishedRunRow {
   record?: RunRecordRow;
   /** Its next try (absent when it is not tried again). */
   retry?: RetryRow;
+  /** The job that ran (the store encodes the retry's `state` from it); backends ignore it. */
+  job?: Job;
 }
 
 /** A retry taken by `takeRetries`: it is now a run claim of the taker. */
@@ -160,15 +168,19 @@ export interface StoreBackend {
   release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>>;
   /**
    * In one transaction, for each run: when a claim (jobId, runTime) of that `attempt` exists,
-   * deletes it, inserts its history row (if given) and its retry (if given, and only while its
-   * job exists and is not paused; an existing (jobId, runTime, attempt) retry is kept as is).
-   * A run whose claim is gone (another process reported it abandoned, say) writes nothing.
+   * deletes it, inserts its history row (if given) and its retry (if given, unless its job is
+   * there and paused; a job that is gone is one whose trigger ended, since removing a job
+   * deletes its claims; an existing (jobId, runTime, attempt) retry is kept as is). A run whose
+   * claim is gone (another process reported it abandoned, or the job was removed) writes nothing.
    */
   completeRuns(runs: FinishedRunRow[]): Promise<void>;
   /**
-   * Atomically takes up to `limit` retries due at `now`, earliest `dueAt` first, whose job
-   * exists and is not paused: each leaves the waiting list and becomes a run claim of `owner`
-   * (with its attempt) expiring at `claimUntil`. Each retry is taken by exactly one caller.
+   * Atomically takes up to `limit` retries due at `now`, earliest `dueAt` first, whose job is
+   * there and not paused (the row returned is the job's), or gone with the retry holding its
+   * `state` (the row returned is `{ id, nextRunTime: null, state }`): each leaves the waiting
+   * list and becomes a run claim of `owner` (with its attempt) expiring at `claimUntil`. Each
+   * retry is taken by exactly one caller. A retry whose job is gone and that has no state is
+   * deleted.
    */
   takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]>;
   /** History rows, newest `finishedAt` first (ties: the later written first), at most `limit`. */

@@ -3,6 +3,14 @@
  */
 import type { Job, JobFunction, JobHost } from '../job.js';
 import type { Logger } from '../logger.js';
+import type { FinishedRunRow, RunQueryRow, RunRecordRow } from './backend.js';
+
+/** A retry taken by `acquireRetries`: one more run of `job` for `runTime`, numbered `attempt`. */
+export interface AcquiredRetry {
+  job: Job;
+  runTime: Date;
+  attempt: number;
+}
 
 /** A job taken by `acquireDueJobs`, with the fencing token of that acquisition. */
 export interface AcquiredJob {
@@ -28,6 +36,8 @@ export interface JobRelease {
 export interface AbandonedRun {
   jobId: string;
   runTime: Date;
+  /** The attempt it was (1 for the fire time itself). */
+  attempt: number;
   /** The scheduler that claimed it. */
   schedulerId: string;
 }
@@ -50,8 +60,12 @@ export interface StoreHost extends JobHost {
    * an executor that resolves names itself) a name only its workers know.
    */
   restoreTask(ref: string, executor: string): Promise<JobFunction>;
-  /** Reports runs whose scheduler stopped before finishing them: emitted as `job_error`. */
-  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): void;
+  /**
+   * Reports runs whose scheduler stopped before finishing them: emitted as `job_error`. Resolves
+   * to what the store writes as each claim goes (its history row, and its retry when the job
+   * retries abandoned runs), in the order given.
+   */
+  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): Promise<FinishedRunRow[]>;
 }
 
 /** Stores jobs and answers which are due. All methods may reject (a remote store may be down). */
@@ -106,8 +120,24 @@ export interface JobStore {
    * to a run another scheduler started).
    */
   releaseJobs?(releases: JobRelease[]): Promise<Array<Date[] | null>>;
-  /** Marks claimed runs as finished (they are no longer reported as abandoned). */
-  completeRuns?(runs: Array<{ jobId: string; runTime: Date }>): Promise<void>;
+  /**
+   * Marks runs as finished, writing each one's history row and retry (if given) with it. On a
+   * shared store only runs whose claim of that attempt is still there write anything (another
+   * scheduler may have reported it abandoned), so each attempt is written once.
+   */
+  completeRuns?(runs: FinishedRunRow[]): Promise<void>;
+  /**
+   * Takes up to `limit` retries due at `now` (earliest first) whose job is still there and not
+   * paused; on a shared store each is claimed for this scheduler, and taken by exactly one.
+   */
+  acquireRetries?(now: Date, limit: number): Promise<AcquiredRetry[]>;
+  /** History rows, newest first. */
+  getRuns?(query: RunQueryRow): Promise<RunRecordRow[]>;
+  /**
+   * Deletes history rows finished before `before` (epoch ms) or older than the newest
+   * `maxPerJob` of their job, in batches; resolves to how many it deleted.
+   */
+  pruneRuns?(before: number, maxPerJob: number): Promise<number>;
   /**
    * The longest the scheduler may sleep between looks at this store, in milliseconds: other
    * processes may change its jobs without a wake-up reaching this one.

@@ -5,7 +5,8 @@
 import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError } from '../errors.js';
 import type { Job } from '../job.js';
-import type { JobStore, StoreHost } from './base.js';
+import type { FinishedRunRow, RetryRow, RunQueryRow, RunRecordRow } from './backend.js';
+import type { AcquiredRetry, JobStore, StoreHost } from './base.js';
 
 interface Entry {
   job: Job;
@@ -30,6 +31,11 @@ export class MemoryJobStore implements JobStore {
   readonly #byId = new Map<string, Entry>();
   readonly #heap: Entry[] = [];
   #seq = 0;
+  // Waiting retries, by due time then the order they came in, with the job that made each (it
+  // runs from it when its trigger has ended and the job is gone).
+  #retries: Array<RetryRow & { job?: Job }> = [];
+  // Run history, oldest written first.
+  #history: RunRecordRow[] = [];
 
   /** Nothing to open. */
   async start(_scheduler: StoreHost, _alias: string): Promise<void> {}
@@ -68,9 +74,84 @@ export class MemoryJobStore implements JobStore {
     return due.map((e) => e.job);
   }
 
-  /** The earliest next run time, or `null`. */
+  /** The earliest next run time or retry, or `null`. */
   async getNextRunTime(): Promise<Date | null> {
-    return this.#heap.length === 0 ? null : new Date(this.#heap[0].key);
+    const job = this.#heap.length === 0 ? Number.POSITIVE_INFINITY : this.#heap[0].key;
+    const retry = this.#retries.length === 0 ? Number.POSITIVE_INFINITY : this.#retries[0].dueAt;
+    const next = Math.min(job, retry);
+    return next === Number.POSITIVE_INFINITY ? null : new Date(next);
+  }
+
+  /** Writes each finished run's history row, and its retry while the job is there and not paused. */
+  async completeRuns(runs: FinishedRunRow[]): Promise<void> {
+    for (const run of runs) {
+      if (run.record !== undefined) this.#history.push(run.record);
+      const retry = run.retry;
+      if (retry === undefined) continue;
+      const entry = this.#byId.get(retry.jobId);
+      if (entry === undefined ? run.job === undefined : entry.key === Number.POSITIVE_INFINITY) continue;
+      const same = (r: RetryRow) =>
+        r.jobId === retry.jobId && r.runTime === retry.runTime && r.attempt === retry.attempt;
+      if (this.#retries.some(same)) continue;
+      let i = this.#retries.length;
+      while (i > 0 && this.#retries[i - 1].dueAt > retry.dueAt) i--;
+      this.#retries.splice(i, 0, { ...retry, job: run.job });
+    }
+  }
+
+  /** Takes up to `limit` retries due at `now`, earliest first. */
+  async acquireRetries(now: Date, limit: number): Promise<AcquiredRetry[]> {
+    const cutoff = now.getTime();
+    const taken: AcquiredRetry[] = [];
+    let k = 0;
+    while (k < this.#retries.length && taken.length < limit && this.#retries[k].dueAt <= cutoff) {
+      const retry = this.#retries[k++];
+      const entry = this.#byId.get(retry.jobId);
+      const job =
+        entry === undefined ? retry.job : entry.key === Number.POSITIVE_INFINITY ? undefined : entry.job;
+      if (job === undefined) continue;
+      taken.push({ job, runTime: new Date(retry.runTime), attempt: retry.attempt });
+    }
+    if (k > 0) this.#retries.splice(0, k);
+    return taken;
+  }
+
+  /** History rows, newest first. */
+  async getRuns(query: RunQueryRow): Promise<RunRecordRow[]> {
+    const out: RunRecordRow[] = [];
+    const rows = [...this.#history].sort((a, b) => b.finishedAt - a.finishedAt);
+    for (const row of rows) {
+      if (out.length >= query.limit) break;
+      if (query.jobId !== undefined && row.jobId !== query.jobId) continue;
+      if (query.outcomes !== undefined && !query.outcomes.includes(row.outcome)) continue;
+      if (query.since !== undefined && row.finishedAt < query.since) continue;
+      if (query.until !== undefined && row.finishedAt > query.until) continue;
+      out.push(row);
+    }
+    return out;
+  }
+
+  /** Drops history rows finished before `before`, and all but the newest `maxPerJob` of each job. */
+  async pruneRuns(before: number, maxPerJob: number): Promise<number> {
+    const kept: RunRecordRow[] = [];
+    const perJob = new Map<string, number>();
+    // Newest first, so the per-job count keeps the newest.
+    const rows = this.#history
+      .map((row, i) => ({ row, i }))
+      .sort((a, b) => b.row.finishedAt - a.row.finishedAt || b.i - a.i);
+    for (const { row } of rows) {
+      if (row.finishedAt < before) continue;
+      const n = (perJob.get(row.jobId) ?? 0) + 1;
+      perJob.set(row.jobId, n);
+      if (n <= maxPerJob) kept.push(row);
+    }
+    const deleted = this.#history.length - kept.length;
+    if (deleted > 0) this.#history = kept.reverse();
+    return deleted;
+  }
+
+  #cancelRetries(id: string): void {
+    if (this.#retries.length > 0) this.#retries = this.#retries.filter((r) => r.jobId !== id);
   }
 
   /** Every job by next run time, paused jobs last. */
@@ -105,6 +186,7 @@ export class MemoryJobStore implements JobStore {
     if (key === entry.key) return;
     const old = entry.key;
     entry.key = key;
+    if (key === Number.POSITIVE_INFINITY) this.#cancelRetries(job.id);
     if (entry.pos < 0) {
       this.#insert(entry);
     } else if (key === Number.POSITIVE_INFINITY) {
@@ -133,12 +215,14 @@ export class MemoryJobStore implements JobStore {
     if (entry === undefined) throw new JobLookupError(id);
     this.#byId.delete(id);
     if (entry.pos >= 0) this.#delete(entry);
+    this.#cancelRetries(id);
   }
 
   /** Removes every job. */
   async removeAllJobs(): Promise<void> {
     this.#byId.clear();
     this.#heap.length = 0;
+    this.#retries = [];
   }
 
   /** How many jobs the store holds. */

@@ -16,8 +16,8 @@ import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
 import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
-import type { ReleaseRow, StoreBackend } from './backend.js';
-import type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './base.js';
+import type { FinishedRunRow, ReleaseRow, RunQueryRow, RunRecordRow, StoreBackend } from './backend.js';
+import type { AbandonedRun, AcquiredJob, AcquiredRetry, JobRelease, JobStore, StoreHost } from './base.js';
 import { decodeBrokenJob, decodeJob, encodeJob, type JobRow } from './state.js';
 
 /** Options every persistent store takes. */
@@ -99,6 +99,8 @@ export const JOB_CACHE_LIMIT = 10_000;
 const MAX_BATCH = 1_000;
 // Wake-up hints are sent at most once per this many milliseconds.
 const HINT_WINDOW_MS = 20;
+// History rows deleted per statement when pruning.
+const PRUNE_BATCH = 1_000;
 
 /** The base of SqliteJobStore, PostgresJobStore and RedisJobStore. */
 export abstract class PersistentJobStore implements JobStore {
@@ -256,11 +258,13 @@ export abstract class PersistentJobStore implements JobStore {
         const runs: AbandonedRun[] = abandoned.map((r) => ({
           jobId: r.jobId,
           runTime: new Date(r.runTime),
+          attempt: r.attempt,
           schedulerId: r.schedulerId,
         }));
-        host.reportAbandonedRuns(this.#alias, runs);
-        // Reported: only now are the claims gone (a death before this leaves them to report again).
-        await backend.completeRuns(abandoned);
+        const finished = await host.reportAbandonedRuns(this.#alias, runs);
+        // Reported: only now are the claims gone, with their history rows and retries (a death
+        // before this leaves them to report again).
+        await backend.completeRuns(finished);
       }
     } catch (error) {
       host.logger.warn(
@@ -530,9 +534,56 @@ export abstract class PersistentJobStore implements JobStore {
     });
   }
 
-  /** Marks claimed runs as finished. */
-  async completeRuns(runs: Array<{ jobId: string; runTime: Date }>): Promise<void> {
+  /**
+   * Marks claimed runs as finished, writing their history rows and retries with them (only for
+   * claims still there: each attempt is written by one process).
+   */
+  async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     if (runs.length === 0) return;
-    await this.#db.completeRuns(runs.map((r) => ({ jobId: r.jobId, runTime: r.runTime.getTime() })));
+    for (const run of runs) {
+      if (run.retry === undefined || run.job === undefined || run.retry.state !== undefined) continue;
+      // The retry runs from this state when the job is gone (its trigger ended) by then.
+      try {
+        run.retry.state = encodeJob(run.job).state;
+      } catch {
+        run.retry.state = null;
+      }
+    }
+    await this.#db.completeRuns(runs);
+    if (runs.some((r) => r.retry !== undefined)) this.#changed();
+  }
+
+  /** Takes due retries, each claimed for this scheduler (by exactly one scheduler). */
+  async acquireRetries(now: Date, limit: number): Promise<AcquiredRetry[]> {
+    const owner = this.#scheduler.schedulerId;
+    const taken = await this.#db.takeRetries(owner, now.getTime(), clock.now() + this.#leaseMs, limit);
+    const out: AcquiredRetry[] = [];
+    const unrunnable: FinishedRunRow[] = [];
+    for (const t of taken) {
+      const job = await this.#tryRestore(t.row);
+      if (job instanceof Job) {
+        out.push({ job, runTime: new Date(t.runTime), attempt: t.attempt });
+      } else {
+        // Reported as broken already; its claim goes, so it is not reported as abandoned too.
+        unrunnable.push({ jobId: t.row.id, runTime: t.runTime, attempt: t.attempt });
+      }
+    }
+    if (unrunnable.length > 0) await this.#db.completeRuns(unrunnable);
+    return out;
+  }
+
+  /** History rows, newest first. */
+  async getRuns(query: RunQueryRow): Promise<RunRecordRow[]> {
+    return this.#db.runs(query);
+  }
+
+  /** Deletes old history rows in batches of `PRUNE_BATCH`; resolves to how many went. */
+  async pruneRuns(before: number, maxPerJob: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.#db.pruneRuns(before, maxPerJob, PRUNE_BATCH);
+      total += deleted;
+      if (deleted < PRUNE_BATCH || this.#backend === null) return total;
+    }
   }
 }

@@ -5,6 +5,7 @@
  */
 import { SerializationError, TaskLookupError } from '../errors.js';
 import { Job, type JobFields } from '../job.js';
+import { checkRetry, type RetryPolicy } from '../retry.js';
 import { decodeArgs, encodeArgs, type Json } from '../serialization.js';
 import type { Trigger, TriggerJSON } from '../triggers/base.js';
 import { triggerFromJSON } from '../triggers/registry.js';
@@ -26,6 +27,8 @@ export interface JobState {
   coalesce: boolean;
   maxInstances: number;
   timeout: number | null;
+  /** Absent in states written before retries existed: read as `null`. */
+  retry?: RetryPolicy | null;
 }
 
 /** A stored job: its id, next run time (epoch ms, `null` = paused) and state JSON. */
@@ -80,6 +83,7 @@ export function encodeJob(job: Job): JobRow {
     coalesce: job.coalesce,
     maxInstances: job.maxInstances,
     timeout: job.timeout,
+    retry: job.retry,
   };
   return {
     id: job.id,
@@ -173,6 +177,7 @@ export function decodeBrokenJob(host: StoreHost, alias: string, row: JobRow, rea
       coalesce: true,
       maxInstances: 1,
       timeout: null,
+      retry: null,
       nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
     });
   }
@@ -211,6 +216,7 @@ function fieldsOf(
     coalesce: field<boolean>(state, 'coalesce', (v) => typeof v === 'boolean'),
     maxInstances: field<number>(state, 'maxInstances', (v) => Number.isInteger(v) && (v as number) >= 1),
     timeout: field<number | null>(state, 'timeout', isSecondsOrNull),
+    retry: state.retry === undefined ? null : checkRetry(state.retry, 'the stored retry'),
     nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
   };
 }

@@ -195,6 +195,7 @@ export function makeJob(
     coalesce: true,
     maxInstances: 1,
     timeout: null,
+    retry: null,
     nextRunTime,
     ...fields,
   });

@@ -16,6 +16,7 @@ import {
   EVENT_JOB_MISSED,
   EVENT_JOB_MODIFIED,
   EVENT_JOB_REMOVED,
+  EVENT_JOB_RETRY,
   EVENT_JOB_SUBMITTED,
   EVENT_JOBSTORE_ADDED,
   EVENT_JOBSTORE_REMOVED,
@@ -44,17 +45,53 @@ const TABLE: Array<[string, number, number, string[]]> = [
   ['job_added', EVENT_JOB_ADDED, 512, ['code', 'jobId', 'jobstore']],
   ['job_removed', EVENT_JOB_REMOVED, 1024, ['code', 'jobId', 'jobstore']],
   ['job_modified', EVENT_JOB_MODIFIED, 2048, ['code', 'jobId', 'jobstore']],
-  ['job_executed', EVENT_JOB_EXECUTED, 4096, ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'retval']],
-  ['job_error', EVENT_JOB_ERROR, 8192, ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'error']],
-  // SPEC's fields, and the count, first and last of the fire times one event reports.
+  // SPEC's fields, and the run's attempt and times.
+  [
+    'job_executed',
+    EVENT_JOB_EXECUTED,
+    4096,
+    ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'retval', 'attempt', 'startedAt', 'finishedAt'],
+  ],
+  [
+    'job_error',
+    EVENT_JOB_ERROR,
+    8192,
+    [
+      'code',
+      'jobId',
+      'jobstore',
+      'scheduledRunTime',
+      'error',
+      'attempt',
+      'startedAt',
+      'finishedAt',
+      'willRetry',
+    ],
+  ],
+  // SPEC's fields, the attempt, and the count, first and last of the fire times one event reports.
   [
     'job_missed',
     EVENT_JOB_MISSED,
     16384,
-    ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'missedCount', 'firstMissedTime', 'lastMissedTime'],
+    [
+      'code',
+      'jobId',
+      'jobstore',
+      'scheduledRunTime',
+      'attempt',
+      'missedCount',
+      'firstMissedTime',
+      'lastMissedTime',
+    ],
   ],
   ['job_submitted', EVENT_JOB_SUBMITTED, 32768, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
   ['job_max_instances', EVENT_JOB_MAX_INSTANCES, 65536, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
+  [
+    'job_retry',
+    EVENT_JOB_RETRY,
+    131072,
+    ['code', 'jobId', 'jobstore', 'scheduledRunTime', 'attempt', 'error', 'nextRunTime'],
+  ],
 ];
 
 /** Makes a scheduler emit every kind of event once at least; returns them all. */
@@ -72,7 +109,7 @@ async function everyEvent(schedulerId?: string): Promise<SchedulerEventAny[]> {
       throw new Error('boom');
     },
     'date',
-    { runDate: at(SECOND), id: 'bad' },
+    { runDate: at(SECOND), id: 'bad', retry: { attempts: 1, delay: 0.5 } },
   );
   await scheduler.addJob(() => {}, 'date', { runDate: at(-10 * SECOND), id: 'late' });
   await scheduler.addJob(() => sleep(1_500), 'interval', { seconds: 1, id: 'slow' });
@@ -93,7 +130,7 @@ describe('event codes', () => {
   it('have the SPEC values; EVENT_ALL is the OR of all', () => {
     expect(TABLE.map(([, code, value]) => code === value)).toEqual(TABLE.map(() => true));
     expect(TABLE.reduce((all, [, code]) => all | code, 0)).toBe(EVENT_ALL);
-    expect(EVENT_ALL).toBe(131071);
+    expect(EVENT_ALL).toBe(262143);
   });
 });
 
@@ -137,12 +174,27 @@ describe('event fields', () => {
       ['ok', 'default', t1, 'ok'],
       ['slow', 'default', t1, undefined],
     ]);
-    const [error] = named(events, 'job_error');
-    expect([error.jobId, error.scheduledRunTime.getTime(), (error.error as Error).message]).toEqual([
-      'bad',
-      t1,
-      'boom',
+    expect(
+      named(events, 'job_error').map((e) => [
+        e.jobId,
+        e.scheduledRunTime.getTime(),
+        (e.error as Error).message,
+        e.attempt,
+        e.willRetry,
+        e.startedAt?.getTime(),
+      ]),
+    ).toEqual([
+      ['bad', t1, 'boom', 1, true, t1],
+      ['bad', t1, 'boom', 2, false, t1 + 500],
     ]);
+    expect(
+      named(events, 'job_retry').map((e) => [
+        e.jobId,
+        e.scheduledRunTime.getTime(),
+        e.attempt,
+        e.nextRunTime.getTime(),
+      ]),
+    ).toEqual([['bad', t1, 2, t1 + 500]]);
     expect(named(events, 'job_missed').map((e) => [e.jobId, e.scheduledRunTime.getTime()])).toEqual([
       ['late', at(-10 * SECOND).getTime()],
     ]);
@@ -153,6 +205,7 @@ describe('event fields', () => {
       ['ok', [t1]],
       ['bad', [t1]],
       ['slow', [t1]],
+      ['bad', [t1]],
     ]);
     expect(
       named(events, 'job_max_instances').map((e) => [e.jobId, e.scheduledRunTimes.map((d) => d.getTime())]),

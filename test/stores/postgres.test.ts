@@ -622,19 +622,19 @@ describe('PostgresBackend', () => {
         50,
       ),
     ).toEqual([[false, true]]);
-    await backend.completeRuns([{ jobId: 'x', runTime: 15 }]);
+    await backend.completeRuns([{ jobId: 'x', runTime: 15, attempt: 1 }]);
     await backend.renewRuns('a', 500);
-    await backend.completeRuns([{ jobId: 'x', runTime: 10 }]);
+    await backend.completeRuns([{ jobId: 'x', runTime: 10, attempt: 1 }]);
     expect(await backend.takeAbandonedRuns(400, 900)).toEqual([]);
     expect(await backend.takeAbandonedRuns(501, 900)).toEqual([
-      { jobId: 'y', runTime: 10, schedulerId: 'a' },
+      { jobId: 'y', runTime: 10, attempt: 1, schedulerId: 'a' },
     ]);
     // Taken until 900: nobody else takes it meanwhile; not completed by then, it comes back.
     expect(await backend.takeAbandonedRuns(501, 900)).toEqual([]);
     expect(await backend.takeAbandonedRuns(901, 1_500)).toEqual([
-      { jobId: 'y', runTime: 10, schedulerId: 'a' },
+      { jobId: 'y', runTime: 10, attempt: 1, schedulerId: 'a' },
     ]);
-    await backend.completeRuns([{ jobId: 'y', runTime: 10 }]);
+    await backend.completeRuns([{ jobId: 'y', runTime: 10, attempt: 1 }]);
     expect(await backend.takeAbandonedRuns(2_000, 2_500)).toEqual([]);
     expect(await backend.remove('x')).toBe(true);
     expect(await backend.remove('x')).toBe(false);

@@ -490,18 +490,18 @@ describe('RedisBackend', () => {
     const [again] = await db.acquire('A', 5_000, 9_000, 10);
     expect(await db.release('A', [release(again.token, [100, 150])], 20_000)).toEqual([[false, true]]);
     expect((await db.get('a'))?.nextRunTime).toBe(200);
-    await db.completeRuns([{ jobId: 'a', runTime: 150 }]);
+    await db.completeRuns([{ jobId: 'a', runTime: 150, attempt: 1 }]);
     await db.renewRuns('B', 30_000);
     expect(await db.takeAbandonedRuns(25_000, 40_000)).toEqual([]);
     expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([
-      { jobId: 'a', runTime: 100, schedulerId: 'B' },
+      { jobId: 'a', runTime: 100, attempt: 1, schedulerId: 'B' },
     ]);
     // Taken until 40,000: nobody else takes it meanwhile; not completed by then, it comes back.
     expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([]);
     expect(await db.takeAbandonedRuns(40_001, 50_000)).toEqual([
-      { jobId: 'a', runTime: 100, schedulerId: 'B' },
+      { jobId: 'a', runTime: 100, attempt: 1, schedulerId: 'B' },
     ]);
-    await db.completeRuns([{ jobId: 'a', runTime: 100 }]);
+    await db.completeRuns([{ jobId: 'a', runTime: 100, attempt: 1 }]);
     expect(await db.takeAbandonedRuns(60_000, 70_000)).toEqual([]);
   });
 
@@ -544,7 +544,7 @@ describe('RedisBackend', () => {
     expect(await db.acquire('A', 3_000, 30_000, 10)).toEqual([]);
     await db.renewRuns('A', 50_000);
     expect(await db.takeAbandonedRuns(3_001, 60_000)).toEqual([
-      { jobId: 'a', runTime: 100, schedulerId: 'A' },
+      { jobId: 'a', runTime: 100, attempt: 1, schedulerId: 'A' },
     ]);
     expect((await db.get('a'))?.nextRunTime).toBe(5_000);
   });

@@ -6,7 +6,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { clock, type TimerHandle } from '../../time/clock.js';
-import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
+import type {
+  AcquiredRow,
+  FinishedRunRow,
+  ReleaseRow,
+  RunClaim,
+  RunOutcomeName,
+  RunQueryRow,
+  RunRecordRow,
+  StoreBackend,
+  TakenRetry,
+} from '../backend.js';
 import type { JobRow } from '../state.js';
 import { migrate, type TableNames } from './migrations.js';
 
@@ -59,6 +69,20 @@ interface JobRecord {
 interface ClaimRecord {
   job_id: string;
   run_time: string;
+  attempt: number;
+  scheduler_id: string;
+}
+
+interface HistoryRecord {
+  job_id: string;
+  job_name: string;
+  scheduled_run_time: string;
+  started_at: string | null;
+  finished_at: string;
+  outcome: string;
+  error: string | null;
+  retval: string | null;
+  attempt: number;
   scheduler_id: string;
 }
 
@@ -68,6 +92,26 @@ const toRow = (r: JobRecord): JobRow => ({
   nextRunTime: r.next_run_time === null ? null : Number(r.next_run_time),
   state: r.state,
 });
+
+const toRecord = (r: HistoryRecord): RunRecordRow => ({
+  jobId: r.job_id,
+  jobName: r.job_name,
+  scheduledRunTime: Number(r.scheduled_run_time),
+  startedAt: r.started_at === null ? null : Number(r.started_at),
+  finishedAt: Number(r.finished_at),
+  outcome: r.outcome as RunOutcomeName,
+  error: r.error,
+  retval: r.retval,
+  attempt: r.attempt,
+  schedulerId: r.scheduler_id,
+});
+
+/** A time bound as a bigint parameter: infinite bounds become the farthest epoch ms there is. */
+const timeParam = (t: number): number =>
+  Math.min(Math.max(t, Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+
+/** A count as a LIMIT or OFFSET parameter: `null` (no bound) when infinite. */
+const countParam = (n: number): number | null => (Number.isFinite(n) ? Math.max(0, n) : null);
 
 const byRunTimeThenId = (a: AcquiredRow, b: AcquiredRow): number =>
   (a.nextRunTime ?? 0) - (b.nextRunTime ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -143,6 +187,27 @@ export class PostgresBackend implements StoreBackend {
     return work;
   }
 
+  /**
+   * Runs `work` in a transaction on one pooled connection. After a failure the connection may be
+   * dead or mid-transaction: it is closed, not pooled.
+   */
+  async #transaction<T>(work: (client: PostgresPoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let failed = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      failed = true;
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(failed);
+    }
+  }
+
   async get(id: string): Promise<JobRow | null> {
     const result = await this.#pool.query<JobRecord>(
       `SELECT id, next_run_time, state FROM ${this.#n.jobs} WHERE id = $1`,
@@ -209,29 +274,42 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async update(row: JobRow): Promise<boolean> {
-    const result = await this.#pool.query(
-      `UPDATE ${this.#n.jobs}
+    const n = this.#n;
+    const sql = `UPDATE ${n.jobs}
        SET next_run_time = $2, state = $3, acquired_by = NULL, acquired_until = NULL, token = token + 1
-       WHERE id = $1`,
-      [row.id, row.nextRunTime, row.state],
-    );
-    return result.rowCount === 1;
+       WHERE id = $1`;
+    const values = [row.id, row.nextRunTime, row.state];
+    if (row.nextRunTime !== null) return (await this.#pool.query(sql, values)).rowCount === 1;
+    // Pausing: the retries go in a second statement, whose snapshot is taken once the row lock
+    // is held, so it also sees a retry that a `completeRuns` holding the job row had just added.
+    return this.#transaction(async (client) => {
+      const updated = (await client.query(sql, values)).rowCount === 1;
+      if (updated) await client.query(`DELETE FROM ${n.retries} WHERE job_id = $1`, [row.id]);
+      return updated;
+    });
   }
 
   async remove(id: string): Promise<boolean> {
     const n = this.#n;
-    const result = await this.#pool.query<{ removed: string }>(
-      `WITH job AS (DELETE FROM ${n.jobs} WHERE id = $1 RETURNING id),
-            claims AS (DELETE FROM ${n.runs} WHERE job_id = $1)
-       SELECT count(*) AS removed FROM job`,
-      [id],
-    );
-    return Number(result.rows[0].removed) > 0;
+    // The job row first, then (with a snapshot taken once its lock is held, as in `update`) its
+    // claims and retries, also when the job is gone already (the retry of a job that ended).
+    return this.#transaction(async (client) => {
+      const removed = (await client.query(`DELETE FROM ${n.jobs} WHERE id = $1`, [id])).rowCount === 1;
+      await client.query(
+        `WITH claims AS (DELETE FROM ${n.runs} WHERE job_id = $1) DELETE FROM ${n.retries} WHERE job_id = $1`,
+        [id],
+      );
+      return removed;
+    });
   }
 
   async removeAll(): Promise<void> {
+    const n = this.#n;
     // DELETE rather than TRUNCATE: TRUNCATE would wait for, and block, every other scheduler.
-    await this.#pool.query(`WITH claims AS (DELETE FROM ${this.#n.runs}) DELETE FROM ${this.#n.jobs}`);
+    await this.#transaction(async (client) => {
+      await client.query(`DELETE FROM ${n.jobs}`);
+      await client.query(`WITH claims AS (DELETE FROM ${n.runs}) DELETE FROM ${n.retries}`);
+    });
   }
 
   async acquire(
@@ -343,14 +421,111 @@ export class PostgresBackend implements StoreBackend {
     );
   }
 
-  async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
+  async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     if (runs.length === 0) return;
-    await this.#pool.query(
-      `DELETE FROM ${this.#n.runs} AS r
-       USING unnest($1::text[], $2::bigint[]) AS c(job_id, run_time)
-       WHERE r.job_id = c.job_id AND r.run_time = c.run_time`,
-      [runs.map((r) => r.jobId), runs.map((r) => r.runTime)],
+    const n = this.#n;
+    // One column per field; a run without a record or a retry has nulls in its columns.
+    const columns: unknown[][] = Array.from({ length: COMPLETE_RUNS_COLUMNS }, () => []);
+    const retryJobs = new Set<string>();
+    const seen = new Set<string>();
+    for (const run of runs) {
+      // A claim is completed once: by its first entry in the call.
+      const key = `${run.runTime}:${run.attempt}:${run.jobId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const { record: rec, retry } = run;
+      if (retry !== undefined) retryJobs.add(retry.jobId);
+      const values = [
+        run.jobId,
+        run.runTime,
+        run.attempt,
+        rec?.jobId ?? null,
+        rec?.jobName ?? null,
+        rec?.scheduledRunTime ?? null,
+        rec?.startedAt ?? null,
+        rec?.finishedAt ?? null,
+        rec?.outcome ?? null,
+        rec?.error ?? null,
+        rec?.retval ?? null,
+        rec?.attempt ?? null,
+        rec?.schedulerId ?? null,
+        retry?.jobId ?? null,
+        retry?.runTime ?? null,
+        retry?.attempt ?? null,
+        retry?.dueAt ?? null,
+        retry?.state ?? null,
+      ];
+      for (const [i, value] of values.entries()) columns[i].push(value);
+    }
+    const sql = completeRunsSql(n);
+    if (retryJobs.size === 0) {
+      await this.#pool.query(sql, columns);
+      return;
+    }
+    // A retry is not added for a paused job: the job rows are locked first (in id order, as
+    // every statement locking several does), so a pause or a removal either happens before (the
+    // retry is not added, or the removal took the claim) or waits and then deletes it.
+    await this.#transaction(async (client) => {
+      await client.query(`SELECT 1 FROM ${n.jobs} WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE`, [
+        [...retryJobs],
+      ]);
+      await client.query(sql, columns);
+    });
+  }
+
+  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+    const n = this.#n;
+    // SKIP LOCKED: schedulers taking retries at the same moment take different ones; a retry
+    // deleted by another taker since this statement's snapshot is skipped when locked. Only the
+    // retries whose claim was inserted leave the list: a run time claimed meanwhile keeps its
+    // retry waiting. Due retries of a job that is gone, without a state to run from, are dropped.
+    const result = await this.#pool.query<JobRecord & { run_time: string; attempt: number }>(
+      `WITH dropped AS (
+         DELETE FROM ${n.retries} AS r
+         WHERE r.due_at <= $2 AND r.state IS NULL
+           AND NOT EXISTS (SELECT 1 FROM ${n.jobs} AS j WHERE j.id = r.job_id)
+       ),
+       picked AS (
+         SELECT r.job_id, r.run_time, r.attempt FROM ${n.retries} AS r
+         WHERE r.due_at <= $2 AND ${retryIsReady(n)}
+         ORDER BY r.due_at, r.job_id, r.run_time, r.attempt
+         LIMIT $4
+         FOR UPDATE OF r SKIP LOCKED
+       ),
+       claimed AS (
+         INSERT INTO ${n.runs} (job_id, run_time, scheduler_id, expires_at, attempt)
+         SELECT job_id, run_time, $1, $3, attempt FROM picked
+         ON CONFLICT (job_id, run_time) DO NOTHING
+         RETURNING job_id, run_time, attempt
+       ),
+       taken AS (
+         DELETE FROM ${n.retries} AS r
+         USING claimed AS c
+         WHERE r.job_id = c.job_id AND r.run_time = c.run_time AND r.attempt = c.attempt
+         RETURNING r.job_id, r.run_time, r.attempt, r.due_at, r.state
+       )
+       SELECT t.job_id AS id, j.next_run_time, CASE WHEN j.id IS NULL THEN t.state ELSE j.state END AS state,
+         t.run_time, t.attempt
+       FROM taken AS t LEFT JOIN ${n.jobs} AS j ON j.id = t.job_id
+       ORDER BY t.due_at, t.job_id, t.run_time, t.attempt`,
+      [owner, now, claimUntil, countParam(limit)],
     );
+    return result.rows.map((r) => ({ row: toRow(r), runTime: Number(r.run_time), attempt: r.attempt }));
+  }
+
+  async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
+    const { text, values } = runsQuery(this.#n, query);
+    const result = await this.#pool.query<HistoryRecord>(text, values);
+    return result.rows.map(toRecord);
+  }
+
+  async pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number> {
+    const result = await this.#pool.query(pruneRunsSql(this.#n), [
+      timeParam(before),
+      countParam(maxPerJob),
+      countParam(batch),
+    ]);
+    return result.rowCount ?? 0;
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
@@ -365,12 +540,13 @@ export class PostgresBackend implements StoreBackend {
     // second re-checks the expiry after the first has moved it).
     const result = await this.#pool.query<ClaimRecord>(
       `UPDATE ${this.#n.runs} SET expires_at = $2 WHERE expires_at < $1
-       RETURNING job_id, run_time, scheduler_id`,
+       RETURNING job_id, run_time, attempt, scheduler_id`,
       [now, until],
     );
     return result.rows.map((r) => ({
       jobId: r.job_id,
       runTime: Number(r.run_time),
+      attempt: r.attempt,
       schedulerId: r.scheduler_id,
     }));
   }
@@ -472,15 +648,134 @@ export class PostgresBackend implements StoreBackend {
 }
 
 /**
- * The earliest time `acquire` may find work, each part served by a partial index: the first
- * job whose lease is free (an index scan by next run time that skips the few leased rows), and
- * the first end of a lease still running.
+ * Whether the retry `r` can be taken: its job is there and not paused, or is gone and the retry
+ * has the state to run from; and its run time is not claimed (by another attempt). Scalar
+ * subqueries, so each is a primary key lookup per retry read in due order, however the planner
+ * estimates a join of the tables.
+ */
+function retryIsReady(n: TableNames): string {
+  return `COALESCE(
+      (SELECT j.next_run_time IS NOT NULL FROM ${n.jobs} AS j WHERE j.id = r.job_id),
+      r.state IS NOT NULL
+    )
+    AND (SELECT c.run_time FROM ${n.runs} AS c WHERE c.job_id = r.job_id AND c.run_time = r.run_time) IS NULL`;
+}
+
+/**
+ * The earliest time `acquire` or `takeRetries` may find work, each part served by an index: the
+ * first job whose lease is free (an index scan by next run time that skips the few leased rows),
+ * the first end of a lease still running, and the first retry `takeRetries` would take (a scan
+ * by due time that skips the rare retries it would not: of a paused job, of a job gone without
+ * a state, of a run time claimed again).
  */
 export function nextRunTimeSql(n: TableNames): string {
   return `SELECT LEAST(
     (SELECT next_run_time FROM ${n.jobs}
      WHERE next_run_time IS NOT NULL AND (acquired_until IS NULL OR acquired_until <= $1)
      ORDER BY next_run_time LIMIT 1),
-    (SELECT min(acquired_until) FROM ${n.jobs} WHERE acquired_until > $1)
+    (SELECT min(acquired_until) FROM ${n.jobs} WHERE acquired_until > $1),
+    (SELECT r.due_at FROM ${n.retries} AS r WHERE ${retryIsReady(n)} ORDER BY r.due_at LIMIT 1)
   ) AS next`;
+}
+
+/** The parameters of `completeRunsSql`, one array each. */
+const COMPLETE_RUNS_COLUMNS = 18;
+
+/**
+ * Completes claimed runs in one statement: deletes each claim of that (job id, run time,
+ * attempt), and for exactly the claims it deleted inserts the history row (in the given order,
+ * so ids follow it) and the retry (unless its job is there and paused: a job that is gone is
+ * one whose trigger ended, and its retry runs from the state it carries; a retry already
+ * waiting is kept).
+ */
+export function completeRunsSql(n: TableNames): string {
+  return `WITH input AS (
+    SELECT * FROM unnest(
+      $1::text[], $2::bigint[], $3::integer[],
+      $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[],
+      $11::text[], $12::integer[], $13::text[],
+      $14::text[], $15::bigint[], $16::integer[], $17::bigint[], $18::text[]
+    ) WITH ORDINALITY AS i(
+      job_id, run_time, attempt,
+      rec_job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error,
+      retval, rec_attempt, scheduler_id,
+      retry_job_id, retry_run_time, retry_attempt, due_at, retry_state,
+      ord
+    )
+  ),
+  gone AS (
+    DELETE FROM ${n.runs} AS c
+    USING input AS i
+    WHERE c.job_id = i.job_id AND c.run_time = i.run_time AND c.attempt = i.attempt
+    RETURNING i.ord
+  ),
+  done AS (SELECT * FROM input WHERE ord IN (SELECT ord FROM gone)),
+  recorded AS (
+    INSERT INTO ${n.history}
+      (job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error, retval, attempt, scheduler_id)
+    SELECT rec_job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error, retval,
+      rec_attempt, scheduler_id
+    FROM done WHERE rec_job_id IS NOT NULL
+    ORDER BY ord
+  ),
+  retried AS (
+    INSERT INTO ${n.retries} (job_id, run_time, attempt, due_at, state)
+    SELECT d.retry_job_id, d.retry_run_time, d.retry_attempt, d.due_at, d.retry_state
+    FROM done AS d LEFT JOIN ${n.jobs} AS j ON j.id = d.retry_job_id
+    WHERE d.retry_job_id IS NOT NULL AND (j.id IS NULL OR j.next_run_time IS NOT NULL)
+    ON CONFLICT DO NOTHING
+  )
+  SELECT count(*) AS completed FROM gone`;
+}
+
+/** The query of `runs`: newest first, only the filters given, each a parameter. */
+export function runsQuery(n: TableNames, query: RunQueryRow): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const param = (value: unknown, type: string): string => {
+    values.push(value);
+    return `$${values.length}::${type}`;
+  };
+  const where: string[] = [];
+  if (query.jobId !== undefined) where.push(`job_id = ${param(query.jobId, 'text')}`);
+  if (query.outcomes !== undefined) where.push(`outcome = ANY(${param(query.outcomes, 'text[]')})`);
+  if (query.since !== undefined) where.push(`finished_at >= ${param(timeParam(query.since), 'bigint')}`);
+  if (query.until !== undefined) where.push(`finished_at <= ${param(timeParam(query.until), 'bigint')}`);
+  const text = `SELECT job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error, retval,
+      attempt, scheduler_id
+    FROM ${n.history}
+    ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY finished_at DESC, id DESC
+    LIMIT ${param(countParam(query.limit), 'bigint')}`;
+  return { text, values };
+}
+
+/**
+ * Deletes at most $3 history rows: first those finished before $1 (by the finish time index),
+ * then, when $2 is not null, each job's rows beyond its newest $2 that finished at $1 or later
+ * (the job index, one job after another: its ids come from a skip scan of that index, since
+ * the history keeps the rows of removed jobs too). The two sets do not overlap, so a batch
+ * never counts a row twice. The rows go by primary key lookups of an array of ids, which no
+ * estimate turns into a scan of the whole table.
+ */
+export function pruneRunsSql(n: TableNames): string {
+  return `WITH RECURSIVE job_ids AS (
+    (SELECT job_id FROM ${n.history} ORDER BY job_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT h.job_id FROM ${n.history} AS h WHERE h.job_id > p.job_id ORDER BY h.job_id LIMIT 1)
+    FROM job_ids AS p WHERE p.job_id IS NOT NULL
+  ),
+  doomed AS (
+    (SELECT id FROM ${n.history} WHERE finished_at < $1::bigint ORDER BY finished_at, id LIMIT $3::bigint)
+    UNION ALL
+    (SELECT x.id FROM job_ids AS p
+     CROSS JOIN LATERAL (
+       SELECT h.id FROM ${n.history} AS h
+       WHERE h.job_id = p.job_id AND h.finished_at >= $1::bigint
+       ORDER BY h.finished_at DESC, h.id DESC
+       OFFSET $2::bigint LIMIT $3::bigint
+     ) AS x
+     WHERE $2::bigint IS NOT NULL AND p.job_id IS NOT NULL)
+    LIMIT $3::bigint
+  )
+  DELETE FROM ${n.history} WHERE id = ANY (ARRAY(SELECT id FROM doomed))`;
 }

@@ -28,8 +28,9 @@ export type {
 /** Where PostgresJobStore keeps its jobs. */
 interface PostgresTableOptions extends PersistentStoreOptions {
   /**
-   * The jobs table (default `tickwork_jobs`); `<tableName>_runs` and `<tableName>_migrations`
-   * sit next to it. Letters, digits and `_`, at most 47 characters.
+   * The jobs table (default `tickwork_jobs`); `<tableName>_runs` (run claims),
+   * `<tableName>_history` (run history), `<tableName>_retries` (waiting retries) and
+   * `<tableName>_migrations` sit next to it. Letters, digits and `_`, at most 47 characters.
    */
   tableName?: string;
 }

@@ -11,6 +11,10 @@ export interface TableNames {
   jobs: string;
   /** Run claims: one row per (job id, run time) a scheduler claimed and has not finished. */
   runs: string;
+  /** Run history: one row per finished attempt. */
+  history: string;
+  /** Retries waiting for their time: one row per (job id, run time, attempt), with the job's state. */
+  retries: string;
   /** Applied migrations. */
   migrations: string;
   /** Index of jobs by next run time (due jobs, the earliest one). */
@@ -21,6 +25,12 @@ export interface TableNames {
   runsExpiryIndex: string;
   /** Index of run claims by scheduler (heartbeats). */
   runsOwnerIndex: string;
+  /** Index of history rows by finish time (pruning by age; the newest rows of all jobs). */
+  historyFinishedIndex: string;
+  /** Index of history rows by job, newest first (one job's rows, pruning beyond a count per job). */
+  historyJobIndex: string;
+  /** Index of waiting retries by due time. */
+  retriesDueIndex: string;
   /** The LISTEN/NOTIFY channel (unquoted: it is also passed as a value to pg_notify). */
   channel: string;
 }
@@ -34,6 +44,11 @@ const SUFFIXES = {
   leaseIndex: '_lease_idx',
   runsExpiryIndex: '_runs_expiry_idx',
   runsOwnerIndex: '_runs_owner_idx',
+  history: '_history',
+  retries: '_retries',
+  historyFinishedIndex: '_history_fin_idx',
+  historyJobIndex: '_history_job_idx',
+  retriesDueIndex: '_retries_due_idx',
   channel: '_wakeup',
 };
 
@@ -55,6 +70,11 @@ export function tableNames(table: string): TableNames {
     leaseIndex: quote(table + SUFFIXES.leaseIndex),
     runsExpiryIndex: quote(table + SUFFIXES.runsExpiryIndex),
     runsOwnerIndex: quote(table + SUFFIXES.runsOwnerIndex),
+    history: quote(table + SUFFIXES.history),
+    retries: quote(table + SUFFIXES.retries),
+    historyFinishedIndex: quote(table + SUFFIXES.historyFinishedIndex),
+    historyJobIndex: quote(table + SUFFIXES.historyJobIndex),
+    retriesDueIndex: quote(table + SUFFIXES.retriesDueIndex),
     channel: table + SUFFIXES.channel,
   };
 }
@@ -98,6 +118,44 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX ${n.runsExpiryIndex} ON ${n.runs} (expires_at);
       CREATE INDEX ${n.runsOwnerIndex} ON ${n.runs} (scheduler_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'attempts of run claims; run history; waiting retries',
+    // Existing claims are first attempts (a constant default: no table rewrite). History ids
+    // order rows finished in the same millisecond, the later written first. The (finished_at, id)
+    // index serves pruning by age and, read backwards, the newest rows of all jobs; the
+    // (job_id, finished_at DESC, id DESC) one serves one job's rows and pruning beyond a count
+    // per job. Outcomes are plain text: a new outcome needs no migration. A retry keeps the
+    // state JSON of its job (text, as the jobs table has it), for a job whose trigger has ended
+    // and which is gone by the time the retry runs.
+    sql: (n) => `
+      ALTER TABLE ${n.runs} ADD COLUMN attempt integer NOT NULL DEFAULT 1;
+      CREATE TABLE ${n.history} (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        job_id text COLLATE "C" NOT NULL,
+        job_name text NOT NULL,
+        scheduled_run_time bigint NOT NULL,
+        started_at bigint,
+        finished_at bigint NOT NULL,
+        outcome text NOT NULL,
+        error text,
+        retval text,
+        attempt integer NOT NULL,
+        scheduler_id text NOT NULL
+      );
+      CREATE INDEX ${n.historyFinishedIndex} ON ${n.history} (finished_at, id);
+      CREATE INDEX ${n.historyJobIndex} ON ${n.history} (job_id, finished_at DESC, id DESC);
+      CREATE TABLE ${n.retries} (
+        job_id text COLLATE "C" NOT NULL,
+        run_time bigint NOT NULL,
+        attempt integer NOT NULL,
+        due_at bigint NOT NULL,
+        state text,
+        PRIMARY KEY (job_id, run_time, attempt)
+      );
+      CREATE INDEX ${n.retriesDueIndex} ON ${n.retries} (due_at);
     `,
   },
 ];

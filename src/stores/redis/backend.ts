@@ -6,9 +6,27 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../logger.js';
 import { clock, type TimerHandle } from '../../time/clock.js';
-import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
+import type {
+  AcquiredRow,
+  FinishedRunRow,
+  ReleaseRow,
+  RunClaim,
+  RunOutcomeName,
+  RunQueryRow,
+  RunRecordRow,
+  StoreBackend,
+  TakenRetry,
+} from '../backend.js';
 import type { JobRow } from '../state.js';
-import { KEY_NAMES, MIGRATIONS, SCHEMA_VERSION, SCRIPTS, type ScriptName } from './scripts.js';
+import {
+  KEY_NAMES,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  SCRIPTS,
+  type ScriptName,
+  TIME_DIGITS,
+  TIME_OFFSET,
+} from './scripts.js';
 
 /** The part of an ioredis client (v5 or later) that RedisJobStore uses. */
 export interface RedisClientLike {
@@ -112,6 +130,68 @@ function isNoScript(error: unknown): boolean {
 
 const timeArg = (ms: number | null) => (ms === null ? '' : String(ms));
 
+/** A score bound: infinities as Redis spells them. */
+function scoreArg(ms: number): string {
+  if (ms === Number.POSITIVE_INFINITY) return '+inf';
+  if (ms === Number.NEGATIVE_INFINITY) return '-inf';
+  return String(ms);
+}
+
+/**
+ * `<time>` of a history member: whole milliseconds plus TIME_OFFSET in TIME_DIGITS digits, so
+ * that byte order is time order (times beyond a JavaScript date's span are clamped to it).
+ */
+function lexTime(ms: number): string {
+  const clamped = Math.floor(Math.min(Math.max(ms, -TIME_OFFSET), TIME_OFFSET));
+  return (BigInt(clamped) + BigInt(TIME_OFFSET)).toString().padStart(TIME_DIGITS, '0');
+}
+
+/** The history row as stored: its fields only, in a fixed order. */
+function recordJson(r: RunRecordRow): string {
+  return JSON.stringify({
+    jobId: r.jobId,
+    jobName: r.jobName,
+    scheduledRunTime: r.scheduledRunTime,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    outcome: r.outcome,
+    error: r.error,
+    retval: r.retval,
+    attempt: r.attempt,
+    schedulerId: r.schedulerId,
+  });
+}
+
+/** A stored history row, or `null` when the text is not one this code wrote. */
+function parseRecord(text: string): RunRecordRow | null {
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof r.jobId !== 'string' ||
+    typeof r.finishedAt !== 'number'
+  ) {
+    return null;
+  }
+  return {
+    jobId: r.jobId,
+    jobName: r.jobName as string,
+    scheduledRunTime: r.scheduledRunTime as number,
+    startedAt: r.startedAt as number | null,
+    finishedAt: r.finishedAt,
+    outcome: r.outcome as RunOutcomeName,
+    error: r.error as string | null,
+    retval: r.retval as string | null,
+    attempt: r.attempt as number,
+    schedulerId: r.schedulerId as string,
+  };
+}
+
 /** A StoreBackend on one Redis server (or one hash slot of a cluster, with a `{tag}` prefix). */
 export class RedisBackend implements StoreBackend {
   readonly #client: RedisClientLike;
@@ -129,6 +209,9 @@ export class RedisBackend implements StoreBackend {
   // Run claims of a release that failed: if it was applied, nobody will run them, so they are
   // given up (and reported as abandoned) instead of being renewed.
   #doubtfulRuns: Array<string | number> = [];
+  // Ids of takeRetries calls that failed: the claims they may have made are given up the same way.
+  #doubtfulTakes: string[] = [];
+  #takeCount = 0;
 
   constructor(options: RedisBackendOptions) {
     this.#client = options.client;
@@ -271,10 +354,7 @@ export class RedisBackend implements StoreBackend {
     limit: number,
     skip: readonly string[] = [],
   ): Promise<AcquiredRow[]> {
-    if (this.#doubtfulRuns.length > 0) {
-      await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
-      this.#doubtfulRuns = [];
-    }
+    await this.#giveUpDoubtful(owner);
     let reply: unknown;
     try {
       reply = await this.#run('acquire', [
@@ -330,11 +410,87 @@ export class RedisBackend implements StoreBackend {
     return applied;
   }
 
-  async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
+  /** Gives up the claims of calls whose reply was lost: nobody runs them, so they are reported. */
+  async #giveUpDoubtful(owner: string): Promise<void> {
+    if (this.#doubtfulRuns.length > 0) {
+      await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
+      this.#doubtfulRuns = [];
+    }
+    if (this.#doubtfulTakes.length > 0) {
+      await this.#run('giveUpTaken', [owner, ...this.#doubtfulTakes]);
+      this.#doubtfulTakes = [];
+    }
+  }
+
+  async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     if (runs.length === 0) return;
     const args: Array<string | number> = [];
-    for (const run of runs) args.push(run.jobId, run.runTime);
+    for (const { jobId, runTime, attempt, record, retry } of runs) {
+      args.push(jobId, runTime, attempt);
+      if (record === undefined) args.push('', '', '', '');
+      else args.push(record.jobId, recordJson(record), record.finishedAt, lexTime(record.finishedAt));
+      if (retry === undefined) args.push('', '', '', '', '');
+      else args.push(retry.jobId, retry.runTime, retry.attempt, retry.dueAt, retry.state ?? '');
+    }
     await this.#run('completeRuns', args);
+  }
+
+  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+    if (limit <= 0) return [];
+    await this.#giveUpDoubtful(owner);
+    const callId = `${this.#token}:${++this.#takeCount}`;
+    let reply: unknown;
+    try {
+      reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId]);
+    } catch (error) {
+      this.#doubtfulTakes.push(callId);
+      throw error;
+    }
+    const flat = asArray(reply, 'takeRetries');
+    const taken: TakenRetry[] = [];
+    for (let i = 0; i + 4 < flat.length; i += 5) {
+      taken.push({
+        row: { id: asText(flat[i]), nextRunTime: asTime(flat[i + 1]), state: asText(flat[i + 2]) },
+        runTime: Number(asText(flat[i + 3])),
+        attempt: Number(asText(flat[i + 4])),
+      });
+    }
+    return taken;
+  }
+
+  async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
+    const limit = Math.min(Math.floor(query.limit), Number.MAX_SAFE_INTEGER);
+    if (!(limit > 0) || query.outcomes?.length === 0) return [];
+    const args: Array<string | number> = [limit];
+    if (query.jobId === undefined) {
+      args.push('all', '', scoreArg(query.since ?? -Infinity), scoreArg(query.until ?? Infinity));
+    } else {
+      // Member times are whole milliseconds: the bounds are rounded inwards.
+      const since = query.since === undefined ? '' : lexTime(Math.ceil(query.since));
+      const until = query.until === undefined ? '' : lexTime(Math.floor(query.until));
+      args.push('job', query.jobId, since, until);
+    }
+    if (query.outcomes !== undefined) args.push(...query.outcomes);
+    const rows: RunRecordRow[] = [];
+    for (const entry of asArray(await this.#run('runs', args), 'runs')) {
+      const row = parseRecord(asText(entry));
+      if (row === null) {
+        this.#logger.warn(
+          { value: asText(entry).slice(0, 200) },
+          'RedisJobStore: a run history row is not one this code wrote; skipped',
+        );
+        continue;
+      }
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  async pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number> {
+    if (!(batch > 0)) return 0;
+    const age = before === Number.NEGATIVE_INFINITY ? '' : scoreArg(before);
+    const perJob = Number.isFinite(maxPerJob) ? Math.max(0, Math.floor(maxPerJob)) : '';
+    return Number(await this.#run('pruneRuns', [age, perJob, Math.floor(batch)]));
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
@@ -378,10 +534,11 @@ export class RedisBackend implements StoreBackend {
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
     const flat = asArray(await this.#run('takeAbandonedRuns', [now, until]), 'takeAbandonedRuns');
     const claims: RunClaim[] = [];
-    for (let i = 0; i + 2 < flat.length; i += 3) {
+    for (let i = 0; i + 3 < flat.length; i += 4) {
       claims.push({
         jobId: asText(flat[i]),
         runTime: Number(asText(flat[i + 1])),
+        attempt: Number(asText(flat[i + 3])),
         schedulerId: asText(flat[i + 2]),
       });
     }

@@ -5,29 +5,56 @@
  * Layout under the key prefix P (default `tickwork:`), every key passed to every script as KEYS
  * in this order:
  *
- * | KEYS | key           | type       | holds                                                          |
- * |------|---------------|------------|----------------------------------------------------------------|
- * | 1    | P`jobs`       | hash       | job id -> state JSON                                           |
- * | 2    | P`next`       | sorted set | job id, scored by next run time (epoch ms); paused: absent     |
- * | 3    | P`owners`     | hash       | job id -> scheduler id holding its lease                       |
- * | 4    | P`leases`     | sorted set | job id, scored by the end of its lease                         |
- * | 5    | P`tokens`     | hash       | job id -> fencing token of its last acquisition or update      |
- * | 6    | P`seq`        | string     | counter the tokens are drawn from                              |
- * | 7    | P`runs`       | hash       | `<run time>:<job id>` -> scheduler id that claimed the run     |
- * | 8    | P`runs:until` | sorted set | `<run time>:<job id>`, scored by claim expiry (-inf: given up) |
- * | 9    | P`version`    | string     | schema version of this layout                                  |
+ * | KEYS | key               | type       | holds                                                          |
+ * |------|-------------------|------------|----------------------------------------------------------------|
+ * | 1    | P`jobs`           | hash       | job id -> state JSON                                           |
+ * | 2    | P`next`           | sorted set | job id, scored by next run time (epoch ms); paused: absent     |
+ * | 3    | P`owners`         | hash       | job id -> scheduler id holding its lease                       |
+ * | 4    | P`leases`         | sorted set | job id, scored by the end of its lease                         |
+ * | 5    | P`tokens`         | hash       | job id -> fencing token of its last acquisition or update      |
+ * | 6    | P`seq`            | string     | counter the tokens are drawn from                              |
+ * | 7    | P`runs`           | hash       | `<run time>:<job id>` -> scheduler id that claimed the run     |
+ * | 8    | P`runs:until`     | sorted set | `<run time>:<job id>`, scored by claim expiry (-inf: given up) |
+ * | 9    | P`runs:attempt`   | hash       | `<run time>:<job id>` -> the claim's attempt                   |
+ * | 10   | P`runs:taker`     | hash       | `<run time>:<job id>` -> which `takeRetries` call made it      |
+ * | 11   | P`retries`        | sorted set | `<run time>:<attempt>:<job id>`, scored by due time            |
+ * | 12   | P`retries:byjob`  | sorted set | `<tag><run time>:<attempt>`, all scored 0 (by job)             |
+ * | 13   | P`retries:state`  | hash       | retry member -> the job's state JSON when the retry was made   |
+ * | 14   | P`history`        | hash       | `<seq>` -> history row JSON                                    |
+ * | 15   | P`history:bytime` | sorted set | `<seq><time><tag>`, scored by finishedAt                       |
+ * | 16   | P`history:byjob`  | sorted set | `<tag><time><seq>`, all scored 0 (by job, finishedAt, seq)     |
+ * | 17   | P`history:seq`    | string     | counter the history rows' `<seq>` are drawn from               |
+ * | 18   | P`version`        | string     | schema version of this layout                                  |
+ *
+ * No key is made from a job id, so a `{tag}` in the prefix keeps every key in one cluster slot.
  *
  * Tokens come from one counter shared by all jobs, so a job removed and added again never gets a
  * token an old release could still carry. A run key puts the run time first: it is digits (and
- * maybe a minus sign), so the first `:` ends it whatever the job id holds. Wake-up hints go on
- * the pub/sub channel P`changes`, each message holding the random token of the store object
- * that sent it.
+ * maybe a minus sign), so the first `:` ends it whatever the job id holds; a retry member puts
+ * the run time and the attempt first for the same reason. A retry keeps the job's state from
+ * when it was made: a job whose trigger ended (a date job) is removed by its last release, and
+ * its retries still run, from that state.
+ *
+ * The two `byjob` sets are scored 0 so that ZRANGEBYLEX reads one job's entries: a member starts
+ * with the job's tag, `<byte length of the id>:<id>`, and no member of another job starts with
+ * it (the length says where the id ends). What follows a tag is ASCII digits, `-` and `:`, so
+ * `(<tag>\xff` bounds a job's range from above. In history members, `<seq>` is the row's number
+ * from P`history:seq` in 16 zero-padded digits (rows written later have larger ones) and `<time>`
+ * is finishedAt plus 8.64e15 (the span of a JavaScript date) in 17 zero-padded digits, so that
+ * byte order is time order; P`history:bytime` breaks finishedAt ties by `<seq>` the same way.
+ *
+ * Data written before claims kept their attempt reads as it always did: a claim without a
+ * P`runs:attempt` field is a first attempt (every claim this code makes has one), and the keys
+ * of retries and history are absent until used. So the layout version stays 1.
+ *
+ * Wake-up hints go on the pub/sub channel P`changes`, each message holding the random token of
+ * the store object that sent it.
  */
 
 /** The schema version this code writes; a store with a newer one is refused. */
 export const SCHEMA_VERSION = 1;
 
-/** The key names, in the order of the KEYS every script receives. */
+/** The key names, in the order of the KEYS every script receives (the version key last). */
 export const KEY_NAMES = [
   'jobs',
   'next',
@@ -37,15 +64,102 @@ export const KEY_NAMES = [
   'seq',
   'runs',
   'runs:until',
+  'runs:attempt',
+  'runs:taker',
+  'retries',
+  'retries:byjob',
+  'retries:state',
+  'history',
+  'history:bytime',
+  'history:byjob',
+  'history:seq',
   'version',
 ];
 
+/** Digits of `<time>` in history members. */
+export const TIME_DIGITS = 17;
+/** What `<time>` adds to finishedAt: the span of a JavaScript date, so the sum is never negative. */
+export const TIME_OFFSET = 8_640_000_000_000_000;
+
 const PRELUDE = `
 local jobsKey, nextKey, ownerKey, leaseKey, tokenKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local seqKey, runsKey, runUntilKey, versionKey = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local seqKey, runsKey, runUntilKey, runAttemptKey, runTakerKey = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local retriesKey, retryJobsKey, retryStateKey = KEYS[11], KEYS[12], KEYS[13]
+local historyKey, historyTimeKey, historyJobsKey, historySeqKey = KEYS[14], KEYS[15], KEYS[16], KEYS[17]
+local versionKey = KEYS[18]
+local TAG_END = string.char(255)
+local SEQ_DIGITS, TIME_DIGITS = 16, ${TIME_DIGITS}
 local function endLease(id)
   redis.call('HDEL', ownerKey, id)
   redis.call('ZREM', leaseKey, id)
+end
+local function jobTag(id)
+  return #id .. ':' .. id
+end
+-- The tag a byjob member starts with, or nil.
+local function tagOf(member)
+  local digits = string.match(member, '^(%d+):')
+  if not digits then return nil end
+  return string.sub(member, 1, #digits + 1 + tonumber(digits))
+end
+-- A claim without an attempt field was written before attempts were kept: a first attempt.
+local function claimAttempt(key)
+  return tonumber(redis.call('HGET', runAttemptKey, key) or '1')
+end
+local function makeClaim(key, owner, claimEnd, attempt, taker)
+  redis.call('HSET', runsKey, key, owner)
+  redis.call('ZADD', runUntilKey, claimEnd, key)
+  redis.call('HSET', runAttemptKey, key, attempt)
+  if taker then
+    redis.call('HSET', runTakerKey, key, taker)
+  else
+    redis.call('HDEL', runTakerKey, key)
+  end
+end
+local function dropClaim(key)
+  redis.call('HDEL', runsKey, key)
+  redis.call('ZREM', runUntilKey, key)
+  redis.call('HDEL', runAttemptKey, key)
+  redis.call('HDEL', runTakerKey, key)
+end
+-- A retry member split into run time, attempt and job id, or nil.
+local function parseRetry(member)
+  local a = string.find(member, ':', 2, true)
+  if not a then return nil end
+  local b = string.find(member, ':', a + 1, true)
+  if not b then return nil end
+  return string.sub(member, 1, a - 1), string.sub(member, a + 1, b - 1), string.sub(member, b + 1)
+end
+-- Adds a retry ('' = no state); one of that run time and attempt waiting already stays as is.
+local function addRetry(id, runTime, attempt, dueAt, state)
+  local suffix = runTime .. ':' .. attempt
+  local member = suffix .. ':' .. id
+  if redis.call('ZADD', retriesKey, 'NX', dueAt, member) == 0 then return end
+  redis.call('ZADD', retryJobsKey, 0, jobTag(id) .. suffix)
+  if state ~= '' then redis.call('HSET', retryStateKey, member, state) end
+end
+local function dropRetry(id, runTime, attempt)
+  local suffix = runTime .. ':' .. attempt
+  redis.call('ZREM', retriesKey, suffix .. ':' .. id)
+  redis.call('ZREM', retryJobsKey, jobTag(id) .. suffix)
+  redis.call('HDEL', retryStateKey, suffix .. ':' .. id)
+end
+-- Whether a retry of this job may run now or later: its job is there and not paused, or gone
+-- (its trigger ended) with the retry holding its state.
+local function retryRunnable(id, member)
+  if redis.call('ZSCORE', nextKey, id) then return true end
+  return redis.call('HEXISTS', jobsKey, id) == 0 and redis.call('HEXISTS', retryStateKey, member) == 1
+end
+-- Deletes every waiting retry of a job, through its range of the byjob set.
+local function cancelRetries(id)
+  local tag = jobTag(id)
+  local low, high = '[' .. tag, '(' .. tag .. TAG_END
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', retryJobsKey, low, high)) do
+    local retry = string.sub(member, #tag + 1) .. ':' .. id
+    redis.call('ZREM', retriesKey, retry)
+    redis.call('HDEL', retryStateKey, retry)
+  end
+  redis.call('ZREMRANGEBYLEX', retryJobsKey, low, high)
 end
 `;
 
@@ -66,6 +180,9 @@ redis.call('SET', versionKey, ARGV[2])
 return tonumber(ARGV[2])
 `),
 ];
+
+/** Arguments per run of `completeRuns`. */
+const COMPLETE_RUN_ARGS = 12;
 
 /** The scripts of the store's operations (ARGV documented on each). */
 export const SCRIPTS = {
@@ -117,32 +234,67 @@ return out
 `),
 
   /**
-   * ARGV: now, most leased jobs to look past. Walks the schedule from its start: the first job
-   * without a live lease ends the walk; a leased one counts as free at the later of its next run
-   * time and its lease's end. Past the limit it answers the next run time it reached, which is
-   * early, never late. Returns nil when no job is scheduled.
+   * ARGV: now, most leased jobs (and most retries) to look past. Walks the schedule from its
+   * start: the first job without a live lease ends the walk; a leased one counts as free at the
+   * later of its next run time and its lease's end. Then walks the waiting retries by due time
+   * the same way: retries that cannot run (paused job, or job gone without a state) are
+   * skipped, and one whose run time is still claimed (by an earlier attempt) counts as free at
+   * the later of its due time and the claim's expiry.
+   * Past the limit a walk answers the time it reached, which is early, never late. Returns nil
+   * when no job is scheduled and no retry waits.
    */
   nextRunTime: script(`
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
-local best = nil
-local seen = 0
-local offset = 0
-while true do
-  local page = redis.call('ZRANGE', nextKey, offset, offset + 99, 'WITHSCORES')
-  if #page == 0 then break end
-  for i = 1, #page, 2 do
-    local score = tonumber(page[i + 1])
-    if best ~= nil and score >= best then return best end
-    local held = redis.call('ZSCORE', leaseKey, page[i])
-    if not held or tonumber(held) <= now then return score end
-    local free = math.max(score, tonumber(held))
-    if best == nil or free < best then best = free end
-    seen = seen + 1
-    if seen >= limit then return math.min(best, score) end
+local function nextJob()
+  local best = nil
+  local seen = 0
+  local offset = 0
+  while true do
+    local page = redis.call('ZRANGE', nextKey, offset, offset + 99, 'WITHSCORES')
+    if #page == 0 then break end
+    for i = 1, #page, 2 do
+      local score = tonumber(page[i + 1])
+      if best ~= nil and score >= best then return best end
+      local held = redis.call('ZSCORE', leaseKey, page[i])
+      if not held or tonumber(held) <= now then return score end
+      local free = math.max(score, tonumber(held))
+      if best == nil or free < best then best = free end
+      seen = seen + 1
+      if seen >= limit then return math.min(best, score) end
+    end
+    offset = offset + 100
   end
-  offset = offset + 100
+  return best
 end
+local function nextRetry(best)
+  local seen = 0
+  local offset = 0
+  while true do
+    local page = redis.call('ZRANGE', retriesKey, offset, offset + 99, 'WITHSCORES')
+    if #page == 0 then break end
+    for i = 1, #page, 2 do
+      local due = tonumber(page[i + 1])
+      if best ~= nil and due >= best then return best end
+      local runTime, _, id = parseRetry(page[i])
+      if id and retryRunnable(id, page[i]) then
+        local key = runTime .. ':' .. id
+        local expiry = redis.call('HEXISTS', runsKey, key) == 1 and redis.call('ZSCORE', runUntilKey, key)
+        if not expiry or expiry == '-inf' then return due end
+        local free = math.max(due, tonumber(expiry))
+        if best == nil or free < best then best = free end
+      end
+      seen = seen + 1
+      if seen >= limit then
+        if best == nil then return due end
+        return math.min(best, due)
+      end
+    end
+    offset = offset + 100
+  end
+  return best
+end
+local best = nextRetry(nextJob())
 if best == nil then return false end
 return best
 `),
@@ -166,12 +318,16 @@ end
 return out
 `),
 
-  /** ARGV: id, state, next run time ('' = paused). Ends the lease, new token. 0 when no such id. */
+  /**
+   * ARGV: id, state, next run time ('' = paused). Ends the lease, new token; pausing deletes the
+   * job's waiting retries. 0 when no such id.
+   */
   update: script(`
 if redis.call('HEXISTS', jobsKey, ARGV[1]) == 0 then return 0 end
 redis.call('HSET', jobsKey, ARGV[1], ARGV[2])
 if ARGV[3] == '' then
   redis.call('ZREM', nextKey, ARGV[1])
+  cancelRetries(ARGV[1])
 else
   redis.call('ZADD', nextKey, ARGV[3], ARGV[1])
 end
@@ -180,7 +336,7 @@ redis.call('HSET', tokenKey, ARGV[1], redis.call('INCR', seqKey))
 return 1
 `),
 
-  /** ARGV: id. Removes the job, its lease and its run claims. 0 when no such id. */
+  /** ARGV: id. Removes the job, its lease, its run claims and its waiting retries. 0 when no such id. */
   remove: script(`
 local id = ARGV[1]
 if redis.call('HDEL', jobsKey, id) == 0 then return 0 end
@@ -193,16 +349,20 @@ local keys = redis.call('HKEYS', runsKey)
 for _, key in ipairs(keys) do
   if #key > #suffix and string.sub(key, -#suffix) == suffix
     and string.find(string.sub(key, 1, #key - #suffix), '^%-?%d+$') then
-    redis.call('HDEL', runsKey, key)
-    redis.call('ZREM', runUntilKey, key)
+    dropClaim(key)
   end
 end
+cancelRetries(id)
 return 1
 `),
 
-  /** Removes every job, lease and run claim; keeps the token counter and the version. */
+  /**
+   * Removes every job, lease, run claim and waiting retry; keeps the history, the counters and
+   * the version.
+   */
   removeAll: script(`
-redis.call('DEL', jobsKey, nextKey, ownerKey, leaseKey, tokenKey, runsKey, runUntilKey)
+redis.call('DEL', jobsKey, nextKey, ownerKey, leaseKey, tokenKey, runsKey, runUntilKey, runAttemptKey,
+  runTakerKey, retriesKey, retryJobsKey, retryStateKey)
 return 1
 `),
 
@@ -249,8 +409,10 @@ return out
   /**
    * ARGV: owner, claim end, then per release: id, token, action ('n' = next run time, 'p' =
    * pause, 'r' = remove), next run time, run count, run times. Applies a release only while the
-   * job is leased by owner under that token. Returns one entry per release, in order: -1 when
-   * it was not applied, else an array with one flag per run time (1 = claimed for owner now).
+   * job is leased by owner under that token. A removal here is a job whose trigger ended: its
+   * waiting retries stay, to run from their state. Returns one entry per release, in order: -1
+   * when it was not applied, else an array with one flag per run time (1 = claimed for owner
+   * now, as a first attempt).
    */
   release: script(`
 local owner, claimEnd = ARGV[1], ARGV[2]
@@ -275,8 +437,8 @@ while i <= #ARGV do
     local flags = {}
     for j = 1, count do
       local key = ARGV[i + 4 + j] .. ':' .. id
-      if redis.call('HSETNX', runsKey, key, owner) == 1 then
-        redis.call('ZADD', runUntilKey, claimEnd, key)
+      if redis.call('HEXISTS', runsKey, key) == 0 then
+        makeClaim(key, owner, claimEnd, 1, nil)
         flags[j] = 1
       else
         flags[j] = 0
@@ -291,14 +453,189 @@ end
 return out
 `),
 
-  /** ARGV: pairs of (job id, run time). Deletes those run claims. */
+  /**
+   * ARGV: per run, `COMPLETE_RUN_ARGS` values: job id, run time, attempt; the history row's
+   * job id, JSON ('' = none), finishedAt and <time>; the retry's job id, run time, attempt, due
+   * time ('' = none) and state ('' = none). For each run whose claim of that attempt exists:
+   * deletes the claim, writes the history row, and adds the retry unless its job is there and
+   * paused (a retry of that run time and attempt waiting already stays as is). Other runs change
+   * nothing.
+   */
   completeRuns: script(`
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, ${COMPLETE_RUN_ARGS} do
   local key = ARGV[i + 1] .. ':' .. ARGV[i]
-  redis.call('HDEL', runsKey, key)
-  redis.call('ZREM', runUntilKey, key)
+  if redis.call('HEXISTS', runsKey, key) == 1 and claimAttempt(key) == tonumber(ARGV[i + 2]) then
+    dropClaim(key)
+    if ARGV[i + 4] ~= '' then
+      local seq = string.format('%0' .. SEQ_DIGITS .. 'd', redis.call('INCR', historySeqKey))
+      local tag, time = jobTag(ARGV[i + 3]), ARGV[i + 6]
+      redis.call('HSET', historyKey, seq, ARGV[i + 4])
+      redis.call('ZADD', historyTimeKey, ARGV[i + 5], seq .. time .. tag)
+      redis.call('ZADD', historyJobsKey, 0, tag .. time .. seq)
+    end
+    local retryId = ARGV[i + 7]
+    local paused = redis.call('HEXISTS', jobsKey, retryId) == 1 and not redis.call('ZSCORE', nextKey, retryId)
+    if ARGV[i + 10] ~= '' and not paused then
+      addRetry(retryId, ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11])
+    end
+  end
 end
 return 1
+`),
+
+  /**
+   * ARGV: owner, now, claim end, limit, the id of this call. Takes due retries, earliest first,
+   * whose job is there and not paused, or gone with the retry holding its state, and whose run
+   * time is not claimed (an earlier attempt still holds it): each leaves the waiting set and
+   * becomes a claim of owner with its attempt, marked with the call's id (for `giveUpTaken`).
+   * Retries of jobs gone that hold no state are deleted (nothing can run them). Returns flat
+   * quintuples (job id, next run time or nil, state, run time, attempt): the job's row, or for a
+   * job gone, the retry's state without a next run time.
+   */
+  takeRetries: script(`
+local owner, nowText, claimEnd, limit, callId = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local out = {}
+local taken = 0
+-- Due retries left waiting stay in the set: the next page starts past them.
+local kept = 0
+while taken < limit do
+  local page = redis.call('ZRANGEBYSCORE', retriesKey, '-inf', nowText, 'LIMIT', kept, 100)
+  for _, member in ipairs(page) do
+    local runTime, attempt, id = parseRetry(member)
+    local state, nextTime, paused = false, false, false
+    if id then
+      state = redis.call('HGET', jobsKey, id)
+      if state then
+        nextTime = redis.call('ZSCORE', nextKey, id)
+        paused = not nextTime
+      else
+        state = redis.call('HGET', retryStateKey, member)
+      end
+    end
+    if not id then
+      kept = kept + 1
+    elseif not state then
+      dropRetry(id, runTime, attempt)
+    else
+      local key = runTime .. ':' .. id
+      if paused or redis.call('HEXISTS', runsKey, key) == 1 then
+        kept = kept + 1
+      else
+        dropRetry(id, runTime, attempt)
+        makeClaim(key, owner, claimEnd, attempt, callId)
+        out[#out + 1] = id
+        out[#out + 1] = nextTime
+        out[#out + 1] = state
+        out[#out + 1] = runTime
+        out[#out + 1] = attempt
+        taken = taken + 1
+        if taken >= limit then break end
+      end
+    end
+  end
+  if #page < 100 then break end
+end
+return out
+`),
+
+  /**
+   * ARGV: limit, 'job' or 'all', job id ('' for all), lower bound, upper bound, then the outcomes
+   * wanted (none: every outcome). The bounds are <time> strings ('' = none) for a job, scores
+   * ('-inf', '+inf') for all. Returns the JSON of up to limit history rows, newest first (ties:
+   * the later written first).
+   */
+  runs: script(`
+local limit, byJob = tonumber(ARGV[1]), ARGV[2] == 'job'
+local low, high
+if byJob then
+  local tag = jobTag(ARGV[3])
+  low, high = '[' .. tag .. ARGV[4], '(' .. tag .. ARGV[5] .. TAG_END
+else
+  low, high = ARGV[4], ARGV[5]
+end
+local wanted = nil
+if #ARGV > 5 then
+  wanted = {}
+  for k = 6, #ARGV do wanted[ARGV[k]] = true end
+end
+local function matches(json)
+  if wanted == nil then return true end
+  local ok, row = pcall(cjson.decode, json)
+  return ok and type(row) == 'table' and wanted[row.outcome] == true
+end
+local out = {}
+local pageSize = wanted == nil and math.min(limit, 1000) or 1000
+local offset = 0
+while #out < limit do
+  local page
+  if byJob then
+    page = redis.call('ZREVRANGEBYLEX', historyJobsKey, high, low, 'LIMIT', offset, pageSize)
+  else
+    page = redis.call('ZREVRANGEBYSCORE', historyTimeKey, high, low, 'LIMIT', offset, pageSize)
+  end
+  for _, member in ipairs(page) do
+    local seq
+    if byJob then seq = string.sub(member, -SEQ_DIGITS) else seq = string.sub(member, 1, SEQ_DIGITS) end
+    local json = redis.call('HGET', historyKey, seq)
+    if json and matches(json) then
+      out[#out + 1] = json
+      if #out >= limit then break end
+    end
+  end
+  if #page < pageSize then break end
+  offset = offset + pageSize
+end
+return out
+`),
+
+  /**
+   * ARGV: before ('' = no age limit), most rows per job ('' = no such limit), batch. Deletes up
+   * to batch history rows: those that finished before `before` (oldest first), then, job by
+   * job in the byjob set, the oldest rows of a job beyond its newest maxPerJob. Returns how
+   * many it deleted.
+   */
+  pruneRuns: script(`
+local batch = tonumber(ARGV[3])
+local deleted = 0
+local function dropRow(seq, time, tag)
+  redis.call('HDEL', historyKey, seq)
+  redis.call('ZREM', historyTimeKey, seq .. time .. tag)
+  redis.call('ZREM', historyJobsKey, tag .. time .. seq)
+  deleted = deleted + 1
+end
+if ARGV[1] ~= '' then
+  local old = redis.call('ZRANGEBYSCORE', historyTimeKey, '-inf', '(' .. ARGV[1], 'LIMIT', 0, batch)
+  for _, member in ipairs(old) do
+    local seq = string.sub(member, 1, SEQ_DIGITS)
+    local time = string.sub(member, SEQ_DIGITS + 1, SEQ_DIGITS + TIME_DIGITS)
+    dropRow(seq, time, string.sub(member, SEQ_DIGITS + TIME_DIGITS + 1))
+  end
+end
+if ARGV[2] ~= '' then
+  local keep = tonumber(ARGV[2])
+  local cursor = '-'
+  while deleted < batch do
+    local first = redis.call('ZRANGEBYLEX', historyJobsKey, cursor, '+', 'LIMIT', 0, 1)
+    if #first == 0 then break end
+    local tag = tagOf(first[1])
+    if not tag then
+      cursor = '(' .. first[1]
+    else
+      local low, high = '[' .. tag, '(' .. tag .. TAG_END
+      local count = redis.call('ZLEXCOUNT', historyJobsKey, low, high)
+      if count > keep then
+        local excess = redis.call('ZRANGEBYLEX', historyJobsKey, low, high, 'LIMIT', 0,
+          math.min(count - keep, batch - deleted))
+        for _, member in ipairs(excess) do
+          local rest = string.sub(member, #tag + 1)
+          dropRow(string.sub(rest, -SEQ_DIGITS), string.sub(rest, 1, TIME_DIGITS), tag)
+        end
+      end
+      cursor = high
+    end
+  end
+end
+return deleted
 `),
 
   /**
@@ -311,6 +648,25 @@ for i = 2, #ARGV, 2 do
   local key = ARGV[i + 1] .. ':' .. ARGV[i]
   if redis.call('HGET', runsKey, key) == ARGV[1] then
     redis.call('ZADD', runUntilKey, 'XX', '-inf', key)
+  end
+end
+return 1
+`),
+
+  /**
+   * ARGV: owner, then ids of `takeRetries` calls whose reply was lost. Gives up the claims those
+   * calls made for owner (runs that were never started), as `expireRuns` does.
+   */
+  giveUpTaken: script(`
+local calls = {}
+for k = 2, #ARGV do calls[ARGV[k]] = true end
+local flat = redis.call('HGETALL', runTakerKey)
+for i = 1, #flat, 2 do
+  if calls[flat[i + 1]] then
+    if redis.call('HGET', runsKey, flat[i]) == ARGV[1] then
+      redis.call('ZADD', runUntilKey, 'XX', '-inf', flat[i])
+    end
+    redis.call('HDEL', runTakerKey, flat[i])
   end
 end
 return 1
@@ -329,7 +685,7 @@ return 1
 
   /**
    * ARGV: now, until. Extends the claims that expired before now to until (keeping their owner),
-   * for the caller to report and then complete; returns flat (job id, run time, owner).
+   * for the caller to report and then complete; returns flat (job id, run time, owner, attempt).
    */
   takeAbandonedRuns: script(`
 local keys = redis.call('ZRANGEBYSCORE', runUntilKey, '-inf', '(' .. ARGV[1])
@@ -342,6 +698,7 @@ for _, key in ipairs(keys) do
     out[#out + 1] = string.sub(key, sep + 1)
     out[#out + 1] = string.sub(key, 1, sep - 1)
     out[#out + 1] = owner
+    out[#out + 1] = claimAttempt(key)
   end
 end
 return out

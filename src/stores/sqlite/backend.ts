@@ -9,7 +9,17 @@
  */
 import { statSync } from 'node:fs';
 import { clock } from '../../time/clock.js';
-import type { AcquiredRow, ReleaseRow, RunClaim, StoreBackend } from '../backend.js';
+import type {
+  AcquiredRow,
+  FinishedRunRow,
+  ReleaseRow,
+  RunClaim,
+  RunOutcomeName,
+  RunQueryRow,
+  RunRecordRow,
+  StoreBackend,
+  TakenRetry,
+} from '../backend.js';
 import type { JobRow } from '../state.js';
 import { MIGRATIONS, type SqliteNames } from './migrations.js';
 
@@ -81,13 +91,48 @@ async function whenUnlocked<T>(call: () => T): Promise<T> {
   }
 }
 
+interface HistoryRow {
+  job_id: string;
+  job_name: string;
+  scheduled_run_time: number;
+  started_at: number | null;
+  finished_at: number;
+  outcome: RunOutcomeName;
+  error: string | null;
+  retval: string | null;
+  attempt: number;
+  scheduler_id: string;
+}
+
+interface DueRetry {
+  job_id: string;
+  run_time: number;
+  attempt: number;
+  /** `null` when the job is gone (the retry then runs from its own state). */
+  next_run_time: number | null;
+  state: string;
+}
+
 const toJobRow = (r: Row): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
+
+const toRecord = (r: HistoryRow): RunRecordRow => ({
+  jobId: r.job_id,
+  jobName: r.job_name,
+  scheduledRunTime: r.scheduled_run_time,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  outcome: r.outcome,
+  error: r.error,
+  retval: r.retval,
+  attempt: r.attempt,
+  schedulerId: r.scheduler_id,
+});
 
 function byRunTime(a: JobRow, b: JobRow): number {
   return (a.nextRunTime as number) - (b.nextRunTime as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
+function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }: SqliteNames) {
   return {
     get: db.prepare(`SELECT id, next_run_time, state FROM ${jobs} WHERE id = ?`),
     all: db.prepare(
@@ -102,6 +147,14 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
        FROM ${jobs} WHERE next_run_time <= @now`,
     ),
     nextLater: db.prepare(`SELECT min(next_run_time) AS t FROM ${jobs} WHERE next_run_time > ?`),
+    // Retries of jobs not paused, or of jobs gone that hold a state; one whose run time is claimed
+    // (by an earlier attempt) waits for that claim to go, at the latest when it expires.
+    nextRetry: db.prepare(
+      `SELECT min(CASE WHEN c.expires_at IS NULL THEN r.due_at ELSE max(r.due_at, c.expires_at) END) AS t
+       FROM ${retries} r LEFT JOIN ${jobs} j ON j.id = r.job_id
+       LEFT JOIN ${runs} c ON c.job_id = r.job_id AND c.run_time = r.run_time
+       WHERE j.next_run_time IS NOT NULL OR (j.id IS NULL AND r.state IS NOT NULL)`,
+    ),
     insert: db.prepare(
       `INSERT INTO ${jobs} (id, next_run_time, state) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
@@ -125,17 +178,88 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs }: SqliteNames) {
     ),
     removeLeased: db.prepare(`DELETE FROM ${jobs} WHERE id = ? AND acquired_by = ? AND token = ?`),
     claimRun: db.prepare(
-      `INSERT INTO ${runs} (job_id, run_time, scheduler_id, expires_at) VALUES (?, ?, ?, ?)
+      `INSERT INTO ${runs} (job_id, run_time, attempt, scheduler_id, expires_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`,
     ),
-    deleteRun: db.prepare(`DELETE FROM ${runs} WHERE job_id = ? AND run_time = ?`),
+    deleteRun: db.prepare(`DELETE FROM ${runs} WHERE job_id = ? AND run_time = ? AND attempt = ?`),
     deleteRunsOf: db.prepare(`DELETE FROM ${runs} WHERE job_id = ?`),
     deleteAllRuns: db.prepare(`DELETE FROM ${runs}`),
     renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ?`),
     takeAbandoned: db.prepare(
-      `UPDATE ${runs} SET expires_at = @until WHERE expires_at < @now RETURNING job_id, run_time, scheduler_id`,
+      `UPDATE ${runs} SET expires_at = @until WHERE expires_at < @now
+       RETURNING job_id, run_time, attempt, scheduler_id`,
+    ),
+    insertRecord: db.prepare(
+      `INSERT INTO ${history} (job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error,
+         retval, attempt, scheduler_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // Not for a paused job (a job that is gone is one whose trigger ended); a retry of that
+    // attempt already there stays.
+    insertRetry: db.prepare(
+      `INSERT INTO ${retries} (job_id, run_time, attempt, due_at, state)
+       SELECT @jobId, @runTime, @attempt, @dueAt, @state
+       WHERE NOT EXISTS (SELECT 1 FROM ${jobs} WHERE id = @jobId AND next_run_time IS NULL)
+       ON CONFLICT DO NOTHING`,
+    ),
+    // Due retries of a job not paused (with the job's row), or of a job gone (with the retry's
+    // state). A retry whose run time is still claimed waits (two attempts of one run never hold a
+    // claim at once).
+    dueRetries: db.prepare(
+      `SELECT r.job_id, r.run_time, r.attempt, j.next_run_time, coalesce(j.state, r.state) AS state
+       FROM ${retries} r LEFT JOIN ${jobs} j ON j.id = r.job_id
+       WHERE r.due_at <= @now AND (j.next_run_time IS NOT NULL OR (j.id IS NULL AND r.state IS NOT NULL))
+         AND NOT EXISTS (SELECT 1 FROM ${runs} c WHERE c.job_id = r.job_id AND c.run_time = r.run_time)
+       ORDER BY r.due_at, r.job_id, r.run_time, r.attempt
+       LIMIT @limit`,
+    ),
+    // Due retries of a job gone that hold no state: nothing can run them.
+    deleteStatelessRetries: db.prepare(
+      `DELETE FROM ${retries} WHERE due_at <= ? AND state IS NULL
+         AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = ${retries}.job_id)`,
+    ),
+    deleteRetry: db.prepare(`DELETE FROM ${retries} WHERE job_id = ? AND run_time = ? AND attempt = ?`),
+    deleteRetriesOf: db.prepare(`DELETE FROM ${retries} WHERE job_id = ?`),
+    deleteAllRetries: db.prepare(`DELETE FROM ${retries}`),
+    pruneOld: db.prepare(
+      `DELETE FROM ${history} WHERE id IN (
+         SELECT id FROM ${history} WHERE finished_at < @before ORDER BY finished_at, id LIMIT @limit)`,
+    ),
+    // The k-th oldest of a job's c rows (ties: the earlier written first) is not among its newest
+    // @max when k <= c - @max. Counting from the oldest follows the (job_id, finished_at, id)
+    // index, so the window needs no sort.
+    pruneExcess: db.prepare(
+      `DELETE FROM ${history} WHERE id IN (
+         SELECT id FROM (
+           SELECT id, row_number() OVER w AS k, count(*) OVER w AS c FROM ${history}
+           WINDOW w AS (PARTITION BY job_id ORDER BY finished_at, id
+             ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
+         WHERE k <= c - @max LIMIT @limit)`,
     ),
   };
+}
+
+/** Which filters a history query has: one statement for each combination, prepared when first used. */
+function runsQueryKey(query: RunQueryRow): string {
+  return [
+    query.jobId !== undefined ? 'j' : '',
+    query.outcomes !== undefined ? 'o' : '',
+    query.since !== undefined ? 's' : '',
+    query.until !== undefined ? 'u' : '',
+  ].join('');
+}
+
+function prepareRunsQuery(db: SqliteDatabase, { history }: SqliteNames, key: string): SqliteStatement {
+  const where: string[] = [];
+  if (key.includes('j')) where.push('job_id = @jobId');
+  if (key.includes('o')) where.push('outcome IN (SELECT value FROM json_each(@outcomes))');
+  if (key.includes('s')) where.push('finished_at >= @since');
+  if (key.includes('u')) where.push('finished_at <= @until');
+  return db.prepare(
+    `SELECT job_id, job_name, scheduled_run_time, started_at, finished_at, outcome, error, retval, attempt,
+       scheduler_id
+     FROM ${history} ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+     ORDER BY finished_at DESC, id DESC LIMIT @limit`,
+  );
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -152,18 +276,73 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
           ? sql.removeLeased.run(r.id, owner, r.token).changes
           : sql.releaseLeased.run(r.nextRunTime, r.id, owner, r.token).changes;
         if (changed === 0) return null;
-        return r.runTimes.map((runTime) => sql.claimRun.run(r.id, runTime, owner, claimUntil).changes > 0);
+        // A job removed here ended its trigger: its waiting retries stay, and run from their state.
+        return r.runTimes.map((runTime) => sql.claimRun.run(r.id, runTime, 1, owner, claimUntil).changes > 0);
       }),
     ),
-    completeRuns: db.transaction((runs: Array<{ jobId: string; runTime: number }>) => {
-      for (const run of runs) sql.deleteRun.run(run.jobId, run.runTime);
+    completeRuns: db.transaction((runs: FinishedRunRow[]) => {
+      for (const run of runs) {
+        if (sql.deleteRun.run(run.jobId, run.runTime, run.attempt).changes === 0) continue;
+        const { record, retry } = run;
+        if (record !== undefined) {
+          sql.insertRecord.run(
+            record.jobId,
+            record.jobName,
+            record.scheduledRunTime,
+            record.startedAt,
+            record.finishedAt,
+            record.outcome,
+            record.error,
+            record.retval,
+            record.attempt,
+            record.schedulerId,
+          );
+        }
+        if (retry !== undefined) {
+          sql.insertRetry.run({
+            jobId: retry.jobId,
+            runTime: retry.runTime,
+            attempt: retry.attempt,
+            dueAt: retry.dueAt,
+            state: retry.state ?? null,
+          });
+        }
+      }
+    }),
+    takeRetries: db.transaction((owner: string, now: number, claimUntil: number, limit: number) => {
+      const taken: TakenRetry[] = [];
+      sql.deleteStatelessRetries.run(now);
+      for (const r of sql.dueRetries.all({ now, limit }) as DueRetry[]) {
+        if (sql.claimRun.run(r.job_id, r.run_time, r.attempt, owner, claimUntil).changes === 0) continue;
+        sql.deleteRetry.run(r.job_id, r.run_time, r.attempt);
+        taken.push({
+          row: { id: r.job_id, nextRunTime: r.next_run_time, state: r.state },
+          runTime: r.run_time,
+          attempt: r.attempt,
+        });
+      }
+      return taken;
+    }),
+    pruneRuns: db.transaction((before: number, maxPerJob: number, batch: number) => {
+      let deleted = sql.pruneOld.run({ before, limit: batch }).changes;
+      if (deleted < batch && Number.isFinite(maxPerJob)) {
+        deleted += sql.pruneExcess.run({ max: maxPerJob, limit: batch - deleted }).changes;
+      }
+      return deleted;
+    }),
+    pause: db.transaction((row: JobRow) => {
+      const changed = sql.update.run(row.nextRunTime, row.state, row.id).changes > 0;
+      if (changed) sql.deleteRetriesOf.run(row.id);
+      return changed;
     }),
     remove: db.transaction((id: string) => {
       sql.deleteRunsOf.run(id);
+      sql.deleteRetriesOf.run(id);
       return sql.remove.run(id).changes > 0;
     }),
     removeAll: db.transaction(() => {
       sql.deleteAllRuns.run();
+      sql.deleteAllRetries.run();
       sql.removeAll.run();
     }),
   };
@@ -171,7 +350,13 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
 
 /** A StoreBackend on one SQLite file. */
 export class SqliteBackend implements StoreBackend {
-  #open: { db: SqliteDatabase; sql: Statements; tx: ReturnType<typeof makeTransactions> } | null = null;
+  #open: {
+    db: SqliteDatabase;
+    sql: Statements;
+    tx: ReturnType<typeof makeTransactions>;
+    /** History queries by `runsQueryKey`. */
+    runsQueries: Map<string, SqliteStatement>;
+  } | null = null;
   readonly #names: SqliteNames;
   // The file opened (device and inode), to notice it deleted or replaced under the open handle.
   #identity: string | null = null;
@@ -183,7 +368,13 @@ export class SqliteBackend implements StoreBackend {
     private readonly path: string,
     tableName: string,
   ) {
-    this.#names = { jobs: `"${tableName}"`, runs: `"${tableName}_runs"`, prefix: tableName };
+    this.#names = {
+      jobs: `"${tableName}"`,
+      runs: `"${tableName}_runs"`,
+      history: `"${tableName}_history"`,
+      retries: `"${tableName}_retries"`,
+      prefix: tableName,
+    };
   }
 
   async open(): Promise<void> {
@@ -198,7 +389,7 @@ export class SqliteBackend implements StoreBackend {
       throw error;
     }
     const sql = prepareStatements(db, this.#names);
-    this.#open = { db, sql, tx: makeTransactions(db, sql) };
+    this.#open = { db, sql, tx: makeTransactions(db, sql), runsQueries: new Map() };
     this.#identity = this.#fileIdentity();
     this.#orphaned = null;
   }
@@ -295,12 +486,13 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async nextRunTime(now: number): Promise<number | null> {
-    const [due, later] = await whenUnlocked(() => [
+    const times = await whenUnlocked(() => [
       (this.#q.nextDue.get({ now }) as { t: number | null }).t,
       (this.#q.nextLater.get(now) as { t: number | null }).t,
+      (this.#q.nextRetry.get() as { t: number | null }).t,
     ]);
-    if (due === null) return later;
-    return later === null ? due : Math.min(due, later);
+    const known = times.filter((t): t is number => t !== null);
+    return known.length === 0 ? null : Math.min(...known);
   }
 
   async insert(row: JobRow): Promise<boolean> {
@@ -313,6 +505,7 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async update(row: JobRow): Promise<boolean> {
+    if (row.nextRunTime === null) return whenUnlocked(() => this.#tx.pause.immediate(row));
     return whenUnlocked(() => this.#q.update.run(row.nextRunTime, row.state, row.id).changes > 0);
   }
 
@@ -348,9 +541,43 @@ export class SqliteBackend implements StoreBackend {
     return whenUnlocked(() => this.#tx.release.immediate(owner, releases, claimUntil));
   }
 
-  async completeRuns(runs: Array<{ jobId: string; runTime: number }>): Promise<void> {
+  async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     if (runs.length === 0) return;
     await whenUnlocked(() => this.#tx.completeRuns.immediate(runs));
+  }
+
+  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+    if (limit <= 0) return [];
+    return whenUnlocked(() => this.#tx.takeRetries.immediate(owner, now, claimUntil, limit));
+  }
+
+  async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
+    if (query.limit <= 0 || query.outcomes?.length === 0) return [];
+    const rows = (await whenUnlocked(() => {
+      const statement = this.#runsQuery(runsQueryKey(query));
+      const params: Record<string, unknown> = { limit: query.limit };
+      if (query.jobId !== undefined) params.jobId = query.jobId;
+      if (query.outcomes !== undefined) params.outcomes = JSON.stringify(query.outcomes);
+      if (query.since !== undefined) params.since = query.since;
+      if (query.until !== undefined) params.until = query.until;
+      return statement.all(params);
+    })) as HistoryRow[];
+    return rows.map(toRecord);
+  }
+
+  #runsQuery(key: string): SqliteStatement {
+    if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
+    let statement = this.#open.runsQueries.get(key);
+    if (statement === undefined) {
+      statement = prepareRunsQuery(this.#open.db, this.#names, key);
+      this.#open.runsQueries.set(key, statement);
+    }
+    return statement;
+  }
+
+  async pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number> {
+    if (batch <= 0) return 0;
+    return whenUnlocked(() => this.#tx.pruneRuns.immediate(before, maxPerJob, batch));
   }
 
   async renewRuns(owner: string, until: number): Promise<void> {
@@ -362,8 +589,14 @@ export class SqliteBackend implements StoreBackend {
     const rows = (await whenUnlocked(() => this.#q.takeAbandoned.all({ now, until }))) as Array<{
       job_id: string;
       run_time: number;
+      attempt: number;
       scheduler_id: string;
     }>;
-    return rows.map((r) => ({ jobId: r.job_id, runTime: r.run_time, schedulerId: r.scheduler_id }));
+    return rows.map((r) => ({
+      jobId: r.job_id,
+      runTime: r.run_time,
+      attempt: r.attempt,
+      schedulerId: r.scheduler_id,
+    }));
   }
 }

@@ -23,7 +23,11 @@ export type { SqliteDriverName } from './drivers.js';
 export interface SqliteJobStoreOptions extends PersistentStoreOptions {
   /** The database file (created if missing), relative to the working directory. */
   path: string;
-  /** The jobs table; `<tableName>_runs` and `<tableName>_migrations` go beside it. Default `tickwork_jobs`. */
+  /**
+   * The jobs table; `<tableName>_runs` (run claims), `<tableName>_history` (run history),
+   * `<tableName>_retries` (waiting retries) and `<tableName>_migrations` go beside it. Default
+   * `tickwork_jobs`.
+   */
   tableName?: string;
   /**
    * The SQLite driver. Default: `bun:sqlite` on Bun, `node:sqlite` on Deno; on Node

@@ -5,8 +5,15 @@
 
 /** The names a migration's SQL uses (quoted identifiers, derived from the table name). */
 export interface SqliteNames {
+  /** Jobs: one row per job, with its lease and fencing token. */
   jobs: string;
+  /** Run claims: one row per (job id, run time) claimed and not finished, with its attempt. */
   runs: string;
+  /** Run history: one row per finished attempt. */
+  history: string;
+  /** Retries waiting for their time: one row per (job id, run time, attempt). */
+  retries: string;
+  /** The table name unquoted, the start of every index name. */
   prefix: string;
 }
 
@@ -42,6 +49,42 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX "${prefix}_runs_expires_at" ON ${runs} (expires_at);
       CREATE INDEX "${prefix}_runs_scheduler_id" ON ${runs} (scheduler_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'run attempts, run history and retries',
+    // Claims made before this migration are first attempts. History ids only grow (AUTOINCREMENT
+    // never reuses one), so of two rows with one finished_at the later written has the larger id;
+    // both indexes end in that id (the rowid), which orders ties and serves the pruning window.
+    // An index of the retries table ends in its key, so due retries come in a fixed order. A
+    // retry's state is the job's state JSON when it was made, which runs it once the job is gone.
+    sql: ({ runs, history, retries, prefix }) => `
+      ALTER TABLE ${runs} ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+      CREATE TABLE ${history} (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        job_name TEXT NOT NULL,
+        scheduled_run_time INTEGER NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        error TEXT,
+        retval TEXT,
+        attempt INTEGER NOT NULL,
+        scheduler_id TEXT NOT NULL
+      );
+      CREATE INDEX "${prefix}_history_finished_at" ON ${history} (finished_at);
+      CREATE INDEX "${prefix}_history_job_id_finished_at" ON ${history} (job_id, finished_at);
+      CREATE TABLE ${retries} (
+        job_id TEXT NOT NULL,
+        run_time INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        state TEXT,
+        PRIMARY KEY (job_id, run_time, attempt)
+      ) WITHOUT ROWID;
+      CREATE INDEX "${prefix}_retries_due_at" ON ${retries} (due_at);
     `,
   },
 ];

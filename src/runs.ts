@@ -1,0 +1,121 @@
+/**
+ * Run history: what `scheduler.getRuns()` returns, and how one run's outcome becomes a history
+ * row (error as `{ name, message, stack }`, return value as JSON or its description).
+ */
+import { describeValue } from './describe.js';
+import type { RunOutcomeName, RunRecordRow } from './stores/backend.js';
+
+/** How a run ended. */
+export type JobRunOutcome = RunOutcomeName;
+
+/** Every outcome, in the order the README lists them. */
+export const RUN_OUTCOMES: readonly JobRunOutcome[] = [
+  'success',
+  'error',
+  'timeout',
+  'missed',
+  'max_instances',
+  'abandoned',
+];
+
+/** An error as the history keeps it. */
+export interface RunError {
+  name: string;
+  message: string;
+  stack: string | null;
+}
+
+/** One run of a job, as `getRuns()` gives it. */
+export interface JobRun {
+  jobId: string;
+  jobName: string;
+  /** The alias of the store that holds the run's history. */
+  jobstore: string;
+  /** The fire time the run was for (every attempt of it has the same). */
+  scheduledRunTime: Date;
+  /** When the run started; `null` when it never did (missed, max_instances, abandoned). */
+  startedAt: Date | null;
+  finishedAt: Date;
+  outcome: JobRunOutcome;
+  /** What it threw (or why it did not run), or `null`. */
+  error: RunError | null;
+  /** The JSON form of what it returned (its description when it has none), or `null`. */
+  retval: unknown;
+  /** 1 for the fire time itself, k + 1 for its k-th retry. */
+  attempt: number;
+  /** The scheduler that ran it (for `abandoned`: the one that claimed it and stopped). */
+  schedulerId: string;
+}
+
+/** The `getRuns()` query: every field optional. */
+export interface RunQuery {
+  jobId?: string;
+  /** Only runs kept in this store. */
+  jobstore?: string;
+  outcome?: JobRunOutcome | JobRunOutcome[];
+  /** Runs that finished at or after this time. */
+  since?: Date | string | number;
+  /** Runs that finished at or before this time. */
+  until?: Date | string | number;
+  /** Most runs to return, newest first. Default 100, at most 10,000. */
+  limit?: number;
+}
+
+/** The history form of a thrown value, as JSON text. */
+export function errorJson(error: unknown): string {
+  let out: RunError;
+  if (error instanceof Error) {
+    out = {
+      name: String(error.name),
+      message: String(error.message),
+      stack: typeof error.stack === 'string' ? error.stack : null,
+    };
+  } else {
+    out = { name: typeof error, message: describeValue(error), stack: null };
+  }
+  return JSON.stringify(out);
+}
+
+/**
+ * The history form of a return value, as JSON text: its JSON, `null` when it has none
+ * (`undefined`), or its description when it cannot be written as JSON (a BigInt, a cycle, a
+ * function, a `toJSON` that throws). Never throws.
+ */
+export function retvalJson(value: unknown): string | null {
+  if (value === undefined) return null;
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text;
+  } catch {}
+  try {
+    return JSON.stringify(describeValue(value));
+  } catch {
+    return JSON.stringify('<a value that cannot be described>');
+  }
+}
+
+function parseOr(text: string | null, fallback: unknown): unknown {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A history row as a `JobRun`. */
+export function toJobRun(row: RunRecordRow, jobstore: string): JobRun {
+  return {
+    jobId: row.jobId,
+    jobName: row.jobName,
+    jobstore,
+    scheduledRunTime: new Date(row.scheduledRunTime),
+    startedAt: row.startedAt === null ? null : new Date(row.startedAt),
+    finishedAt: new Date(row.finishedAt),
+    outcome: row.outcome,
+    error: parseOr(row.error, null) as RunError | null,
+    retval: parseOr(row.retval, null),
+    attempt: row.attempt,
+    schedulerId: row.schedulerId,
+  };
+}
