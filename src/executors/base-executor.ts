@@ -36,6 +36,7 @@ export class RunContext implements JobContext {
   constructor(
     readonly jobId: string,
     readonly scheduledRunTime: Date,
+    readonly attempt = 1,
   ) {}
 
   get signal(): AbortSignal {
@@ -368,7 +369,7 @@ export abstract class BaseExecutor implements Executor {
       this.#release(job, runTimes, attempt, outcomes);
       return null;
     }
-    const run = new RunContext(job.id, runTime);
+    const run = new RunContext(job.id, runTime, attempt);
     this.#running.add(run);
     const startedAt = clock.now();
     let result: unknown;
@@ -443,7 +444,7 @@ export abstract class BaseExecutor implements Executor {
   }
 
   async #runOnce(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): Promise<void> {
-    const run = new RunContext(job.id, runTime);
+    const run = new RunContext(job.id, runTime, attempt);
     this.#running.add(run);
     let cancelTimeout: (() => void) | null = null;
     // With a timeout: the run's own end, which the instance waits for even after its timeout is

@@ -12,6 +12,8 @@ export interface JobContext {
   jobId: string;
   /** The fire time this run is for. */
   scheduledRunTime: Date;
+  /** 1 for the fire time itself, k + 1 for its k-th retry (job option `retry`). */
+  attempt: number;
   /** Aborts when the run times out or the executor shuts down without waiting. */
   signal: AbortSignal;
 }

@@ -61,6 +61,7 @@ async function run(message: RunMessage): Promise<void> {
     const context = {
       jobId: message.jobId,
       scheduledRunTime: new Date(message.scheduledRunTime),
+      attempt: message.attempt,
       signal: controller.signal,
     };
     const value = await jobContextStorage().run(context, () =>

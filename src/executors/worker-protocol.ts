@@ -43,6 +43,8 @@ export interface RunMessage {
   jobId: string;
   /** Epoch milliseconds. */
   scheduledRunTime: number;
+  /** 1 for the fire time itself, k + 1 for its k-th retry. */
+  attempt: number;
   /** Only resolve the task reference (after the preload) and report `done`, without running it. */
   resolveOnly?: boolean;
 }

@@ -160,6 +160,7 @@ export class WorkerThreadExecutor extends BaseExecutor {
       args: [],
       jobId: '',
       scheduledRunTime: 0,
+      attempt: 1,
       resolveOnly: true,
     };
     return new Promise<void>((resolve, reject) => {
@@ -197,7 +198,13 @@ export class WorkerThreadExecutor extends BaseExecutor {
     this.#checkJob(job);
     const pool = (this.#pool ??= this.#createPool());
     return pool.run(
-      { taskRef: job.taskRef!, args: job.args, jobId: job.id, scheduledRunTime: runTime.getTime() },
+      {
+        taskRef: job.taskRef!,
+        args: job.args,
+        jobId: job.id,
+        scheduledRunTime: runTime.getTime(),
+        attempt: context.attempt,
+      },
       context.signal,
     );
   }

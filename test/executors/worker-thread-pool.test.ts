@@ -29,7 +29,7 @@ function makePool(options: Partial<WorkerPoolOptions> = {}): WorkerPool {
 }
 
 function run(pool: WorkerPool, task: string, args: unknown[] = [], signal?: AbortSignal) {
-  return pool.run({ taskRef: `${TASKS}${task}`, args, jobId: task, scheduledRunTime: 0 }, signal);
+  return pool.run({ taskRef: `${TASKS}${task}`, args, jobId: task, scheduledRunTime: 0, attempt: 1 }, signal);
 }
 
 test('errors keep their class, name, message, stack and fields across the boundary', () => {
