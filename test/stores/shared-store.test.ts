@@ -326,6 +326,43 @@ describe('shared SQLite store', () => {
     release();
   });
 
+  it("tries an abandoned run again when the job's retry.on has 'abandoned', in another process", async () => {
+    let first = true;
+    registerTask('shared.stuck-once', () => {
+      if (!first) return 'second try';
+      first = false;
+      return new Promise<void>(() => {});
+    });
+    const a = schedulerOn('a', 3);
+    const b = schedulerOn('b', 3);
+    await a.scheduler.start();
+    await b.scheduler.start({ paused: true });
+    await a.scheduler.addJob('shared.stuck-once', 'interval', {
+      hours: 1,
+      startDate: at(SECOND),
+      id: 'stuck',
+      retry: { attempts: 1, delay: 2, on: ['abandoned'] },
+    });
+    await vi.advanceTimersByTimeAsync(SECOND + 10);
+    const events = record(b.scheduler);
+    b.scheduler.resume();
+    // a dies with its run going; b reports it once its claim expires, and tries it again.
+    await a.store.shutdown();
+    await vi.advanceTimersByTimeAsync(15 * SECOND);
+    expect(
+      named(events, 'job_error').map((e) => [e.attempt, e.willRetry, e.error instanceof JobAbandonedError]),
+    ).toEqual([[1, true, true]]);
+    expect(named(events, 'job_retry').map((e) => e.attempt)).toEqual([2]);
+    expect(named(events, 'job_executed').map((e) => [e.attempt, e.retval, e.scheduledRunTime])).toEqual([
+      [2, 'second try', at(SECOND)],
+    ]);
+    const history = await b.scheduler.getRuns({ jobId: 'stuck' });
+    expect(history.map((r) => [r.attempt, r.outcome, r.schedulerId, r.startedAt === null])).toEqual([
+      [2, 'success', 'b', false],
+      [1, 'abandoned', 'a', true],
+    ]);
+  });
+
   it('reports fires past their grace time as missed without claiming them', async () => {
     const { scheduler } = schedulerOn('a');
     const events = record(scheduler);
