@@ -97,6 +97,14 @@ interface PendingJob {
   replaceExisting: boolean;
 }
 
+/** A job with a retry policy needs a store that keeps retries (every built-in store does). */
+function checkRetriesKept(store: JobStore, alias: string, retry: unknown): void {
+  if (retry === null || (store.acquireRetries !== undefined && store.completeRuns !== undefined)) return;
+  throw new TypeError(
+    `Job store ${JSON.stringify(alias)} cannot keep retries (it has no acquireRetries and completeRuns): set retry: null for its jobs, or use a store that keeps them`,
+  );
+}
+
 /** `logger` with each method made safe: a throw is reported as a process warning, once. */
 function guardLogger(logger: Logger): Logger {
   let warned = false;
@@ -755,6 +763,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const checked = checkJobOptions(jobOptions, this.#settings.jobDefaults, this.timezone);
     const resolvedTrigger = resolveTrigger(trigger, triggerOptions, this.timezone);
     const store = this.#lookupStore(checked.jobstore);
+    checkRetriesKept(store, checked.jobstore, checked.retry);
     this.#checkExecutor(checked.executor);
     const target = this.#executors.get(checked.executor) as Executor;
     const resolved =
@@ -926,6 +935,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     // Still unrunnable here unless its function was replaced.
     if (changes.func === undefined) modified.broken = job.broken;
     const store = this.#lookupStore(alias);
+    checkRetriesKept(store, alias, modified.retry);
     await store.validateJob?.(modified);
     if (pending !== null) {
       pending.job = modified;

@@ -7,6 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { getJobContext, JobTimeoutError } from '../../src/index.js';
 import {
   at,
+  FlakyStore,
   fakeLogger,
   makeScheduler,
   named,
@@ -125,6 +126,17 @@ describe('retries', () => {
     await expect(add(3)).rejects.toThrow(/retry.*3/);
     expect(() => makeScheduler({ jobDefaults: { retry: { attempts: -1 } } })).toThrow(
       /jobDefaults\.retry\.attempts.*-1/,
+    );
+  });
+
+  it('refuses a retry for a job store that cannot keep retries', async () => {
+    const scheduler = makeScheduler({ jobstores: { default: new FlakyStore() } });
+    await expect(
+      scheduler.addJob(() => {}, 'interval', { seconds: 1, retry: { attempts: 1 } }),
+    ).rejects.toThrow(/Job store "default" cannot keep retries/);
+    await scheduler.addJob(() => {}, 'interval', { seconds: 1, id: 'plain' });
+    await expect(scheduler.modifyJob('plain', { retry: { attempts: 2 } })).rejects.toThrow(
+      /cannot keep retries/,
     );
   });
 });
