@@ -5,6 +5,7 @@
 import { Inject } from '@nestjs/common';
 import type { CommonJobOptions, CronTriggerOptions, DateInput, IntervalTriggerOptions } from 'tickwork';
 import { describeValue } from '../describe.js';
+import { checkRetry } from '../retry.js';
 
 /** The injection token of the scheduler (also injectable as `BackgroundScheduler`). */
 export const TICKWORK_SCHEDULER = Symbol.for('tickwork.nestjs.scheduler');
@@ -70,10 +71,17 @@ function declare(name: string, declaration: JobDeclaration): MethodDecorator {
   };
 }
 
+/**
+ * Checks the options of decorator `name`: an object, whose `retry` (when given) is `null` or a
+ * valid retry policy, so that a bad one fails where the method is decorated.
+ */
 function checkOptions(name: string, options: unknown): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`Expected the options of @${name} to be an object, got ${describeValue(options)}`);
   }
+  const { retry } = options as { retry?: unknown };
+  if (retry !== undefined) checkRetry(retry, `@${name}'s retry`);
 }
 
 /**

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Inject, Injectable, Module, Scope } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BackgroundScheduler, SqliteJobStore } from '../../src/index.js';
+import { BackgroundScheduler, getJobContext, SqliteJobStore } from '../../src/index.js';
 import {
   Cron,
   InjectScheduler,
@@ -23,6 +23,7 @@ import {
   type TickworkModuleOptions,
   Timeout,
 } from '../../src/nestjs/index.js';
+import { fakeLogger } from '../helpers/scheduler.js';
 
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const SRC = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
@@ -152,6 +153,61 @@ describe('TickworkModule', () => {
     expect(() => Timeout({ seconds: -1 })).toThrow(/@Timeout's seconds to be a number of 0 or more, got -1/);
     expect(() => Cron(42 as never)).toThrow(/@Cron's schedule to be a crontab string or cron fields, got 42/);
     expect(() => RunAt(null as never)).toThrow(/@RunAt's runDate to be a date, got null/);
+  });
+
+  it('passes retry to the job: a method that fails its first attempt runs again, seeing attempt 2', async () => {
+    @Injectable()
+    class Flaky {
+      readonly attempts: string[] = [];
+
+      @Timeout({ seconds: 10, retry: { attempts: 2, delay: 5 } })
+      sync(): string {
+        const attempt = getJobContext()?.attempt;
+        this.attempts.push(`${attempt} ${new Date().toISOString()}`);
+        if (attempt === 1) throw new Error('first attempt fails');
+        return 'synced';
+      }
+    }
+    const logger = fakeLogger();
+    const app = await NestFactory.createApplicationContext(appModule({ timezone: 'UTC', logger }, [Flaky]), {
+      logger: false,
+    });
+    const scheduler = app.get(BackgroundScheduler);
+    expect((await scheduler.getJob('Flaky.sync'))?.retry).toMatchObject({ attempts: 2, delay: 5 });
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(app.get(Flaky).attempts).toEqual(['1 2026-01-01T00:00:10.000Z', '2 2026-01-01T00:00:15.000Z']);
+    const runs = await scheduler.getRuns({ jobId: 'Flaky.sync' });
+    expect(runs.map((r) => [r.attempt, r.outcome]).sort()).toEqual([
+      [1, 'error'],
+      [2, 'success'],
+    ]);
+    await app.close();
+  });
+
+  it('refuses a bad retry at the decorator, naming retry.attempts', () => {
+    expect(() => Timeout({ seconds: 1, retry: { attempts: 0 } })).toThrow(RangeError);
+    expect(() => Timeout({ seconds: 1, retry: { attempts: 0 } })).toThrow(
+      /Expected @Timeout's retry\.attempts to be an integer from 1, got 0/,
+    );
+    expect(() => Cron('* * * * *', { retry: { attempts: 0 } })).toThrow(/@Cron's retry\.attempts.*0/);
+    expect(() => Cron({ minute: 0 }, { retry: { attempts: 1.5 } })).toThrow(/@Cron's retry\.attempts.*1\.5/);
+    expect(() => Interval({ seconds: 1, retry: { attempts: 2, delay: -1 } })).toThrow(
+      /@Interval's retry\.delay.*-1/,
+    );
+    expect(() => RunAt('2026-01-02T00:00:00Z', { retry: {} as never })).toThrow(
+      /@RunAt's retry\.attempts.*undefined/,
+    );
+    // Decorating a class with a bad retry fails as the class is defined, before any module is made.
+    expect(() => {
+      class Bad {
+        @Interval({ seconds: 1, retry: { attempts: 0 } })
+        tick(): void {}
+      }
+      return Bad;
+    }).toThrow(/retry\.attempts/);
+    // null turns retries off, as in addJob.
+    expect(() => Timeout({ seconds: 1, retry: null })).not.toThrow();
   });
 
   it('refuses a bad schedule at start-up with the trigger error', async () => {
