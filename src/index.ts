@@ -3,7 +3,7 @@
 export { createDashboard, type DashboardHandler, type DashboardOptions } from './dashboard/index.js';
 export * from './errors.js';
 export * from './events.js';
-export type { Executor, ExecutorHost } from './executors/base.js';
+export type { Executor, ExecutorHost, RunEnd } from './executors/base.js';
 export { BaseExecutor, RunContext } from './executors/base-executor.js';
 export { getJobContext, type JobContext } from './executors/context.js';
 export { PromisePoolExecutor, type PromisePoolExecutorOptions } from './executors/promise-pool.js';
@@ -38,7 +38,21 @@ export type {
   ShutdownOptions,
   TaskJobOptions,
 } from './scheduler/options.js';
-export type { AbandonedRun, AcquiredJob, JobRelease, JobStore, StoreHost } from './stores/base.js';
+export type {
+  FinishedRunRow,
+  RetryRow,
+  RunOutcomeName,
+  RunQueryRow,
+  RunRecordRow,
+} from './stores/backend.js';
+export type {
+  AbandonedRun,
+  AcquiredJob,
+  AcquiredRetry,
+  JobRelease,
+  JobStore,
+  StoreHost,
+} from './stores/base.js';
 export { MemoryJobStore } from './stores/memory.js';
 export { JOB_CACHE_LIMIT, type PersistentStoreOptions } from './stores/persistent.js';
 export {

@@ -36,7 +36,7 @@ import type { Executor, ExecutorHost, RunEnd } from '../executors/base.js';
 import { PromisePoolExecutor } from '../executors/promise-pool.js';
 import { Job, type JobChanges, type JobFunction, type RescheduleOptions } from '../job.js';
 import type { Logger } from '../logger.js';
-import type { JobRun } from '../runs.js';
+import type { JobRun, RunQuery } from '../runs.js';
 import type { FinishedRunRow } from '../stores/backend.js';
 import type { AbandonedRun, JobStore, StoreHost } from '../stores/base.js';
 import { MemoryJobStore } from '../stores/memory.js';
@@ -47,7 +47,7 @@ import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
-import { checkRunQuery, HistoryPruner, RunRecorder, readRuns, type UnstartedRun } from './history.js';
+import { checkRunQuery, HistoryPruner, RunRecorder, readRuns } from './history.js';
 import {
   applyChanges,
   checkJobOptions,
@@ -159,7 +159,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       stores: this.#stores,
       executors: this.#executors,
       mutexFor: (alias) => this.#mutexFor(alias),
-      unstartedRuns: (job, runs) => this.unstartedRuns(job, runs),
+      unstartedRuns: (job, runs) => runs.map((run) => this.#recorder.unstarted(job, job.id, run).row),
       recordsRuns: () => this.recordsRuns,
       afterPass: () => this.#pruner.maybePrune(),
       settings: () => this.#settings,
@@ -642,14 +642,6 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /**
-   * The rows of runs that never started (missed, or refused for `maxInstances`), for the run
-   * loop to complete with the others.
-   */
-  unstartedRuns(job: Job, runs: UnstartedRun[]): FinishedRunRow[] {
-    return runs.map((run) => this.#recorder.unstarted(job, job.id, run).row);
-  }
-
-  /**
    * Called by executors when a submitted instance is over: finishes its run claims, with each
    * run's history row and retry.
    */
@@ -687,7 +679,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** The run history, newest first (see `RunQuery`). */
-  async getRuns(query?: import('../runs.js').RunQuery): Promise<JobRun[]> {
+  async getRuns(query?: RunQuery): Promise<JobRun[]> {
     const { row, jobstore } = checkRunQuery(query, this.timezone);
     const stores =
       jobstore === undefined
