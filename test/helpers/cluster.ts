@@ -1,7 +1,9 @@
 /**
  * Several scheduler processes sharing one store, for the exactly-once test and the cluster bench:
- * store setups (one entry per store kind), the child processes, the shared ledger they write, and
- * the check that every expected (job, fire time) pair ran exactly once or is accounted for.
+ * store setups (one entry per store kind), the child processes, the shared ledger they write, the
+ * check that every expected (job, fire time) pair ran exactly once or is accounted for (each
+ * attempt of it, for jobs that fail and are tried again), and the check of the run history
+ * against the ledger.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -9,7 +11,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BackgroundScheduler, type Job, JobAbandonedError, registerTask } from '../../src/index.js';
+import {
+  BackgroundScheduler,
+  type Job,
+  JobAbandonedError,
+  type JobRun,
+  type RetryOptions,
+  registerTask,
+} from '../../src/index.js';
 import type { ProcessConfig } from '../fixtures/stores/scheduler-process.js';
 import { startPostgres } from './postgres-server.js';
 import { startRedis } from './redis-server.js';
@@ -161,32 +170,55 @@ export function killAllSchedulerProcesses(): void {
 
 /** One ledger line. */
 export interface LedgerLine {
-  kind: 'run' | 'missed' | 'max_instances' | 'abandoned' | 'error';
+  kind: 'run' | 'failed' | 'missed' | 'max_instances' | 'abandoned' | 'error';
   jobId: string;
   runTime: string;
   schedulerId: string;
+  /** 1 for the fire time itself, k + 1 for its k-th retry (1 when the line does not say). */
+  attempt: number;
+  /** `abandoned`: the scheduler whose claim ran out; `error`: the message; else empty. */
   rest: string;
 }
 
-/** Parses the ledger; lines that do not parse come back as errors, so they fail the check. */
+const KINDS: ReadonlySet<string> = new Set([
+  'run',
+  'failed',
+  'missed',
+  'max_instances',
+  'abandoned',
+  'error',
+]);
+
+/**
+ * Parses the ledger; lines that do not parse (or name an attempt that is not an integer from 1)
+ * come back as errors, so they fail the check. `run` lines end with the attempt, `abandoned`
+ * lines with the claimer and then the attempt; a line without one is of attempt 1.
+ */
 export function parseLedger(text: string): LedgerLine[] {
   const lines: LedgerLine[] = [];
   for (const raw of text.split('\n')) {
     if (raw === '') continue;
     const [kind, jobId, runTime, schedulerId, ...rest] = raw.split(' ');
-    if (
-      kind === 'run' ||
-      kind === 'missed' ||
-      kind === 'max_instances' ||
-      kind === 'abandoned' ||
-      kind === 'error'
-    ) {
-      if (schedulerId !== undefined) {
-        lines.push({ kind, jobId, runTime, schedulerId, rest: rest.join(' ') });
+    if (KINDS.has(kind) && schedulerId !== undefined) {
+      const line = { kind, jobId, runTime, schedulerId, attempt: 1, rest: '' } as LedgerLine;
+      let attempt: string | undefined;
+      if (kind === 'error') line.rest = rest.join(' ');
+      else if (kind === 'abandoned') [line.rest, attempt] = rest;
+      else if (kind === 'run' || kind === 'failed') [attempt] = rest;
+      line.attempt = attempt === undefined && kind !== 'failed' ? 1 : Number(attempt);
+      if (Number.isInteger(line.attempt) && line.attempt >= 1) {
+        lines.push(line);
         continue;
       }
     }
-    lines.push({ kind: 'error', jobId: '?', runTime: '?', schedulerId: '?', rest: `unparsed line: ${raw}` });
+    lines.push({
+      kind: 'error',
+      jobId: '?',
+      runTime: '?',
+      schedulerId: '?',
+      attempt: 1,
+      rest: `unparsed line: ${raw}`,
+    });
   }
   return lines;
 }
@@ -210,31 +242,96 @@ export function expectedPairs(count: number, seconds: number, start: number, end
   return pairs;
 }
 
+/**
+ * The jobs that fail and are tried again (job option `retry` with `attempts` at least
+ * `failAttempts`, on errors): attempts 1 to `failAttempts` of each of their runs fail, the one after
+ * succeeds.
+ */
+export interface RetryPlan {
+  isRetrying(jobId: string): boolean;
+  failAttempts: number;
+}
+
 /** What the ledger says, and everything in it that breaks the exactly-once promise. */
 export interface LedgerReport {
   expected: number;
+  /** Runs started (every attempt). */
   runs: number;
+  /** Runs that failed as planned (reported by `job_error`). */
+  failed: number;
+  /** Pairs of a retrying job whose last attempt (`failAttempts + 1`) ran. */
+  completedRetries: number;
   missed: number;
   /** Runs not started because the job had maxInstances runs going (an outcome, reported). */
   maxInstances: number;
   abandoned: number;
   errors: number;
-  /** Pairs both run (by the killed process) and reported abandoned (its claim was not completed). */
+  /** Attempts both run (by the killed process) and reported abandoned (its claim was not completed). */
   runAndAbandoned: number;
   runsByScheduler: Record<string, number>;
   /** Every violation, one line each (empty when the promise held). */
   problems: string[];
 }
 
+/** A pair's lines by attempt. */
+export interface Attempts {
+  runs: Map<number, LedgerLine[]>;
+  failed: Map<number, LedgerLine[]>;
+  abandoned: Map<number, LedgerLine[]>;
+}
+
+/** The `run`, `failed` and `abandoned` lines of one (job, run time) pair, by attempt. */
+export function byAttempt(list: LedgerLine[]): Attempts {
+  const out: Attempts = { runs: new Map(), failed: new Map(), abandoned: new Map() };
+  for (const line of list) {
+    const map =
+      line.kind === 'run'
+        ? out.runs
+        : line.kind === 'failed'
+          ? out.failed
+          : line.kind === 'abandoned'
+            ? out.abandoned
+            : null;
+    if (map === null) continue;
+    const at = map.get(line.attempt);
+    if (at === undefined) map.set(line.attempt, [line]);
+    else at.push(line);
+  }
+  return out;
+}
+
+/**
+ * The attempt a retrying job's run waits for: the one after an attempt that ran, was not
+ * reported abandoned (so its claim was completed) and fails by plan; `null` when none.
+ */
+export function awaitedAttempt(attempts: Attempts, failAttempts: number): number | null {
+  for (let k = 1; k <= failAttempts; k++) {
+    if (!attempts.runs.has(k) || attempts.abandoned.has(k)) return null;
+    if (!attempts.runs.has(k + 1) && !attempts.abandoned.has(k + 1)) return k + 1;
+  }
+  return null;
+}
+
 /**
  * Checks the ledger against the expected pairs: each ran once, or was missed, or was claimed by
- * the killed process and reported abandoned; never twice, never one that was not expected.
+ * the killed process and reported abandoned; never twice, never one that was not expected. With
+ * `retries`, each attempt of a pair is held to that on its own: a retrying job's failed attempt
+ * is followed by exactly one next attempt (run, or claimed by the killed process and reported
+ * abandoned) up to the one that succeeds, an abandoned attempt by none, and a job that does not
+ * retry runs attempt 1 only.
  */
-export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: string | null): LedgerReport {
+export function checkLedger(
+  lines: LedgerLine[],
+  expected: Set<string>,
+  killed: string | null,
+  retries?: RetryPlan,
+): LedgerReport {
   const byPair = new Map<string, LedgerLine[]>();
   const report: LedgerReport = {
     expected: expected.size,
     runs: 0,
+    failed: 0,
+    completedRetries: 0,
     missed: 0,
     maxInstances: 0,
     abandoned: 0,
@@ -252,7 +349,8 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
     if (line.kind === 'run') {
       report.runs++;
       report.runsByScheduler[line.schedulerId] = (report.runsByScheduler[line.schedulerId] ?? 0) + 1;
-    } else if (line.kind === 'missed') report.missed++;
+    } else if (line.kind === 'failed') report.failed++;
+    else if (line.kind === 'missed') report.missed++;
     else if (line.kind === 'max_instances') report.maxInstances++;
     else report.abandoned++;
     const key = `${line.jobId} ${line.runTime}`;
@@ -261,27 +359,69 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
     else list.push(line);
   }
   for (const [key, list] of byPair) {
-    const shown = () => list.map((l) => `${l.kind}@${l.schedulerId}`).join(', ');
+    const shown = () =>
+      list.map((l) => `${l.kind}@${l.schedulerId}${l.attempt === 1 ? '' : `#${l.attempt}`}`).join(', ');
     if (!expected.has(key)) {
       report.problems.push(`${key}: not an expected fire, yet ${shown()}`);
       continue;
     }
     const runs = list.filter((l) => l.kind === 'run');
     const missed = list.filter((l) => l.kind === 'missed' || l.kind === 'max_instances');
-    const abandoned = list.filter((l) => l.kind === 'abandoned');
-    if (runs.length > 1) report.problems.push(`${key}: ran ${runs.length} times (${shown()})`);
     if (missed.length > 1 || (missed.length > 0 && runs.length > 0)) {
       report.problems.push(`${key}: decided more than once (${shown()})`);
     }
-    if (abandoned.length > 1) report.problems.push(`${key}: reported abandoned ${abandoned.length} times`);
-    if (abandoned.length > 0) {
-      // Only the killed process leaves claims behind; a run by a live one was never abandoned.
-      const byLive = runs.filter((l) => l.schedulerId !== killed);
-      if (byLive.length > 0) report.problems.push(`${key}: reported abandoned but run by live ${shown()}`);
-      // The line names the process that held the claim: only the killed one can have left it.
-      const claimers = abandoned.map((l) => l.rest).filter((claimer) => claimer !== killed);
-      if (claimers.length > 0) report.problems.push(`${key}: abandoned claim of live ${claimers.join(', ')}`);
-      if (runs.length > 0) report.runAndAbandoned++;
+    const attempts = byAttempt(list);
+    const retrying = retries?.isRetrying(list[0].jobId) === true;
+    const failAttempts = retrying ? (retries as RetryPlan).failAttempts : 0;
+    const label = (k: number) => (k === 1 ? key : `${key} attempt ${k}`);
+    const numbers = new Set([
+      ...attempts.runs.keys(),
+      ...attempts.failed.keys(),
+      ...attempts.abandoned.keys(),
+    ]);
+    for (const k of numbers) {
+      const ran = attempts.runs.get(k) ?? [];
+      const abandoned = attempts.abandoned.get(k) ?? [];
+      const failed = attempts.failed.get(k) ?? [];
+      if (ran.length > 1) report.problems.push(`${label(k)}: ran ${ran.length} times (${shown()})`);
+      if (abandoned.length > 1)
+        report.problems.push(`${label(k)}: reported abandoned ${abandoned.length} times`);
+      if (abandoned.length > 0) {
+        // Only the killed process leaves claims behind; a run by a live one was never abandoned.
+        const byLive = ran.filter((l) => l.schedulerId !== killed);
+        if (byLive.length > 0)
+          report.problems.push(`${label(k)}: reported abandoned but run by live ${shown()}`);
+        // The line names the process that held the claim: only the killed one can have left it.
+        const claimers = abandoned.map((l) => l.rest).filter((claimer) => claimer !== killed);
+        if (claimers.length > 0)
+          report.problems.push(`${label(k)}: abandoned claim of live ${claimers.join(', ')}`);
+        if (ran.length > 0) report.runAndAbandoned++;
+      }
+      // An attempt after the first exists only when the one before it ran, failed by plan and
+      // had its claim completed (which wrote the retry).
+      if (k > 1 && (k - 1 > failAttempts || !attempts.runs.has(k - 1) || attempts.abandoned.has(k - 1))) {
+        report.problems.push(
+          `${label(k)}: ${retrying ? 'without a failed attempt before it' : 'of a job that does not retry'} (${shown()})`,
+        );
+      }
+      if (failed.length > 1) report.problems.push(`${label(k)}: reported failed ${failed.length} times`);
+      for (const f of failed) {
+        if (k > failAttempts || !ran.some((l) => l.schedulerId === f.schedulerId))
+          report.problems.push(
+            `${label(k)}: failed, but not a planned failure of a run of its reporter (${shown()})`,
+          );
+      }
+      // A live process reports each failure it planned (the killed one may die first).
+      if (k <= failAttempts && ran.some((l) => l.schedulerId !== killed) && failed.length === 0)
+        report.problems.push(
+          `${label(k)}: ran and failed by plan, but no job_error reported it (${shown()})`,
+        );
+    }
+    if (retrying) {
+      const awaited = awaitedAttempt(attempts, failAttempts);
+      if (awaited !== null)
+        report.problems.push(`${label(awaited)}: never ran nor was reported abandoned (${shown()})`);
+      if (attempts.runs.has(failAttempts + 1)) report.completedRetries++;
     }
   }
   for (const key of expected) {
@@ -290,22 +430,123 @@ export function checkLedger(lines: LedgerLine[], expected: Set<string>, killed: 
   return report;
 }
 
-/** True when every expected pair has a line. */
-export function allAccounted(lines: LedgerLine[], expected: Set<string>): boolean {
-  const seen = new Set<string>();
-  for (const line of lines)
-    if (expected.has(`${line.jobId} ${line.runTime}`)) seen.add(`${line.jobId} ${line.runTime}`);
-  return seen.size === expected.size;
+/** True when every expected pair has a line, and no retrying job's run waits for its next attempt. */
+export function allAccounted(lines: LedgerLine[], expected: Set<string>, retries?: RetryPlan): boolean {
+  const byPair = new Map<string, LedgerLine[]>();
+  for (const line of lines) {
+    const key = `${line.jobId} ${line.runTime}`;
+    if (!expected.has(key)) continue;
+    const list = byPair.get(key);
+    if (list === undefined) byPair.set(key, [line]);
+    else list.push(line);
+  }
+  if (byPair.size !== expected.size) return false;
+  if (retries === undefined) return true;
+  for (const list of byPair.values()) {
+    if (!retries.isRetrying(list[0].jobId)) continue;
+    if (awaitedAttempt(byAttempt(list), retries.failAttempts) !== null) return false;
+  }
+  return true;
+}
+
+/** The part of a history row the check compares (`JobRun` has it). */
+export type HistoryRow = Pick<
+  JobRun,
+  'jobId' | 'scheduledRunTime' | 'attempt' | 'outcome' | 'schedulerId' | 'startedAt'
+>;
+
+/**
+ * Checks the run history against the ledger, once every process has stopped and every claim
+ * left behind has been reported: each (job, run time, attempt) of the ledger has exactly one
+ * history row and each row a ledger line. The row of a run is `error` for an attempt that fails
+ * by plan and `success` otherwise; of a miss or a refusal, `missed` or `max_instances`; all
+ * written by the process of the line. An attempt reported abandoned (claimed by a process that
+ * was killed before its claim was completed, whatever its line says) has an `abandoned` row
+ * naming the claimer. Only runs that started have a start time. `killed`: the processes that
+ * were SIGKILLed (only their lines may be followed by an abandoned report).
+ */
+export function checkHistory(
+  lines: LedgerLine[],
+  rows: HistoryRow[],
+  killed: ReadonlySet<string>,
+  retries?: RetryPlan,
+): string[] {
+  const problems: string[] = [];
+  const keyOf = (jobId: string, runTime: string, attempt: number) => `${jobId} ${runTime} attempt ${attempt}`;
+  const shownRow = (r: HistoryRow) => `${r.outcome}@${r.schedulerId}`;
+  const rowsByKey = new Map<string, HistoryRow[]>();
+  for (const row of rows) {
+    const key = keyOf(row.jobId, row.scheduledRunTime.toISOString(), row.attempt);
+    const list = rowsByKey.get(key);
+    if (list === undefined) rowsByKey.set(key, [row]);
+    else list.push(row);
+    const started = row.outcome === 'success' || row.outcome === 'error' || row.outcome === 'timeout';
+    if (started !== (row.startedAt !== null)) {
+      problems.push(
+        `${key}: history row ${shownRow(row)} with start time ${row.startedAt?.toISOString() ?? null}`,
+      );
+    }
+  }
+  const linesByKey = new Map<string, LedgerLine[]>();
+  for (const line of lines) {
+    if (line.kind === 'error' || line.kind === 'failed') continue;
+    const key = keyOf(line.jobId, line.runTime, line.attempt);
+    const list = linesByKey.get(key);
+    if (list === undefined) linesByKey.set(key, [line]);
+    else list.push(line);
+  }
+  for (const [key, list] of rowsByKey) {
+    if (list.length > 1)
+      problems.push(`${key}: ${list.length} history rows (${list.map(shownRow).join(', ')})`);
+    if (!linesByKey.has(key)) problems.push(`${key}: history row ${shownRow(list[0])} without a ledger line`);
+  }
+  for (const [key, list] of linesByKey) {
+    const shown = list.map((l) => `${l.kind}@${l.schedulerId}`).join(', ');
+    const abandoned = list.find((l) => l.kind === 'abandoned');
+    const decided = list.find((l) => l.kind !== 'abandoned');
+    let outcome: string;
+    let schedulerId: string;
+    if (abandoned !== undefined) {
+      outcome = 'abandoned';
+      schedulerId = abandoned.rest;
+    } else {
+      const line = decided as LedgerLine;
+      if (line.kind === 'run') {
+        const fails = retries?.isRetrying(line.jobId) === true && line.attempt <= retries.failAttempts;
+        outcome = fails ? 'error' : 'success';
+      } else outcome = line.kind;
+      schedulerId = line.schedulerId;
+    }
+    const row = rowsByKey.get(key)?.[0];
+    if (row === undefined) {
+      problems.push(`${key}: no history row for ${shown}`);
+    } else if (row.outcome !== outcome || row.schedulerId !== schedulerId) {
+      problems.push(
+        `${key}: history row ${shownRow(row)}, expected ${outcome}@${schedulerId} (ledger: ${shown})`,
+      );
+    }
+    if (abandoned !== undefined && decided !== undefined && !killed.has(decided.schedulerId)) {
+      problems.push(`${key}: reported abandoned, yet ${decided.kind} by live ${decided.schedulerId}`);
+    }
+  }
+  return problems;
 }
 
 let ledgerTaskRegistered = false;
 
+/** History rows kept per job by the processes of a scenario that checks the history (none pruned). */
+export const HISTORY_KEPT = { maxPerJob: 100_000 };
+
 /**
- * Reads the jobs of a store from this process through a paused scheduler (it never runs jobs).
- * Its store heartbeat may take expired run claims: they are written to the ledger as the child
- * processes would, so no report is lost.
+ * Calls `read` with a paused scheduler on a store (it never runs jobs). Its store heartbeat may
+ * take expired run claims: they are written to the ledger as the child processes would, so no
+ * report is lost. It keeps the history unpruned, as the processes of a history check do.
  */
-export async function readStoreJobs(config: StoreConfig, ledger: string): Promise<Job[]> {
+async function observeStore<T>(
+  config: StoreConfig,
+  ledger: string,
+  read: (scheduler: BackgroundScheduler) => Promise<T>,
+): Promise<T> {
   if (!ledgerTaskRegistered) {
     registerTask('ledger', () => undefined);
     ledgerTaskRegistered = true;
@@ -314,19 +555,43 @@ export async function readStoreJobs(config: StoreConfig, ledger: string): Promis
     timezone: 'UTC',
     schedulerId: 'observer',
     jobstores: { default: makeStore(config) },
+    runHistory: HISTORY_KEPT,
   });
   scheduler.on('job_error', (e) => {
     const line = `${e.jobId} ${e.scheduledRunTime.toISOString()} observer`;
     if (e.error instanceof JobAbandonedError)
-      appendFileSync(ledger, `abandoned ${line} ${e.error.schedulerId}\n`);
+      appendFileSync(ledger, `abandoned ${line} ${e.error.schedulerId} ${e.attempt ?? '?'}\n`);
     else appendFileSync(ledger, `error ${line} ${String(e.error).replace(/\s+/g, ' ')}\n`);
   });
   await scheduler.start({ paused: true });
   try {
-    return await scheduler.getJobs();
+    return await read(scheduler);
   } finally {
     await scheduler.shutdown({ wait: false });
   }
+}
+
+/** Reads the jobs of a store from this process (see `observeStore`). */
+export function readStoreJobs(config: StoreConfig, ledger: string): Promise<Job[]> {
+  return observeStore(config, ledger, (scheduler) => scheduler.getJobs());
+}
+
+/** Reads the whole run history of the jobs `jobIds` from this process (see `observeStore`). */
+export function readStoreRuns(
+  config: StoreConfig,
+  ledger: string,
+  jobIds: Iterable<string>,
+): Promise<JobRun[]> {
+  return observeStore(config, ledger, async (scheduler) => {
+    const runs: JobRun[] = [];
+    for (const jobId of jobIds) {
+      const some = await scheduler.getRuns({ jobId, limit: 10_000 });
+      // A job with that many rows would be cut short here: the check would not see them all.
+      if (some.length === 10_000) throw new Error(`Job ${jobId} has 10,000 history rows or more`);
+      runs.push(...some);
+    }
+    return runs;
+  });
 }
 
 /** The exactly-once scenario. */
@@ -348,6 +613,19 @@ export interface ScenarioOptions {
   misfireGraceTime?: number;
   /** Each process's executor maxWorkers; default 10. */
   maxWorkers?: number;
+  /**
+   * Interval jobs `retry-<i>` besides the others, firing at the same times, whose attempts up to
+   * `failAttempts` fail and are tried again (`retry.attempts` must be at least `failAttempts`).
+   */
+  retryJobs?: {
+    count: number;
+    failAttempts: number;
+    retry: RetryOptions;
+    holdMs?: number;
+    maxInstances?: number;
+  };
+  /** Reads the run history at the end and checks it against the ledger (`ScenarioResult.history`). */
+  checkHistory?: boolean;
   /** Progress lines go here. */
   log(message: string): void;
 }
@@ -366,6 +644,8 @@ export interface ScenarioResult {
   jobsAfter: Job[];
   /** Epoch ms of the end of the last expected fire. */
   end: number;
+  /** With `checkHistory`: how many history rows there were, and what disagreed with the ledger. */
+  history: { rows: number; problems: string[] } | null;
   /** Survivors that did not stop within their grace time on SIGTERM. */
   hardStopped: string[];
   /** Milliseconds from spawning to the last ready line, and for the whole scenario. */
@@ -377,7 +657,8 @@ export interface ScenarioResult {
 
 /**
  * Runs `options.processes` schedulers on one store, all adding the same interval jobs, kills one
- * midway, waits until every fire is accounted for, stops the rest, and checks the ledger.
+ * midway, waits until every fire (and every try of a retrying job's run) is accounted for, stops
+ * the rest, and checks the ledger (and, with `checkHistory`, the run history against it).
  */
 export async function runScenario(
   instance: StoreInstance,
@@ -391,6 +672,15 @@ export async function runScenario(
   const start = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
   const end = start + (options.fires - 1) * 1000;
   const expected = expectedPairs(options.jobs, 1, start, end);
+  const retryJobs = options.retryJobs;
+  const retries: RetryPlan | undefined =
+    retryJobs === undefined
+      ? undefined
+      : { isRetrying: (jobId) => jobId.startsWith('retry-'), failAttempts: retryJobs.failAttempts };
+  if (retryJobs !== undefined) {
+    for (const pair of expectedPairs(retryJobs.count, 1, start, end))
+      expected.add(pair.replace(/^job-/, 'retry-'));
+  }
   const processes: SchedulerProcess[] = [];
   // The ledger is kept for a look when something went wrong.
   let keep = true;
@@ -408,6 +698,16 @@ export async function runScenario(
             endDate: new Date(end).toISOString(),
             holdMs: options.holdMs,
           },
+          retryJobs:
+            retryJobs === undefined
+              ? undefined
+              : {
+                  ...retryJobs,
+                  seconds: 1,
+                  startDate: new Date(start).toISOString(),
+                  endDate: new Date(end).toISOString(),
+                },
+          runHistory: options.checkHistory === true ? HISTORY_KEPT : undefined,
           misfireGraceTime: options.misfireGraceTime ?? 1,
           maxWorkers: options.maxWorkers,
         }),
@@ -455,7 +755,9 @@ export async function runScenario(
     const settleAfter = Math.max(end + 2_000, (killedAt ?? 0) + options.timing.leaseTime * 2_000 + 2_000);
     const deadline = end + options.timing.leaseTime * 3_000 + 15_000;
     await pollUntil(
-      () => crashed().length > 0 || (Date.now() >= settleAfter && allAccounted(readLedger(ledger), expected)),
+      () =>
+        crashed().length > 0 ||
+        (Date.now() >= settleAfter && allAccounted(readLedger(ledger), expected, retries)),
       deadline,
       250,
     );
@@ -473,8 +775,15 @@ export async function runScenario(
       }),
     );
     const jobsAfter = await readStoreJobs(store, ledger);
-    const report = checkLedger(readLedger(ledger), expected, killed?.id ?? null);
-    keep = report.problems.length > 0;
+    let history: ScenarioResult['history'] = null;
+    if (options.checkHistory === true) {
+      const jobIds = new Set([...expected].map((pair) => pair.split(' ')[0]));
+      const rows = await readStoreRuns(store, ledger, jobIds);
+      const killedIds = new Set(killed === null ? [] : [killed.id]);
+      history = { rows: rows.length, problems: checkHistory(readLedger(ledger), rows, killedIds, retries) };
+    }
+    const report = checkLedger(readLedger(ledger), expected, killed?.id ?? null, retries);
+    keep = report.problems.length > 0 || (history?.problems.length ?? 0) > 0;
     return {
       report,
       killed: killed?.id ?? null,
@@ -484,6 +793,7 @@ export async function runScenario(
       midwayAt,
       jobsAfter,
       end,
+      history,
       hardStopped,
       readyMs,
       totalMs: Date.now() - began,

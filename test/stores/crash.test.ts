@@ -3,7 +3,11 @@
  * random moment while its jobs run, twenty times in a row on one store. After each kill the jobs
  * must be intact, each with a next run time the killed process may have left; after the last
  * round the shared ledger must show every fire time handled at most once and by the misfire rules,
- * and the runs the killed processes claimed reported as abandoned.
+ * and the runs the killed processes claimed reported as abandoned. Some jobs retry: each of their
+ * runs fails on attempts 1 and 2 and succeeds on attempt 3, and each (job, fire time, attempt)
+ * must run at most once, each failed attempt followed by the next unless a killed process had
+ * claimed it (it is then reported abandoned and not tried again). The run history must agree with
+ * the ledger: one row per attempt, with its outcome and its process.
  *
  * Delays come from a seeded PRNG; the seed is printed, and CRASH_SEED=<n> replays its delays
  * (process timing still varies). Adding a store is one entry in SETUPS.
@@ -19,10 +23,19 @@ import {
   IntervalTrigger,
   type Job,
   JobAbandonedError,
+  type RetryPolicy,
   registerTask,
   type TriggerJSON,
 } from '../../src/index.js';
 import type { ProcessConfig } from '../fixtures/stores/scheduler-process.js';
+import {
+  awaitedAttempt,
+  byAttempt,
+  checkHistory,
+  HISTORY_KEPT,
+  type HistoryRow,
+  type LedgerLine,
+} from '../helpers/cluster.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { seededRandom } from '../helpers/random.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -40,6 +53,30 @@ const GRACES: Array<number | null> = [0.1, 0.3, 1, null];
 /** Longest random wait after `ready` before the kill, and longest time the store stays unused. */
 const MAX_KILL_DELAY_MS = 400;
 const MAX_DOWN_MS = 500;
+/**
+ * Jobs `retry-<k>` besides the others: each run fails on attempts 1 to `FAIL_ATTEMPTS` and
+ * succeeds on the next; tries 2 and 3 come 0.2 s and 0.4 s after the try before fails. They may
+ * run many instances at once, so a retry is never refused for maxInstances (such a refusal would
+ * end the run's tries).
+ */
+const RETRY_JOBS = [
+  { intervalMs: 400, coalesce: false, grace: null },
+  { intervalMs: 500, coalesce: true, grace: 0.3 },
+  { intervalMs: 600, coalesce: false, grace: 1 },
+  { intervalMs: 700, coalesce: true, grace: null },
+];
+const FAIL_ATTEMPTS = 2;
+const RETRY = { attempts: FAIL_ATTEMPTS, delay: 0.2 };
+const RETRY_POLICY: RetryPolicy = {
+  ...RETRY,
+  factor: 2,
+  maxDelay: 3600,
+  jitter: 0,
+  on: ['error', 'timeout'],
+};
+const RETRY_MAX_INSTANCES = 20;
+/** After this long from its fire time, a retrying job's run has had every try it can have. */
+const CHAIN_MS = 3000;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/stores/scheduler-process.ts', import.meta.url));
@@ -189,18 +226,22 @@ interface Plan {
   intervalMs: number;
   coalesce: boolean;
   grace: number | null;
+  retry: boolean;
+  maxInstances: number;
   args: unknown[];
   trigger: TriggerJSON;
   name: string;
 }
 
 function planJobs(startMs: number): Array<Omit<Plan, 'trigger' | 'name'>> {
-  return Array.from({ length: JOBS }, (_, i) => ({
+  const plain = Array.from({ length: JOBS }, (_, i) => ({
     id: `job-${i}`,
     startMs,
     intervalMs: INTERVALS_MS[i % INTERVALS_MS.length],
     coalesce: i % 2 === 0,
     grace: GRACES[Math.floor(i / 2) % GRACES.length],
+    retry: false,
+    maxInstances: 1,
     args: [
       { holdMs: 30 + ((i * 37) % 120), tag: `job-${i}` },
       i,
@@ -209,6 +250,15 @@ function planJobs(startMs: number): Array<Omit<Plan, 'trigger' | 'name'>> {
       [null, true, 1.5, { nested: [i] }],
     ],
   }));
+  const retrying = RETRY_JOBS.map((r, k) => ({
+    id: `retry-${k}`,
+    startMs,
+    ...r,
+    retry: true,
+    maxInstances: RETRY_MAX_INSTANCES,
+    args: [{ holdMs: 20 + 10 * k, failAttempts: FAIL_ATTEMPTS }, k],
+  }));
+  return [...plain, ...retrying];
 }
 
 /** The first fire time of `plan` strictly after `t`. */
@@ -222,11 +272,13 @@ const onGrid = (plan: Plan, t: number) => t >= plan.startMs && (t - plan.startMs
 // ---- the ledger ----
 
 interface Entry {
-  kind: 'run' | 'missed' | 'max_instances' | 'abandoned' | 'error';
+  kind: 'run' | 'failed' | 'missed' | 'max_instances' | 'abandoned' | 'error';
   jobId: string;
   runTime: number;
   /** The process that wrote the line. */
   by: string;
+  /** 1 for the fire time itself, k + 1 for its k-th retry (1 when the line does not say). */
+  attempt: number;
   /** `abandoned`: the scheduler whose claim ran out; `error`: the message. */
   extra: string;
   line: string;
@@ -238,12 +290,42 @@ function readLedger(path: string): Entry[] {
   lines.pop(); // empty, or a line still being written
   return lines.map((line) => {
     const [kind, jobId, runTime, by, ...rest] = line.split(' ');
-    return { kind, jobId, runTime: Date.parse(runTime), by, extra: rest.join(' '), line } as Entry;
+    // `run` and `failed` lines end with the attempt, `abandoned` lines with the claimer and it.
+    let attempt = '1';
+    let extra = rest.join(' ');
+    if (kind === 'run' || kind === 'failed') attempt = rest[0];
+    else if (kind === 'abandoned') [extra, attempt] = rest;
+    const n = Number(attempt);
+    if (!Number.isInteger(n) || n < 1) {
+      return {
+        kind: 'error',
+        jobId,
+        runTime: Date.parse(runTime),
+        by,
+        attempt: 1,
+        extra: 'bad attempt',
+        line,
+      };
+    }
+    return { kind, jobId, runTime: Date.parse(runTime), by, attempt: n, extra, line } as Entry;
   });
 }
 
+/** An entry as a line of the shared ledger format (for the checks of test/helpers/cluster.ts). */
+const toLine = (e: Entry): LedgerLine => ({
+  kind: e.kind,
+  jobId: e.jobId,
+  runTime: new Date(e.runTime).toISOString(),
+  schedulerId: e.by,
+  attempt: e.attempt,
+  rest: e.extra,
+});
+
 const OUTCOMES = new Set(['run', 'missed', 'max_instances']);
 const key = (jobId: string, runTime: number) => `${jobId} ${new Date(runTime).toISOString()}`;
+/** The key of one attempt of a fire time (the fire time's key for attempt 1). */
+const attemptKey = (e: Pick<Entry, 'jobId' | 'runTime' | 'attempt'>) =>
+  e.attempt === 1 ? key(e.jobId, e.runTime) : `${key(e.jobId, e.runTime)} attempt ${e.attempt}`;
 
 // ---- checking the store from the test process ----
 
@@ -252,38 +334,80 @@ registerTask('ledger', () => {
 });
 
 /**
- * Opens the store with a paused scheduler and reads every job, then keeps it open `lingerMs`.
+ * Opens the store with a paused scheduler, calls `read` with it, then keeps it open `lingerMs`.
  * The checker's own heartbeat may collect expired claims: it writes them to the ledger as the
  * children do. When it has stopped, `ends` gets its id and the time.
  */
-async function readJobs(
+async function withChecker<T>(
+  store: StoreConfig,
+  id: string,
+  ledger: string,
+  ends: Map<string, number>,
+  read: (scheduler: BackgroundScheduler) => Promise<T>,
+  lingerMs = 0,
+): Promise<T> {
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    schedulerId: id,
+    daemon: true,
+    jobstores: { default: makeStore(store) },
+    // The history is read whole at the end: nothing pruned.
+    runHistory: HISTORY_KEPT,
+  });
+  scheduler.on('job_error', (e) => {
+    const extra =
+      e.error instanceof JobAbandonedError
+        ? `${e.error.schedulerId} ${e.attempt ?? '?'}`
+        : String(e.error).replace(/\s+/g, ' ');
+    const kind = e.error instanceof JobAbandonedError ? 'abandoned' : 'error';
+    appendFileSync(ledger, `${kind} ${e.jobId} ${e.scheduledRunTime.toISOString()} ${id} ${extra}\n`);
+  });
+  await scheduler.start({ paused: true });
+  try {
+    const result = await read(scheduler);
+    await sleep(lingerMs);
+    return result;
+  } finally {
+    await scheduler.shutdown({ wait: false });
+    ends.set(id, Date.now());
+  }
+}
+
+/** Reads every job of the store (see `withChecker`). */
+function readJobs(
   store: StoreConfig,
   id: string,
   ledger: string,
   ends: Map<string, number>,
   lingerMs = 0,
 ): Promise<Map<string, Job>> {
-  const scheduler = new BackgroundScheduler({
-    timezone: 'UTC',
-    schedulerId: id,
-    daemon: true,
-    jobstores: { default: makeStore(store) },
+  return withChecker(
+    store,
+    id,
+    ledger,
+    ends,
+    async (scheduler) => new Map((await scheduler.getJobs()).map((job) => [job.id, job])),
+    lingerMs,
+  );
+}
+
+/** Reads the whole run history of the planned jobs (see `withChecker`). */
+function readRuns(
+  store: StoreConfig,
+  id: string,
+  ledger: string,
+  ends: Map<string, number>,
+  plans: Plan[],
+): Promise<HistoryRow[]> {
+  return withChecker(store, id, ledger, ends, async (scheduler) => {
+    const rows: HistoryRow[] = [];
+    for (const plan of plans) {
+      const runs = await scheduler.getRuns({ jobId: plan.id, limit: 10_000 });
+      if (runs.length === 10_000) throw new Error(`${plan.id} has 10,000 history rows or more`);
+      rows.push(...runs);
+    }
+    return rows;
   });
-  scheduler.on('job_error', (e) => {
-    const extra =
-      e.error instanceof JobAbandonedError ? e.error.schedulerId : String(e.error).replace(/\s+/g, ' ');
-    const kind = e.error instanceof JobAbandonedError ? 'abandoned' : 'error';
-    appendFileSync(ledger, `${kind} ${e.jobId} ${e.scheduledRunTime.toISOString()} ${id} ${extra}\n`);
-  });
-  await scheduler.start({ paused: true });
-  try {
-    const jobs = new Map((await scheduler.getJobs()).map((job) => [job.id, job]));
-    await sleep(lingerMs);
-    return jobs;
-  } finally {
-    await scheduler.shutdown({ wait: false });
-    ends.set(id, Date.now());
-  }
 }
 
 /** Adds the planned jobs through the public API. */
@@ -293,6 +417,7 @@ async function addJobs(store: StoreConfig, startMs: number): Promise<Plan[]> {
     schedulerId: 'setup',
     daemon: true,
     jobstores: { default: makeStore(store) },
+    runHistory: HISTORY_KEPT,
   });
   await scheduler.start({ paused: true });
   const plans: Plan[] = [];
@@ -308,7 +433,8 @@ async function addJobs(store: StoreConfig, startMs: number): Promise<Plan[]> {
         args: p.args,
         coalesce: p.coalesce,
         misfireGraceTime: p.grace,
-        maxInstances: 1,
+        maxInstances: p.maxInstances,
+        retry: p.retry ? RETRY : null,
       });
       expect(job.nextRunTime?.getTime()).toBe(p.startMs);
       plans.push({ ...p, trigger: trigger.toJSON(), name: job.name });
@@ -356,6 +482,7 @@ function checkJobs(
       coalesce: job.coalesce,
       misfireGraceTime: job.misfireGraceTime,
       maxInstances: job.maxInstances,
+      retry: job.retry,
       executor: job.executor,
       taskRef: job.taskRef,
     };
@@ -365,7 +492,8 @@ function checkJobs(
       trigger: plan.trigger,
       coalesce: plan.coalesce,
       misfireGraceTime: plan.grace,
-      maxInstances: 1,
+      maxInstances: plan.maxInstances,
+      retry: plan.retry ? RETRY_POLICY : null,
       executor: 'default',
       taskRef: 'ledger',
     };
@@ -397,14 +525,19 @@ function checkJobs(
  * Checks the whole ledger once the last process stopped gracefully and the jobs' final next run
  * times (`finals`) are known:
  * - no fire time is run, missed or refused (max_instances) twice, or reported abandoned twice;
- * - only killed processes leave claims: an abandoned fire time was claimed by one, reported by
+ *   each attempt of it is held to that on its own;
+ * - only killed processes leave claims: an abandoned attempt was claimed by one, reported by
  *   another process at least a lease after the fire time (a claim is made once the fire time is
- *   due and lasts a lease), and handled, if at all, by the claimer itself;
- * - a run started within its grace time, so its fire time is at most the grace time older than
- *   the process; a miss was decided after the grace time, while the process was alive;
+ *   due and lasts a lease), and run, if at all, by the claimer itself;
+ * - a first attempt started within its grace time, so its fire time is at most the grace time
+ *   older than the process; a miss was decided after the grace time, while the process was alive;
  * - with coalescing, the fire times a process found due at its first look were folded into one;
  * - without, every fire time before the final next run time was run, missed, refused or
- *   reported abandoned.
+ *   reported abandoned;
+ * - a job that does not retry runs attempt 1 only; a retrying job's attempt after the first
+ *   exists only when the one before it ran, failed by plan (reported as `failed` unless its
+ *   process was killed) and was not reported abandoned, and for fire times up to `chainUntil`
+ *   such an attempt was followed by the next one (run or reported abandoned).
  * `ends`: when each checking scheduler stopped.
  */
 function checkLedger(
@@ -413,12 +546,14 @@ function checkLedger(
   children: Child[],
   ends: Map<string, number>,
   finals: Map<string, number>,
+  chainUntil: number,
 ): string[] {
   const problems: string[] = [];
   const byPlan = new Map(plans.map((p) => [p.id, p]));
   const byChild = new Map(children.map((c) => [c.id, c]));
   const outcomes = new Map<string, Entry[]>();
   const abandoned = new Map<string, Entry[]>();
+  const byFire = new Map<string, Entry[]>();
   for (const e of entries) {
     const plan = byPlan.get(e.jobId);
     if (e.kind === 'error' || plan === undefined) {
@@ -428,7 +563,10 @@ function checkLedger(
     if (!onGrid(plan, e.runTime)) problems.push(`not a fire time of ${e.jobId}: ${e.line}`);
     if (e.runTime >= (finals.get(e.jobId) ?? 0))
       problems.push(`handled at or after the final next run time: ${e.line}`);
-    const k = key(e.jobId, e.runTime);
+    const fire = key(e.jobId, e.runTime);
+    byFire.set(fire, [...(byFire.get(fire) ?? []), e]);
+    if (e.kind === 'failed') continue;
+    const k = attemptKey(e);
     const map = e.kind === 'abandoned' ? abandoned : outcomes;
     map.set(k, [...(map.get(k) ?? []), e]);
     if (e.kind === 'abandoned') {
@@ -450,7 +588,8 @@ function checkLedger(
       continue;
     }
     const graceMs = plan.grace === null ? null : plan.grace * 1000;
-    if (e.kind === 'run' && graceMs !== null && e.runTime < child.spawnedAt - graceMs) {
+    // A retry is never missed: its fire time is past by design.
+    if (e.kind === 'run' && e.attempt === 1 && graceMs !== null && e.runTime < child.spawnedAt - graceMs) {
       problems.push(
         `run after its grace time (the process started ${child.spawnedAt - e.runTime} ms after it): ${e.line}`,
       );
@@ -476,6 +615,42 @@ function checkLedger(
       problems.push(`${k} abandoned by ${list[0].extra}, but handled by ${done.by}: ${done.line}`);
     }
   }
+  for (const [fire, list] of byFire) {
+    const plan = byPlan.get(list[0].jobId) as Plan;
+    const failAttempts = plan.retry ? FAIL_ATTEMPTS : 0;
+    const attempts = byAttempt(list.map(toLine));
+    const shown = () => list.map((e) => e.line).join(' / ');
+    const numbers = new Set([
+      ...attempts.runs.keys(),
+      ...attempts.failed.keys(),
+      ...attempts.abandoned.keys(),
+    ]);
+    for (const n of numbers) {
+      const label = n === 1 ? fire : `${fire} attempt ${n}`;
+      if (n > 1 && (n - 1 > failAttempts || !attempts.runs.has(n - 1) || attempts.abandoned.has(n - 1))) {
+        problems.push(
+          `${label}: ${plan.retry ? 'without a failed attempt before it' : 'of a job that does not retry'}: ${shown()}`,
+        );
+      }
+      const ran = attempts.runs.get(n) ?? [];
+      const failed = attempts.failed.get(n) ?? [];
+      if (failed.length > 1) problems.push(`${label} reported failed ${failed.length} times: ${shown()}`);
+      for (const f of failed) {
+        if (n > failAttempts || !ran.some((r) => r.schedulerId === f.schedulerId))
+          problems.push(`${label} failed, but not as a planned failure of a run of its reporter: ${shown()}`);
+      }
+      // A process that was not killed reports each failure it planned.
+      if (
+        n <= failAttempts &&
+        failed.length === 0 &&
+        ran.some((r) => byChild.get(r.schedulerId)?.killed !== true)
+      )
+        problems.push(`${label} ran and failed by plan, but no job_error reported it: ${shown()}`);
+    }
+    const awaited = plan.retry ? awaitedAttempt(attempts, FAIL_ATTEMPTS) : null;
+    if (awaited !== null && list[0].runTime <= chainUntil)
+      problems.push(`${fire} attempt ${awaited} never ran nor was reported abandoned: ${shown()}`);
+  }
   for (const plan of plans) {
     const final = finals.get(plan.id) ?? plan.startMs;
     if (plan.coalesce) {
@@ -484,7 +659,11 @@ function checkLedger(
       for (const child of children) {
         const early = entries.filter(
           (e) =>
-            e.jobId === plan.id && e.by === child.id && OUTCOMES.has(e.kind) && e.runTime < child.spawnedAt,
+            e.jobId === plan.id &&
+            e.by === child.id &&
+            OUTCOMES.has(e.kind) &&
+            e.attempt === 1 &&
+            e.runTime < child.spawnedAt,
         );
         if (early.length > 1) {
           problems.push(
@@ -503,13 +682,25 @@ function checkLedger(
   return problems;
 }
 
-/** True once every fire time of the jobs without coalescing up to `until` is in the ledger. */
-function accountedFor(entries: Entry[], plans: Plan[], until: number): boolean {
+/**
+ * True once every fire time of the jobs without coalescing up to `until` is in the ledger, and
+ * no run of a retrying job with a fire time up to `chainUntil` waits for its next attempt.
+ */
+function accountedFor(entries: Entry[], plans: Plan[], until: number, chainUntil: number): boolean {
   const seen = new Set(entries.map((e) => key(e.jobId, e.runTime)));
   for (const plan of plans) {
     if (plan.coalesce) continue;
     for (let t = plan.startMs; t <= until; t += plan.intervalMs) if (!seen.has(key(plan.id, t))) return false;
   }
+  const retrying = new Set(plans.filter((p) => p.retry).map((p) => p.id));
+  const byFire = new Map<string, LedgerLine[]>();
+  for (const e of entries) {
+    if (!retrying.has(e.jobId) || e.runTime > chainUntil) continue;
+    const fire = key(e.jobId, e.runTime);
+    byFire.set(fire, [...(byFire.get(fire) ?? []), toLine(e)]);
+  }
+  for (const list of byFire.values())
+    if (awaitedAttempt(byAttempt(list), FAIL_ATTEMPTS) !== null) return false;
   return true;
 }
 
@@ -539,12 +730,20 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     const store = opened.config;
     const ledger = join(dir, 'ledger.txt');
     const began = Date.now();
-    const plans = await addJobs(store, Math.ceil((Date.now() + 300) / 100) * 100);
+    // The first fire time comes after the jobs are added (on a loaded machine that has taken
+    // over 300 ms), so each job's stored next run time is its first fire time.
+    const plans = await addJobs(store, Math.ceil((Date.now() + 1000) / 100) * 100);
     const previous = new Map(plans.map((p) => [p.id, p.startMs]));
     const children: Child[] = [];
     const checkerEnds = new Map<string, number>();
     const problems: string[] = [];
-    const config = (schedulerId: string): ProcessConfig => ({ store, schedulerId, ledger, maxWorkers: 10 });
+    const config = (schedulerId: string): ProcessConfig => ({
+      store,
+      schedulerId,
+      ledger,
+      maxWorkers: 10,
+      runHistory: HISTORY_KEPT,
+    });
 
     for (let round = 1; round <= ROUNDS; round++) {
       const child = startChild(config(`crash-${round}`));
@@ -575,10 +774,16 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     children.push(last);
     await last.ready;
     const lastKill = children[children.length - 2].exitAt as number;
+    // The retrying jobs' runs with fire times up to here have had every try they can have.
+    let chainUntil = 0;
     const settled = await pollUntil(
-      () =>
-        Date.now() > lastKill + LEASE_MS + 2 * BEAT_MS &&
-        accountedFor(readLedger(ledger), plans, Date.now() - 500),
+      () => {
+        const now = Date.now();
+        if (now <= lastKill + LEASE_MS + 2 * BEAT_MS) return false;
+        if (!accountedFor(readLedger(ledger), plans, now - 500, now - CHAIN_MS)) return false;
+        chainUntil = now - CHAIN_MS;
+        return true;
+      },
       Date.now() + 10_000,
       25,
     );
@@ -587,21 +792,32 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     // Kept open until every claim left in the store has expired and been collected: only the
     // killed processes may have left any.
     const jobs = await readJobs(store, 'check-final', ledger, checkerEnds, LEASE_MS + 2 * BEAT_MS);
+    const rows = await readRuns(store, 'check-history', ledger, checkerEnds, plans);
     const entries = readLedger(ledger);
     problems.push(
       ...checkJobs(jobs, plans, entries, last.exitAt as number, previous, 'after the last process'),
     );
-    problems.push(...checkLedger(entries, plans, children, checkerEnds, previous));
+    problems.push(...checkLedger(entries, plans, children, checkerEnds, previous, chainUntil));
+    const killed = new Set(children.filter((c) => c.killed).map((c) => c.id));
+    const retries = {
+      isRetrying: (jobId: string) => jobId.startsWith('retry-'),
+      failAttempts: FAIL_ATTEMPTS,
+    };
+    problems.push(...checkHistory(entries.map(toLine), rows, killed, retries).map((p) => `history: ${p}`));
 
     if (problems.length > 0) problems.push(timeline(children));
-    const count = (kind: string) => entries.filter((e) => e.kind === kind).length;
+    const count = (kind: string, attempt?: number) =>
+      entries.filter((e) => e.kind === kind && (attempt === undefined || e.attempt === attempt)).length;
+    const abandonedRetries = entries.filter((e) => e.kind === 'abandoned' && e.attempt > 1).length;
     console.log(
-      `crash ${setup.name}: ${ROUNDS} rounds in ${(roundsMs / 1000).toFixed(1)} s, all in ${((Date.now() - began) / 1000).toFixed(1)} s; ledger: ${count('run')} run, ${count('missed')} missed, ${count('max_instances')} max_instances, ${count('abandoned')} abandoned (seed ${SEED})`,
+      `crash ${setup.name}: ${ROUNDS} rounds in ${(roundsMs / 1000).toFixed(1)} s, all in ${((Date.now() - began) / 1000).toFixed(1)} s; ledger: ${count('run')} run (${count('run', FAIL_ATTEMPTS + 1)} last attempts), ${count('failed')} failed by plan, ${count('missed')} missed, ${count('max_instances')} max_instances, ${count('abandoned')} abandoned (${abandonedRetries} retries); ${rows.length} history rows (seed ${SEED})`,
     );
     expect(problems, `seed ${SEED}`).toEqual([]);
     // The rounds must have exercised each rule.
     expect(count('run'), 'runs').toBeGreaterThan(0);
     expect(count('missed'), 'missed runs').toBeGreaterThan(0);
     expect(count('abandoned'), 'abandoned runs').toBeGreaterThan(0);
+    expect(count('failed', FAIL_ATTEMPTS), 'last failed attempts').toBeGreaterThan(0);
+    expect(count('run', FAIL_ATTEMPTS + 1), 'last attempts').toBeGreaterThan(0);
   }, 180_000);
 });
