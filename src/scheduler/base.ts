@@ -651,22 +651,45 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (store?.completeRuns === undefined) return;
     const rows = this.#recorder.instanceEnded(job, runTimes, attempt, outcomes);
     if (store.acquireDueJobs === undefined) {
-      // A store without claims (in this process): written at once, nothing to batch a round trip for.
-      if (!rows.some((r) => r.record !== undefined || r.retry !== undefined)) return;
-      store.completeRuns(rows).then(
+      // A store without claims (in this process): written once the runs ending together have
+      // ended (a microtask later), with no round trip to wait for.
+      if (
+        rows.length === 1
+          ? rows[0].record === undefined && rows[0].retry === undefined
+          : !rows.some((r) => r.record !== undefined || r.retry !== undefined)
+      ) {
+        return;
+      }
+      let batch = this.#localFinished.get(store);
+      if (batch === undefined) {
+        batch = [];
+        this.#localFinished.set(store, batch);
+        if (this.#localFinished.size === 1) queueMicrotask(this.#writeLocalFinished);
+      }
+      for (const row of rows) batch.push(row);
+      return;
+    }
+    this.#queueFinished(store, rows);
+  }
+
+  readonly #localFinished = new Map<JobStore, FinishedRunRow[]>();
+
+  readonly #writeLocalFinished = (): void => {
+    const batches = [...this.#localFinished];
+    this.#localFinished.clear();
+    for (const [store, rows] of batches) {
+      (store.completeRuns as NonNullable<JobStore['completeRuns']>).call(store, rows).then(
         () => {
           if (rows.some((r) => r.retry !== undefined)) this.#loop.wakeup();
         },
         (error: unknown) =>
           this.logger.error(
-            { err: error, jobId: job.id, jobstore: job.jobstore },
-            `Job store ${JSON.stringify(job.jobstore)} failed to record the end of a run of job "${job.id}"`,
+            { err: error, runs: rows.length },
+            'A job store failed to record the end of runs in its history',
           ),
       );
-      return;
     }
-    this.#queueFinished(store, rows);
-  }
+  };
 
   #queueFinished(store: JobStore, rows: FinishedRunRow[]): void {
     let batch = this.#finishedRuns.get(store);

@@ -54,15 +54,17 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 2,
     name: 'run attempts, run history and retries',
-    // Claims made before this migration are first attempts. History ids only grow (AUTOINCREMENT
-    // never reuses one), so of two rows with one finished_at the later written has the larger id;
+    // Claims made before this migration are first attempts. A history id is the rowid, which a
+    // new row takes one above the largest there (pruning deletes the oldest, never the newest,
+    // and without AUTOINCREMENT no sequence table is written per row), so of two rows with one
+    // finished_at the later written has the larger id;
     // both indexes end in that id (the rowid), which orders ties and serves the pruning window.
     // An index of the retries table ends in its key, so due retries come in a fixed order. A
     // retry's state is the job's state JSON when it was made, which runs it once the job is gone.
     sql: ({ runs, history, retries, prefix }) => `
       ALTER TABLE ${runs} ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
       CREATE TABLE ${history} (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         job_id TEXT NOT NULL,
         job_name TEXT NOT NULL,
         scheduled_run_time INTEGER NOT NULL,
