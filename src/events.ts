@@ -126,6 +126,8 @@ export interface JobSubmissionEvent extends BaseEvent {
   jobstore: string;
   /** The fire times of the runs. */
   scheduledRunTimes: Date[];
+  /** 1 for fire times, k + 1 for the k-th retry of one (then `scheduledRunTimes` has one). */
+  attempt: number;
 }
 
 /** Every event, by name, with its literal `code` (so narrowing by code works as by name). */

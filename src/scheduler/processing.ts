@@ -565,6 +565,7 @@ export class RunLoop {
         jobId: job.id,
         jobstore: alias,
         scheduledRunTimes: submitted,
+        attempt,
       });
       return 'ok';
     } catch (error) {
@@ -579,6 +580,7 @@ export class RunLoop {
           jobId: job.id,
           jobstore: alias,
           scheduledRunTimes: submitted,
+          attempt,
         });
         return 'max_instances';
       }

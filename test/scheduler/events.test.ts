@@ -84,8 +84,18 @@ const TABLE: Array<[string, number, number, string[]]> = [
       'lastMissedTime',
     ],
   ],
-  ['job_submitted', EVENT_JOB_SUBMITTED, 32768, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
-  ['job_max_instances', EVENT_JOB_MAX_INSTANCES, 65536, ['code', 'jobId', 'jobstore', 'scheduledRunTimes']],
+  [
+    'job_submitted',
+    EVENT_JOB_SUBMITTED,
+    32768,
+    ['code', 'jobId', 'jobstore', 'scheduledRunTimes', 'attempt'],
+  ],
+  [
+    'job_max_instances',
+    EVENT_JOB_MAX_INSTANCES,
+    65536,
+    ['code', 'jobId', 'jobstore', 'scheduledRunTimes', 'attempt'],
+  ],
   [
     'job_retry',
     EVENT_JOB_RETRY,
@@ -199,13 +209,17 @@ describe('event fields', () => {
       ['late', at(-10 * SECOND).getTime()],
     ]);
     expect(
-      named(events, 'job_submitted').map((e) => [e.jobId, e.scheduledRunTimes.map((d) => d.getTime())]),
+      named(events, 'job_submitted').map((e) => [
+        e.jobId,
+        e.scheduledRunTimes.map((d) => d.getTime()),
+        e.attempt,
+      ]),
     ).toEqual([
-      ['late', [at(-10 * SECOND).getTime()]],
-      ['ok', [t1]],
-      ['bad', [t1]],
-      ['slow', [t1]],
-      ['bad', [t1]],
+      ['late', [at(-10 * SECOND).getTime()], 1],
+      ['ok', [t1], 1],
+      ['bad', [t1], 1],
+      ['slow', [t1], 1],
+      ['bad', [t1], 2],
     ]);
     expect(
       named(events, 'job_max_instances').map((e) => [e.jobId, e.scheduledRunTimes.map((d) => d.getTime())]),
