@@ -30,6 +30,16 @@ export class JobLookupError extends TickworkError {
   }
 }
 
+/** `runJob` was asked to run a paused job: resume it first (a paused job does not run). */
+export class JobPausedError extends TickworkError {
+  /** The paused job's id. */
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super(`Job ${JSON.stringify(jobId)} is paused: resume it before running it`);
+    this.jobId = jobId;
+  }
+}
+
 /** A run was refused because the job already has `maxInstances` runs going. */
 export class MaxInstancesReachedError extends TickworkError {
   /** The job whose limit was reached. */

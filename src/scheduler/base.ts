@@ -129,6 +129,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   readonly #stores = new Map<string, JobStore>();
   readonly #executors = new Map<string, Executor>();
   #pending: PendingJob[] = [];
+  // The run time of the last `runJob` (epoch ms): the next one is later.
+  #lastRunNow = 0;
   readonly #finishedRuns = new Map<JobStore, FinishedRunRow[]>();
   readonly #recorder = new RunRecorder(
     () => this.schedulerId,
@@ -997,6 +999,37 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       return null;
     }
     return this.modifyJob(id, { nextRunTime: next }, alias);
+  }
+
+  /**
+   * Runs a job once now, outside its schedule: through its executor and the usual events, with
+   * `scheduledRunTime` = now and attempt 1. It counts for `maxInstances` and may be retried like
+   * any run; the job's next run time does not move. The run is queued in the job's store and
+   * taken like a retry, so on a shared store exactly one process runs it (one that can restore
+   * the job's task). Resolves to the run's scheduled run time once it is queued; this scheduler
+   * looks for it at once (a paused scheduler runs it when resumed, unless another process has).
+   * Rejects with `JobLookupError` for an unknown job and `JobPausedError` for a paused one.
+   */
+  async runJob(id: string, jobstore?: string): Promise<Date> {
+    if (typeof id !== 'string') throw new TypeError(`Expected id to be a string, got ${describeValue(id)}`);
+    if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
+    const { alias } = await this.#findJob(id, jobstore);
+    const store = this.#lookupStore(alias);
+    if (store.queueRun === undefined || store.acquireRetries === undefined) {
+      throw new TypeError(
+        `Job store ${JSON.stringify(alias)} cannot run a job outside its schedule: it has no queueRun or acquireRetries method`,
+      );
+    }
+    // Each run asked for here has a run time of its own, also when asked for in one millisecond.
+    let at = Math.max(clock.now(), this.#lastRunNow + 1);
+    while (!(await store.queueRun(id, new Date(at)))) at++;
+    this.#lastRunNow = at;
+    this.logger.info(
+      { jobId: id, jobstore: alias, scheduledRunTime: new Date(at) },
+      `Queued a run of job ${JSON.stringify(id)} now`,
+    );
+    if (this.#state === STATE_RUNNING) this.wakeup();
+    return new Date(at);
   }
 
   /** Removes a job. */

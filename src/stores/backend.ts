@@ -96,6 +96,9 @@ export interface TakenRetry {
   attempt: number;
 }
 
+/** What `queueRun` did. */
+export type QueueRunResult = 'queued' | 'exists' | 'no_job' | 'paused';
+
 /** Which history rows `runs` returns. */
 export interface RunQueryRow {
   jobId?: string;
@@ -180,9 +183,25 @@ export interface StoreBackend {
    * `state` (the row returned is `{ id, nextRunTime: null, state }`): each leaves the waiting
    * list and becomes a run claim of `owner` (with its attempt) expiring at `claimUntil`. Each
    * retry is taken by exactly one caller. A retry whose job is gone and that has no state is
-   * deleted.
+   * deleted. Retries of jobs whose id is in `skip` (jobs this scheduler cannot restore, left to
+   * others) are not taken.
    */
-  takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]>;
+  takeRetries(
+    owner: string,
+    now: number,
+    claimUntil: number,
+    limit: number,
+    skip?: readonly string[],
+  ): Promise<TakenRetry[]>;
+  /**
+   * Queues one run outside the job's schedule (`runJob`): a waiting retry row of attempt 1 due at
+   * once, taken by `takeRetries` like any retry (so by exactly one caller). Atomically: `no_job`
+   * when there is no such job, `paused` when it is paused, `exists` (nothing changes) when a run
+   * of that job for that run time is claimed or waits, or it is the job's next run time (the
+   * caller picks another run time: two runs never share one), else `queued`. The row takes the
+   * job's stored state (`row.state` is ignored), so it still runs if the job's trigger ends first.
+   */
+  queueRun(row: RetryRow): Promise<QueueRunResult>;
   /** History rows, newest `finishedAt` first (ties: the later written first), at most `limit`. */
   runs(query: RunQueryRow): Promise<RunRecordRow[]>;
   /**

@@ -131,6 +131,15 @@ export interface JobStore {
    * paused; on a shared store each is claimed for this scheduler, and taken by exactly one.
    */
   acquireRetries?(now: Date, limit: number): Promise<AcquiredRetry[]>;
+  /**
+   * Optional: queues one run of job `id` for `runTime` outside its schedule (`runJob`), due at
+   * once (`runTime` may be a moment ahead, to tell two runs asked for together apart). It is
+   * taken by `acquireRetries` as attempt 1 of that run time; on a shared store by exactly one
+   * scheduler. Rejects with `JobLookupError` when there is no such job and `JobPausedError` when
+   * it is paused; resolves to false (queuing nothing) when a run of that job for that time is
+   * going, waits, or is its next fire (the caller then tries a later run time).
+   */
+  queueRun?(id: string, runTime: Date): Promise<boolean>;
   /** History rows, newest first. */
   getRuns?(query: RunQueryRow): Promise<RunRecordRow[]>;
   /**

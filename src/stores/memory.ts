@@ -3,8 +3,9 @@
  * remove and next-due are O(log n); `getDueJobs` is O(k log k) for k due jobs.
  */
 import { asyncDispose } from '../dispose.js';
-import { ConflictingIdError, JobLookupError } from '../errors.js';
+import { ConflictingIdError, JobLookupError, JobPausedError } from '../errors.js';
 import type { Job } from '../job.js';
+import { clock } from '../time/clock.js';
 import type { FinishedRunRow, RetryRow, RunQueryRow, RunRecordRow } from './backend.js';
 import type { AcquiredRetry, JobStore, StoreHost } from './base.js';
 
@@ -116,12 +117,31 @@ export class MemoryJobStore implements JobStore {
     return taken;
   }
 
-  /** History rows, newest first. */
+  /** Queues one run of job `id` outside its schedule, taken like a retry. */
+  async queueRun(id: string, runTime: Date): Promise<boolean> {
+    const entry = this.#byId.get(id);
+    if (entry === undefined) throw new JobLookupError(id);
+    if (entry.key === Number.POSITIVE_INFINITY) throw new JobPausedError(id);
+    const at = runTime.getTime();
+    if (entry.key === at || this.#retries.some((r) => r.jobId === id && r.runTime === at)) return false;
+    const dueAt = Math.min(at, clock.now());
+    let i = this.#retries.length;
+    while (i > 0 && this.#retries[i - 1].dueAt > dueAt) i--;
+    this.#retries.splice(i, 0, { jobId: id, runTime: at, attempt: 1, dueAt, job: entry.job });
+    return true;
+  }
+
+  /** History rows, newest first (ties: the later written first). */
   async getRuns(query: RunQueryRow): Promise<RunRecordRow[]> {
     const out: RunRecordRow[] = [];
-    const rows = [...this.#history].sort((a, b) => b.finishedAt - a.finishedAt);
-    for (const row of rows) {
-      if (out.length >= query.limit) break;
+    // Rows are written in finishing order but for runs of other stores' clocks or a clock
+    // stepped back: only then is a sort needed.
+    let rows = this.#history;
+    let sorted = true;
+    for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1].finishedAt <= rows[i].finishedAt;
+    if (!sorted) rows = [...rows].sort((a, b) => a.finishedAt - b.finishedAt);
+    for (let i = rows.length - 1; i >= 0 && out.length < query.limit; i--) {
+      const row = rows[i];
       if (query.jobId !== undefined && row.jobId !== query.jobId) continue;
       if (query.outcomes !== undefined && !query.outcomes.includes(row.outcome)) continue;
       if (query.since !== undefined && row.finishedAt < query.since) continue;

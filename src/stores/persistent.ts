@@ -13,7 +13,7 @@
  */
 import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
-import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
+import { ConflictingIdError, JobLookupError, JobPausedError, SchedulerNotRunningError } from '../errors.js';
 import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
 import type { FinishedRunRow, ReleaseRow, RunQueryRow, RunRecordRow, StoreBackend } from './backend.js';
@@ -553,23 +553,56 @@ export abstract class PersistentJobStore implements JobStore {
     if (runs.some((r) => r.retry !== undefined)) this.#changed();
   }
 
-  /** Takes due retries, each claimed for this scheduler (by exactly one scheduler). */
+  /**
+   * Takes due retries, each claimed for this scheduler (by exactly one scheduler). A retry of a
+   * job this code cannot restore goes back to wait for a process that can, as a due job does.
+   */
   async acquireRetries(now: Date, limit: number): Promise<AcquiredRetry[]> {
     const owner = this.#scheduler.schedulerId;
-    const taken = await this.#db.takeRetries(owner, now.getTime(), clock.now() + this.#leaseMs, limit);
+    const skip = await this.#stillSkipped(clock.now());
+    const until = clock.now() + this.#leaseMs;
+    const taken = await this.#db.takeRetries(owner, now.getTime(), until, limit, skip);
     const out: AcquiredRetry[] = [];
-    const unrunnable: FinishedRunRow[] = [];
+    const giveBack: FinishedRunRow[] = [];
     for (const t of taken) {
       const job = await this.#tryRestore(t.row);
       if (job instanceof Job) {
         out.push({ job, runTime: new Date(t.runTime), attempt: t.attempt });
-      } else {
-        // Reported as broken already; its claim goes, so it is not reported as abandoned too.
-        unrunnable.push({ jobId: t.row.id, runTime: t.runTime, attempt: t.attempt });
+        continue;
       }
+      // Reported as broken already. Its claim goes, so it is not reported as abandoned, and it
+      // waits again, holding the state it was taken with.
+      const at = clock.now();
+      giveBack.push({
+        jobId: t.row.id,
+        runTime: t.runTime,
+        attempt: t.attempt,
+        retry: { jobId: t.row.id, runTime: t.runTime, attempt: t.attempt, dueAt: at, state: t.row.state },
+      });
+      this.#skipped.set(t.row.id, {
+        state: t.row.state,
+        nextRunTime: t.row.nextRunTime,
+        recheckAt: Math.max(at, t.row.nextRunTime ?? at) + this.#leaseMs,
+        retryAt: at + this.pollIntervalMs,
+      });
     }
-    if (unrunnable.length > 0) await this.#db.completeRuns(unrunnable);
+    if (giveBack.length > 0) {
+      await this.#db.completeRuns(giveBack);
+      this.#changed();
+    }
     return out;
+  }
+
+  /** Queues one run of job `id` outside its schedule, taken like a retry by one scheduler. */
+  async queueRun(id: string, runTime: Date): Promise<boolean> {
+    const at = runTime.getTime();
+    const dueAt = Math.min(at, clock.now());
+    const result = await this.#db.queueRun({ jobId: id, runTime: at, attempt: 1, dueAt });
+    if (result === 'no_job') throw new JobLookupError(id);
+    if (result === 'paused') throw new JobPausedError(id);
+    if (result === 'exists') return false;
+    this.#changed();
+    return true;
   }
 
   /** History rows, newest first. */

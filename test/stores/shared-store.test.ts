@@ -122,6 +122,45 @@ describe('a job one process cannot restore', () => {
     expect(named(bEvents, 'job_executed').length).toBeGreaterThan(0);
   });
 
+  it('a run asked for elsewhere runs once, in a process that has its task', async () => {
+    const b = lackingOn('b');
+    const bEvents = record(b.scheduler);
+    await b.scheduler.start();
+    await b.scheduler.addJob('shared.record', 'interval', {
+      hours: 1,
+      id: 'tick',
+      args: ['x', 'y'],
+      misfireGraceTime: 60,
+    });
+    // A program without the tasks (the CLI) asks for the run; b takes it, cannot run it, and
+    // puts it back. (The grace time covers the seconds until a starts.)
+    const cli = schedulerOn('cli');
+    await cli.scheduler.start({ paused: true });
+    const runTime = await cli.scheduler.runJob('tick');
+    await vi.advanceTimersByTimeAsync(5 * SECOND);
+    expect(named(bEvents, 'job_error').map((e) => (e.error as Error).name)).toEqual(['TaskLookupError']);
+    expect(runs).toEqual([]);
+    const waiting = sqlite().prepare('SELECT job_id, run_time, attempt FROM tickwork_jobs_retries').all();
+    expect(waiting).toEqual([{ job_id: 'tick', run_time: runTime.getTime(), attempt: 1 }]);
+
+    const a = schedulerOn('a');
+    const aEvents = record(a.scheduler);
+    await a.scheduler.start();
+    await vi.advanceTimersByTimeAsync(5 * SECOND);
+    expect(named(aEvents, 'job_executed').map((e) => [e.scheduledRunTime, e.attempt])).toEqual([
+      [runTime, 1],
+    ]);
+    expect(runs).toEqual([{ scheduler: 'x', runTime: 'y' }]);
+    expect(named(bEvents, 'job_executed')).toEqual([]);
+    expect(named(bEvents, 'job_error')).toHaveLength(1);
+    const history = await cli.scheduler.getRuns({ jobId: 'tick' });
+    expect(history.map((r) => [r.outcome, r.scheduledRunTime, r.schedulerId])).toEqual([
+      ['success', runTime, 'a'],
+    ]);
+    // Its schedule did not move.
+    expect((await cli.scheduler.getJob('tick'))?.nextRunTime).toEqual(at(3600 * SECOND));
+  });
+
   it('leaves no lease behind after a clean shutdown', async () => {
     const b = lackingOn('b');
     await b.scheduler.start();

@@ -32,11 +32,13 @@ import {
   IntervalTrigger,
   type Job,
   JobLookupError,
+  JobPausedError,
   type JobStore,
   OrTrigger,
   PromisePoolExecutor,
   registerTask,
   type SchedulerEventAny,
+  SchedulerNotRunningError,
   SerializationError,
   setClock,
   TaskLookupError,
@@ -230,6 +232,16 @@ const flakyTask = registerTask('tickwork-store-suite.flaky', (key: string, failu
   if (n <= failures) throw new Error(`try ${n} of ${key} failed`);
   return { key, try: n };
 });
+
+/** Waits until the test opens its gate (`openGates()`), for runs that must still be going. */
+const gates: Array<() => void> = [];
+const gateTask = registerTask('tickwork-store-suite.gate', async (key: string) => {
+  calls.push({ task: 'gate', args: [key] });
+  await new Promise<void>((resolve) => gates.push(resolve));
+});
+const openGates = () => {
+  for (const open of gates.splice(0)) open();
+};
 
 // ---- helpers ----
 
@@ -1147,6 +1159,104 @@ export function describeStoreSuite(name: string, factory: StoreFactory): void {
         await advanceTo(at(2 * MINUTE));
         const left = await h.scheduler.getRuns({ jobId: 'often' });
         expect(left.map((r) => r.scheduledRunTime)).toEqual([at(5 * SECOND), at(4 * SECOND)]);
+      });
+    });
+
+    describe('run now', () => {
+      it('runJob runs the job once now, with the usual events and history; its next run time stays', async () => {
+        const h = await open();
+        await h.scheduler.addJob(recordTask, 'interval', { hours: 1, id: 'hourly', args: ['now'] });
+        await advanceTo(at(10 * MINUTE));
+        const first = await h.scheduler.runJob('hourly');
+        await settle();
+        // Asked again in the same millisecond: another run, a millisecond later.
+        const second = await h.scheduler.runJob('hourly', 'default');
+        await settle();
+        expect(first).toEqual(at(10 * MINUTE));
+        expect(second).toEqual(new Date(at(10 * MINUTE).getTime() + 1));
+        expect(calls).toEqual([
+          { task: 'record', args: ['now'] },
+          { task: 'record', args: ['now'] },
+        ]);
+        expect(named(h.events, 'job_submitted').map((e) => [e.scheduledRunTimes, e.attempt])).toEqual([
+          [[first], 1],
+          [[second], 1],
+        ]);
+        expect(executed(h)).toEqual([run('hourly', first), run('hourly', second)]);
+        expect((await h.scheduler.getJob('hourly'))?.nextRunTime).toEqual(at(HOUR));
+        const runs = await h.scheduler.getRuns({ jobId: 'hourly' });
+        expect(runs.map((r) => [r.outcome, r.scheduledRunTime, r.attempt])).toEqual([
+          ['success', second, 1],
+          ['success', first, 1],
+        ]);
+        // Its schedule goes on as before.
+        await advanceTo(at(HOUR));
+        expect(executed(h)).toEqual([run('hourly', first), run('hourly', second), run('hourly', at(HOUR))]);
+      });
+
+      it('runJob refuses a paused or unknown job and a stopped scheduler; a paused scheduler runs it on resume', async () => {
+        const h = await open();
+        await h.scheduler.addJob(recordTask, 'interval', { hours: 1, id: 'job', args: ['queued'] });
+        await h.scheduler.pauseJob('job');
+        const paused = await rejection(h.scheduler.runJob('job'));
+        expect(paused).toBeInstanceOf(JobPausedError);
+        expect(paused.message).toBe('Job "job" is paused: resume it before running it');
+        expect(await rejection(h.scheduler.runJob('nope'))).toBeInstanceOf(JobLookupError);
+        await h.scheduler.resumeJob('job');
+        h.scheduler.pause();
+        await advanceTo(at(MINUTE));
+        const queued = await h.scheduler.runJob('job');
+        await settle();
+        expect(calls).toEqual([]);
+        h.scheduler.resume();
+        await settle();
+        expect(calls).toEqual([{ task: 'record', args: ['queued'] }]);
+        expect(executed(h)).toEqual([run('job', queued)]);
+        // Taken later than its grace time: missed, as any run would be.
+        h.scheduler.pause();
+        const late = await h.scheduler.runJob('job');
+        await advanceTo(at(2 * MINUTE));
+        h.scheduler.resume();
+        await settle();
+        expect(calls).toHaveLength(1);
+        expect(missed(h)).toEqual([run('job', late)]);
+        h.logger.warnings.splice(0);
+        await stop(h);
+        expect(await rejection(h.scheduler.runJob('job'))).toBeInstanceOf(SchedulerNotRunningError);
+      });
+
+      it('a run asked for counts for maxInstances', async () => {
+        const h = await open();
+        await h.scheduler.addJob(gateTask, 'interval', {
+          hours: 1,
+          id: 'busy',
+          args: ['busy'],
+          maxInstances: 1,
+        });
+        await advanceTo(at(HOUR));
+        expect(calls).toEqual([{ task: 'gate', args: ['busy'] }]);
+        const refused = await h.scheduler.runJob('busy');
+        // The run going holds this millisecond: the run asked for takes the next.
+        expect(refused).toEqual(new Date(at(HOUR).getTime() + 1));
+        await settle();
+        expect(named(h.events, 'job_max_instances').map((e) => [e.scheduledRunTimes, e.attempt])).toEqual([
+          [[refused], 1],
+        ]);
+        openGates();
+        await settle();
+        const again = await h.scheduler.runJob('busy');
+        await settle();
+        openGates();
+        await settle();
+        expect(calls).toHaveLength(2);
+        expect(executed(h)).toEqual([run('busy', at(HOUR)), run('busy', again)]);
+        const runs = await h.scheduler.getRuns({ jobId: 'busy' });
+        // By the time each ended: the refused run before the run that held the slot.
+        expect(runs.map((r) => [r.outcome, r.scheduledRunTime])).toEqual([
+          ['success', again],
+          ['success', at(HOUR)],
+          ['max_instances', refused],
+        ]);
       });
     });
 

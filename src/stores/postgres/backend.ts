@@ -9,7 +9,9 @@ import { clock, type TimerHandle } from '../../time/clock.js';
 import type {
   AcquiredRow,
   FinishedRunRow,
+  QueueRunResult,
   ReleaseRow,
+  RetryRow,
   RunClaim,
   RunOutcomeName,
   RunQueryRow,
@@ -473,7 +475,41 @@ export class PostgresBackend implements StoreBackend {
     });
   }
 
-  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+  async queueRun(row: RetryRow): Promise<QueueRunResult> {
+    const n = this.#n;
+    // The job row is locked first, as `completeRuns` does before adding a retry: a pause either
+    // commits before (the job reads as paused) or waits and then deletes the queued run.
+    const { rows } = await this.#pool.query(
+      `WITH job AS (SELECT next_run_time, state FROM ${n.jobs} WHERE id = $1 FOR SHARE),
+       used AS (
+         SELECT 1 FROM job WHERE next_run_time = $2
+         UNION ALL SELECT 1 FROM ${n.runs} WHERE job_id = $1 AND run_time = $2
+         UNION ALL SELECT 1 FROM ${n.retries} WHERE job_id = $1 AND run_time = $2
+       ),
+       queued AS (
+         INSERT INTO ${n.retries} (job_id, run_time, attempt, due_at, state)
+         SELECT $1, $2, $3, $4, state FROM job
+         WHERE next_run_time IS NOT NULL AND NOT EXISTS (SELECT 1 FROM used)
+         ON CONFLICT DO NOTHING RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM job)::int AS found,
+         (SELECT count(*) FROM job WHERE next_run_time IS NULL)::int AS paused,
+         (SELECT count(*) FROM queued)::int AS queued`,
+      [row.jobId, row.runTime, row.attempt, row.dueAt],
+    );
+    const r = rows[0] as { found: number; paused: number; queued: number };
+    if (r.found === 0) return 'no_job';
+    if (r.paused > 0) return 'paused';
+    return r.queued > 0 ? 'queued' : 'exists';
+  }
+
+  async takeRetries(
+    owner: string,
+    now: number,
+    claimUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<TakenRetry[]> {
     const n = this.#n;
     // SKIP LOCKED: schedulers taking retries at the same moment take different ones; a retry
     // deleted by another taker since this statement's snapshot is skipped when locked. Only the
@@ -487,7 +523,7 @@ export class PostgresBackend implements StoreBackend {
        ),
        picked AS (
          SELECT r.job_id, r.run_time, r.attempt FROM ${n.retries} AS r
-         WHERE r.due_at <= $2 AND ${retryIsReady(n)}
+         WHERE r.due_at <= $2 AND ${retryIsReady(n)} AND NOT (r.job_id = ANY($5::text[]))
          ORDER BY r.due_at, r.job_id, r.run_time, r.attempt
          LIMIT $4
          FOR UPDATE OF r SKIP LOCKED
@@ -508,7 +544,7 @@ export class PostgresBackend implements StoreBackend {
          t.run_time, t.attempt
        FROM taken AS t LEFT JOIN ${n.jobs} AS j ON j.id = t.job_id
        ORDER BY t.due_at, t.job_id, t.run_time, t.attempt`,
-      [owner, now, claimUntil, countParam(limit)],
+      [owner, now, claimUntil, countParam(limit), skip],
     );
     return result.rows.map((r) => ({ row: toRow(r), runTime: Number(r.run_time), attempt: r.attempt }));
   }

@@ -9,7 +9,9 @@ import { clock, type TimerHandle } from '../../time/clock.js';
 import type {
   AcquiredRow,
   FinishedRunRow,
+  QueueRunResult,
   ReleaseRow,
+  RetryRow,
   RunClaim,
   RunOutcomeName,
   RunQueryRow,
@@ -435,13 +437,25 @@ export class RedisBackend implements StoreBackend {
     await this.#run('completeRuns', args);
   }
 
-  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+  async queueRun(row: RetryRow): Promise<QueueRunResult> {
+    const reply = asText(await this.#run('queueRun', [row.jobId, row.runTime, row.attempt, row.dueAt]));
+    if (reply === 'queued' || reply === 'exists' || reply === 'no_job' || reply === 'paused') return reply;
+    throw new Error(`Unexpected reply of the queueRun script: ${JSON.stringify(reply)}`);
+  }
+
+  async takeRetries(
+    owner: string,
+    now: number,
+    claimUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<TakenRetry[]> {
     if (limit <= 0) return [];
     await this.#giveUpDoubtful(owner);
     const callId = `${this.#token}:${++this.#takeCount}`;
     let reply: unknown;
     try {
-      reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId]);
+      reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId, ...skip]);
     } catch (error) {
       this.#doubtfulTakes.push(callId);
       throw error;

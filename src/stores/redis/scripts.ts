@@ -484,8 +484,31 @@ return 1
 `),
 
   /**
-   * ARGV: owner, now, claim end, limit, the id of this call. Takes due retries, earliest first,
-   * whose job is there and not paused, or gone with the retry holding its state, and whose run
+   * ARGV: job id, run time, attempt, due time. Queues a run outside the job's schedule as a
+   * waiting retry holding the job's state. Returns 'no_job', 'paused', 'exists' (a run of that
+   * run time is claimed or waits, or is the job's next fire) or 'queued'.
+   */
+  queueRun: script(`
+local id, runTime, attempt = ARGV[1], ARGV[2], ARGV[3]
+local state = redis.call('HGET', jobsKey, id)
+if not state then return 'no_job' end
+local nextTime = redis.call('ZSCORE', nextKey, id)
+if not nextTime then return 'paused' end
+if tonumber(nextTime) == tonumber(runTime) or redis.call('HEXISTS', runsKey, runTime .. ':' .. id) == 1 then
+  return 'exists'
+end
+-- A retry of any attempt of this run time (the byjob set holds '<tag><run time>:<attempt>').
+local tag = jobTag(id) .. runTime .. ':'
+if #redis.call('ZRANGEBYLEX', retryJobsKey, '[' .. tag, '(' .. tag .. TAG_END, 'LIMIT', 0, 1) > 0 then
+  return 'exists'
+end
+addRetry(id, runTime, attempt, ARGV[4], state)
+return 'queued'
+`),
+
+  /**
+   * ARGV: owner, now, claim end, limit, the id of this call, then the ids of jobs to skip. Takes
+   * due retries, earliest first, whose job is there and not paused, or gone with the retry holding its state, and whose run
    * time is not claimed (an earlier attempt still holds it): each leaves the waiting set and
    * becomes a claim of owner with its attempt, marked with the call's id (for `giveUpTaken`).
    * Retries of jobs gone that hold no state are deleted (nothing can run them). Returns flat
@@ -494,6 +517,8 @@ return 1
    */
   takeRetries: script(`
 local owner, nowText, claimEnd, limit, callId = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local skip = {}
+for i = 6, #ARGV do skip[ARGV[i]] = true end
 local out = {}
 local taken = 0
 -- Due retries left waiting stay in the set: the next page starts past them.
@@ -512,7 +537,7 @@ while taken < limit do
         state = redis.call('HGET', retryStateKey, member)
       end
     end
-    if not id then
+    if not id or skip[id] then
       kept = kept + 1
     elseif not state then
       dropRetry(id, runTime, attempt)

@@ -12,7 +12,9 @@ import { clock } from '../../time/clock.js';
 import type {
   AcquiredRow,
   FinishedRunRow,
+  QueueRunResult,
   ReleaseRow,
+  RetryRow,
   RunClaim,
   RunOutcomeName,
   RunQueryRow,
@@ -182,6 +184,11 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
        ON CONFLICT DO NOTHING`,
     ),
     deleteRun: db.prepare(`DELETE FROM ${runs} WHERE job_id = ? AND run_time = ? AND attempt = ?`),
+    // Whether a run of (job id, run time) is claimed or waits as a retry.
+    runTimeUsed: db.prepare(
+      `SELECT EXISTS (SELECT 1 FROM ${runs} WHERE job_id = @jobId AND run_time = @runTime)
+         OR EXISTS (SELECT 1 FROM ${retries} WHERE job_id = @jobId AND run_time = @runTime) AS used`,
+    ),
     deleteRunsOf: db.prepare(`DELETE FROM ${runs} WHERE job_id = ?`),
     deleteAllRuns: db.prepare(`DELETE FROM ${runs}`),
     renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ?`),
@@ -208,6 +215,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
       `SELECT r.job_id, r.run_time, r.attempt, j.next_run_time, coalesce(j.state, r.state) AS state
        FROM ${retries} r LEFT JOIN ${jobs} j ON j.id = r.job_id
        WHERE r.due_at <= @now AND (j.next_run_time IS NOT NULL OR (j.id IS NULL AND r.state IS NOT NULL))
+         AND r.job_id NOT IN (SELECT value FROM json_each(@skip))
          AND NOT EXISTS (SELECT 1 FROM ${runs} c WHERE c.job_id = r.job_id AND c.run_time = r.run_time)
        ORDER BY r.due_at, r.job_id, r.run_time, r.attempt
        LIMIT @limit`,
@@ -309,20 +317,38 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
         }
       }
     }),
-    takeRetries: db.transaction((owner: string, now: number, claimUntil: number, limit: number) => {
-      const taken: TakenRetry[] = [];
-      sql.deleteStatelessRetries.run(now);
-      for (const r of sql.dueRetries.all({ now, limit }) as DueRetry[]) {
-        if (sql.claimRun.run(r.job_id, r.run_time, r.attempt, owner, claimUntil).changes === 0) continue;
-        sql.deleteRetry.run(r.job_id, r.run_time, r.attempt);
-        taken.push({
-          row: { id: r.job_id, nextRunTime: r.next_run_time, state: r.state },
-          runTime: r.run_time,
-          attempt: r.attempt,
-        });
-      }
-      return taken;
+    queueRun: db.transaction((row: RetryRow): QueueRunResult => {
+      const job = sql.get.get(row.jobId) as Row | undefined;
+      if (job === undefined) return 'no_job';
+      if (job.next_run_time === null) return 'paused';
+      if (job.next_run_time === row.runTime) return 'exists';
+      if ((sql.runTimeUsed.get({ jobId: row.jobId, runTime: row.runTime }) as { used: number }).used)
+        return 'exists';
+      const inserted = sql.insertRetry.run({
+        jobId: row.jobId,
+        runTime: row.runTime,
+        attempt: row.attempt,
+        dueAt: row.dueAt,
+        state: job.state,
+      }).changes;
+      return inserted > 0 ? 'queued' : 'exists';
     }),
+    takeRetries: db.transaction(
+      (owner: string, now: number, claimUntil: number, limit: number, skip: string) => {
+        const taken: TakenRetry[] = [];
+        sql.deleteStatelessRetries.run(now);
+        for (const r of sql.dueRetries.all({ now, limit, skip }) as DueRetry[]) {
+          if (sql.claimRun.run(r.job_id, r.run_time, r.attempt, owner, claimUntil).changes === 0) continue;
+          sql.deleteRetry.run(r.job_id, r.run_time, r.attempt);
+          taken.push({
+            row: { id: r.job_id, nextRunTime: r.next_run_time, state: r.state },
+            runTime: r.run_time,
+            attempt: r.attempt,
+          });
+        }
+        return taken;
+      },
+    ),
     pruneRuns: db.transaction((before: number, maxPerJob: number, batch: number) => {
       let deleted = sql.pruneOld.run({ before, limit: batch }).changes;
       if (deleted < batch && Number.isFinite(maxPerJob)) {
@@ -546,9 +572,20 @@ export class SqliteBackend implements StoreBackend {
     await whenUnlocked(() => this.#tx.completeRuns.immediate(runs));
   }
 
-  async takeRetries(owner: string, now: number, claimUntil: number, limit: number): Promise<TakenRetry[]> {
+  async takeRetries(
+    owner: string,
+    now: number,
+    claimUntil: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): Promise<TakenRetry[]> {
     if (limit <= 0) return [];
-    return whenUnlocked(() => this.#tx.takeRetries.immediate(owner, now, claimUntil, limit));
+    const skipped = skip.length === 0 ? '[]' : JSON.stringify(skip);
+    return whenUnlocked(() => this.#tx.takeRetries.immediate(owner, now, claimUntil, limit, skipped));
+  }
+
+  async queueRun(row: RetryRow): Promise<QueueRunResult> {
+    return whenUnlocked(() => this.#tx.queueRun.immediate(row));
   }
 
   async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
