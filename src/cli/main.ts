@@ -5,7 +5,16 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { CronTrigger, createDashboard, describeTrigger, type Job, type Trigger } from '../index.js';
+import {
+  CronTrigger,
+  createDashboard,
+  describeTrigger,
+  type Job,
+  type JobRun,
+  type JobRunOutcome,
+  type Trigger,
+} from '../index.js';
+import { latestRuns, RUN_OUTCOMES } from '../runs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import { wallTimeOf } from '../triggers/english.js';
 import { openStore, StoreUrlError, withStore } from './store.js';
@@ -30,6 +39,8 @@ Commands:
   pause <id>            pause a job
   resume <id>           resume a job
   remove <id>           remove a job
+  run <id>              run a job once now (a process that has its task runs it)
+  runs [id]             the run history of a store, or of one job
   dashboard             serve the web dashboard of a store
 
 A schedule is a crontab line ("0 9 * * 1-5", "*/5 * * * * *", "@daily") or cron fields in
@@ -82,18 +93,37 @@ const STORE_HELP = `  --store URL      sqlite:./jobs.db, postgres://user@host/db
 
 const JOBS_HELP = `Usage: tickwork jobs --store URL [--json]
 
-Lists the jobs of a store: id, name, trigger in plain English, next run, and state (scheduled,
-paused, or broken: its task or trigger cannot be restored here, with the reason).
+Lists the jobs of a store: id, name, trigger in plain English, next run, the outcome of its
+last run, and state (scheduled, paused, or broken: its task or trigger cannot be restored here,
+with the reason).
 
 ${STORE_HELP}`;
+
+const ACTION_HELP: Record<string, string> = {
+  pause: 'Pauses the job with this id.',
+  resume: 'Resumes the job with this id.',
+  remove: 'Removes the job with this id.',
+  run: `Runs the job with this id once now, outside its schedule. The run is queued in the store:
+a scheduler process that has the job's task takes it (exactly one, on a shared store) and runs
+it within its poll interval; "tickwork runs <id>" then shows it. A paused job is refused.`,
+};
 
 function actionHelp(action: string): string {
   return `Usage: tickwork ${action} <id> --store URL [--json]
 
-${action[0].toUpperCase()}${action.slice(1)}s the job with this id.
+${ACTION_HELP[action]}
 
 ${STORE_HELP}`;
 }
+
+const RUNS_HELP = `Usage: tickwork runs [id] --store URL [--limit 20] [--outcome error[,timeout...]] [--json]
+
+Lists the run history of a store (or of one job), newest first: when it finished, the job, the
+outcome, the attempt, the fire time it was for, how long it took, and its error.
+
+  --limit N        how many runs (default 20, at most 10000)
+  --outcome LIST   only these outcomes, comma-separated: ${RUN_OUTCOMES.join(', ')}
+${STORE_HELP}`;
 
 const DASHBOARD_HELP = `Usage: tickwork dashboard --store URL [--port 8080] [--host 127.0.0.1] [--read-only]
 
@@ -110,8 +140,8 @@ function jobState(job: Job): string {
   return job.nextRunTime === null ? 'paused' : 'scheduled';
 }
 
-function jobRow(job: Job): Record<string, unknown> {
-  return {
+function jobRow(job: Job, last?: JobRun | null): Record<string, unknown> {
+  const row: Record<string, unknown> = {
     id: job.id,
     name: job.name,
     trigger: describeTrigger(job.trigger),
@@ -119,6 +149,30 @@ function jobRow(job: Job): Record<string, unknown> {
     state: jobState(job),
     broken: job.broken,
   };
+  if (last !== undefined) row.lastRun = last === null ? null : runRow(last);
+  return row;
+}
+
+function runRow(run: JobRun): Record<string, unknown> {
+  return {
+    jobId: run.jobId,
+    jobName: run.jobName,
+    outcome: run.outcome,
+    attempt: run.attempt,
+    scheduledRunTime: run.scheduledRunTime.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.startedAt === null ? null : run.finishedAt.getTime() - run.startedAt.getTime(),
+    error: run.error,
+    retval: run.retval,
+    schedulerId: run.schedulerId,
+  };
+}
+
+function duration(run: JobRun): string {
+  if (run.startedAt === null) return '-';
+  const ms = run.finishedAt.getTime() - run.startedAt.getTime();
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
 
 /** Pads the cells of `rows` into columns. */
@@ -151,23 +205,101 @@ async function jobs(args: string[], io: Io): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`jobs takes no arguments, got ${positionals.join(' ')}`);
-  const list = await withStore(values, (scheduler) => scheduler.getJobs());
+  const { list, last } = await withStore(values, async (scheduler) => {
+    const list = await scheduler.getJobs();
+    return { list, last: await latestRuns(scheduler, list) };
+  });
   if (values.json) {
-    io.out(`${JSON.stringify({ jobs: list.map(jobRow) }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ jobs: list.map((j) => jobRow(j, last.get(j) ?? null)) }, null, 2)}\n`);
     return 0;
   }
   if (list.length === 0) {
     io.out('(no jobs)\n');
     return 0;
   }
-  const rows = [['id', 'name', 'trigger', 'next run', 'state']];
+  const rows = [['id', 'name', 'trigger', 'next run', 'last run', 'state']];
   for (const job of list) {
     const state = job.broken === null ? jobState(job) : `broken: ${job.broken}`;
     const next = job.nextRunTime?.toISOString() ?? '-';
-    rows.push([job.id, job.name, describeTrigger(job.trigger), next, state].map(printable));
+    const run = last.get(job);
+    const lastRun = run === undefined ? '-' : `${run.outcome} ${run.finishedAt.toISOString()}`;
+    rows.push([job.id, job.name, describeTrigger(job.trigger), next, lastRun, state].map(printable));
   }
   const [header, ...body] = table(rows).split('\n');
   io.out(`${bold(io, header)}\n${body.join('\n')}\n`);
+  return 0;
+}
+
+async function runs(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...STORE_OPTIONS,
+      limit: { type: 'string', default: '20' },
+      outcome: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    io.out(RUNS_HELP);
+    return 0;
+  }
+  if (positionals.length > 1)
+    throw new UsageError(`runs takes at most one job id, got ${positionals.length}`);
+  if (!/^\d+$/.test(values.limit) || Number(values.limit) < 1 || Number(values.limit) > 10_000) {
+    throw new UsageError(`--limit takes a whole number from 1 to 10000, got "${values.limit}"`);
+  }
+  let outcome: JobRunOutcome[] | undefined;
+  if (values.outcome !== undefined) {
+    outcome = values.outcome.split(',').map((o) => o.trim()) as JobRunOutcome[];
+    const unknown = outcome.find((o) => !RUN_OUTCOMES.includes(o));
+    if (unknown !== undefined) {
+      throw new UsageError(`unknown outcome "${unknown}" in --outcome; outcomes: ${RUN_OUTCOMES.join(', ')}`);
+    }
+  }
+  const [jobId] = positionals;
+  const list = await withStore(values, (scheduler) =>
+    scheduler.getRuns({ jobId, outcome, limit: Number(values.limit) }),
+  );
+  if (values.json) {
+    io.out(`${JSON.stringify({ runs: list.map(runRow) }, null, 2)}\n`);
+    return 0;
+  }
+  if (list.length === 0) {
+    io.out('(no runs)\n');
+    return 0;
+  }
+  const rows = [['finished', 'job', 'outcome', 'attempt', 'for', 'took', 'error']];
+  for (const run of list) {
+    const error = run.error === null ? '' : `${run.error.name}: ${run.error.message}`.split('\n')[0];
+    rows.push(
+      [
+        run.finishedAt.toISOString(),
+        run.jobId,
+        run.outcome,
+        String(run.attempt),
+        run.scheduledRunTime.toISOString(),
+        duration(run),
+        error,
+      ].map(printable),
+    );
+  }
+  const [header, ...body] = table(rows).split('\n');
+  io.out(`${bold(io, header)}\n${body.join('\n')}\n`);
+  return 0;
+}
+
+async function runNow(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: STORE_OPTIONS });
+  if (values.help) {
+    io.out(actionHelp('run'));
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`run takes one job id, got ${positionals.length}`);
+  const [id] = positionals;
+  const runTime = await withStore(values, (scheduler) => scheduler.runJob(id));
+  if (values.json) io.out(`${JSON.stringify({ queued: { id, scheduledRunTime: runTime.toISOString() } })}\n`);
+  else io.out(`${printable(id)}: run queued for ${runTime.toISOString()}; a process with its task runs it\n`);
   return 0;
 }
 
@@ -340,6 +472,10 @@ export async function main(args: string[], io: Io, signal?: AbortSignal): Promis
       case 'resume':
       case 'remove':
         return await jobAction(command, rest, io);
+      case 'run':
+        return await runNow(rest, io);
+      case 'runs':
+        return await runs(rest, io);
       case 'dashboard':
         return await dashboard(rest, io, signal);
       case undefined:

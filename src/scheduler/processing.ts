@@ -363,7 +363,11 @@ export class RunLoop {
           finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
           continue;
         }
-        const result = this.#submit(job, alias, [runTime], attempt);
+        // Attempt 1 here is a run asked for with `runJob`: it runs however late it is taken (the
+        // processes may have been down), since the grace time is there for fire times.
+        const run = attempt === 1 ? job.clone() : job;
+        if (attempt === 1) run.misfireGraceTime = null;
+        const result = this.#submit(run, alias, [runTime], attempt);
         if (result === 'max_instances') {
           finished.push(...this.ctx.unstartedRuns(job, [{ runTime, attempt, outcome: 'max_instances' }]));
         } else if (result === 'failed') {

@@ -14,6 +14,7 @@ import { BackgroundScheduler, type JobStore, registerTask } from '../../src/inde
 import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { makeStore, type StoreConfig } from '../helpers/store-config.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -99,10 +100,10 @@ describe.concurrent('tickwork store commands', () => {
       it('lists, pauses, resumes and removes jobs, with JSON and exit codes', async () => {
         const list = await run(['jobs', ...setup.args]);
         expect(list.code).toBe(0);
-        expect(list.out).toMatch(/^id +name +trigger +next run +state\n/);
+        expect(list.out).toMatch(/^id +name +trigger +next run +last run +state\n/);
         expect(list.out).toContain('Nightly\\u001b[2J report');
         expect(list.out).toMatch(
-          /nightly +\S.*at 02:00 every day +\d{4}-\d\d-\d\dT02:00:00\.000Z +scheduled/,
+          /nightly +\S.*at 02:00 every day +\d{4}-\d\d-\d\dT02:00:00\.000Z +- +scheduled/,
         );
 
         const paused = await run(['pause', 'nightly', ...setup.args, '--json']);
@@ -128,6 +129,59 @@ describe.concurrent('tickwork store commands', () => {
         const missing = await run(['pause', 'nope', ...setup.args]);
         expect(missing.code).toBe(1);
         expect(missing.err).toMatch(/nope/);
+      }, 60_000);
+
+      it('run queues a run that exactly one of two worker processes runs; runs and jobs show it', async () => {
+        const executed: string[] = [];
+        const workers = ['worker-1', 'worker-2'].map(
+          (schedulerId) =>
+            new BackgroundScheduler({
+              timezone: 'UTC',
+              daemon: true,
+              schedulerId,
+              logger: false,
+              jobstores: { default: makeStore(setup.config) },
+            }),
+        );
+        for (const w of workers) {
+          w.on('job_executed', (e) => executed.push(`${e.schedulerId} ${e.jobId} ${e.attempt}`));
+          await w.start();
+        }
+        try {
+          const queued = await run(['run', 'nightly', ...setup.args, '--json']);
+          expect(queued.code, queued.err).toBe(0);
+          const { scheduledRunTime } = JSON.parse(queued.out).queued;
+          const history = async () =>
+            JSON.parse((await run(['runs', 'nightly', ...setup.args, '--json'])).out);
+          await waitFor(async () => (await history()).runs.length > 0, 'the run in the history', 20_000);
+          expect((await history()).runs).toEqual([
+            expect.objectContaining({ jobId: 'nightly', outcome: 'success', attempt: 1, scheduledRunTime }),
+          ]);
+          expect(executed).toHaveLength(1);
+          expect(executed[0]).toMatch(/^worker-[12] nightly 1$/);
+
+          const table = await run(['runs', ...setup.args]);
+          expect(table.out).toMatch(/^finished +job +outcome +attempt +for +took +error\n/);
+          expect(table.out).toMatch(/\d{4}-\S+Z +nightly +success +1 /);
+          expect((await run(['runs', ...setup.args, '--outcome', 'error'])).out).toBe('(no runs)\n');
+          const jobs = await run(['jobs', ...setup.args]);
+          expect(jobs.out).toMatch(/^id +name +trigger +next run +last run +state\n/);
+          expect(jobs.out).toMatch(/nightly .* success \d{4}-\S+Z +scheduled/);
+          const listed = JSON.parse((await run(['jobs', ...setup.args, '--json'])).out).jobs;
+          expect(listed.find((j: { id: string }) => j.id === 'nightly').lastRun).toMatchObject({
+            outcome: 'success',
+            scheduledRunTime,
+          });
+
+          const unknown = await run(['runs', ...setup.args, '--outcome', 'fine']);
+          expect(unknown.code).toBe(2);
+          expect(unknown.err).toMatch(/unknown outcome "fine" in --outcome/);
+          const missing = await run(['run', 'nope', ...setup.args]);
+          expect(missing.code).toBe(1);
+          expect(missing.err).toMatch(/No job by the id of "nope"/);
+        } finally {
+          for (const w of workers) await w.shutdown();
+        }
       }, 60_000);
 
       it('shows the jobs as broken in a process without their task', () => {
