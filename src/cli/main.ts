@@ -132,7 +132,7 @@ only, whatever --host says.
 
   --port N       the port (default 8080; 0 picks a free one)
   --host HOST    the address to listen on (default 127.0.0.1)
-  --read-only    no pause, resume or remove
+  --read-only    no pause, resume, run or remove
 ${STORE_HELP}`;
 
 function jobState(job: Job): string {

@@ -19,7 +19,7 @@ export const INDEX_HTML = `<!doctype html>
 <script src="__BASE__app.js" defer></script>
 </head>
 <body>
-<header><a href="#/" class="brand">tickwork</a><span id="status" role="status"></span></header>
+<header><a href="#/" class="brand">tickwork</a><nav><a href="#/" id="nav-jobs">Jobs</a> <a href="#/runs" id="nav-runs">Runs</a></nav><span id="status" role="status"></span></header>
 <main id="main"></main>
 </body>
 </html>
@@ -45,14 +45,22 @@ button { font: inherit; padding: .2rem .6rem; border: 1px solid var(--line); bor
 button.danger { color: var(--bad); border-color: var(--bad); }
 .badge { font-size: .75rem; padding: .05rem .4rem; border-radius: 999px; border: 1px solid var(--line); }
 .badge.paused { color: var(--muted); }
-.badge.broken { color: var(--bad); border-color: var(--bad); }
+.badge.broken, .badge.error, .badge.timeout, .badge.abandoned { color: var(--bad); border-color: var(--bad); }
+.badge.success { color: #15803d; border-color: #15803d; }
+.badge.missed, .badge.max_instances { color: #b45309; border-color: #b45309; }
+nav a { margin-right: .6rem; }
+nav a.current { font-weight: 600; color: inherit; text-decoration: none; }
+details summary { cursor: pointer; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; }
 dt { color: var(--muted); }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; }
 .error { color: var(--bad); }
 `;
 
-/** The script: a jobs table with a filter, a job page, actions; it refreshes every 2 s. */
+/**
+ * The script: a jobs table with a filter, a job page (next runs, recent history), a runs page
+ * (failures first), actions; it refreshes every 2 s, keeping the filters.
+ */
 export const APP_JS = `'use strict';
 (() => {
   const meta = (name) => document.querySelector('meta[name="' + name + '"]').content;
@@ -61,7 +69,9 @@ export const APP_JS = `'use strict';
   const readOnly = meta('tickwork-read-only') === 'true';
   const main = document.getElementById('main');
   const status = document.getElementById('status');
-  const state = { filter: '', show: 'all' };
+  const state = { filter: '', show: 'all', outcome: '' };
+  const FAILURES = ['error', 'timeout', 'abandoned', 'missed', 'max_instances'];
+  const openStacks = new Set();
   const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
   function el(tag, attrs, ...children) {
@@ -120,7 +130,7 @@ export const APP_JS = `'use strict';
     }
     try {
       await call(action === 'remove' ? 'DELETE' : 'POST', jobPath(job, action === 'remove' ? null : action));
-      status.textContent = action + ': ' + job.id;
+      status.textContent = (action === 'run' ? 'run queued' : action) + ': ' + job.id;
       render();
     } catch (error) {
       removing.delete(job.id);
@@ -135,6 +145,8 @@ export const APP_JS = `'use strict';
         ? el('button', { onclick: () => act(job, 'resume'), 'data-action': 'resume' }, 'Resume')
         : el('button', { onclick: () => act(job, 'pause'), 'data-action': 'pause' }, 'Pause'),
       ' ',
+      job.paused ? null : el('button', { onclick: () => act(job, 'run'), 'data-action': 'run', title: 'Run once now, outside the schedule' }, 'Run now'),
+      job.paused ? null : ' ',
       el('button', { class: 'danger', onclick: () => act(job, 'remove'), 'data-action': 'remove' }, 'Remove'));
   }
 
@@ -143,6 +155,42 @@ export const APP_JS = `'use strict';
       job.paused ? el('span', { class: 'badge paused' }, 'paused') : null,
       job.broken ? el('span', { class: 'badge broken', title: job.broken }, 'broken') : null,
     ];
+  }
+
+  function outcomeBadge(outcome) {
+    return el('span', { class: 'badge ' + outcome, 'data-outcome': outcome }, outcome.replace('_', ' '));
+  }
+
+  function duration(run) {
+    if (run.durationMs === null) return el('span', { class: 'muted' }, '—');
+    const ms = run.durationMs;
+    return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + ' s';
+  }
+
+  function errorCell(run) {
+    if (!run.error) return null;
+    const head = run.error.name + ': ' + run.error.message;
+    if (!run.error.stack) return el('span', { class: 'error' }, head);
+    // Stays open across refreshes.
+    const key = run.jobstore + ' ' + run.jobId + ' ' + run.scheduledRunTime + ' ' + run.attempt;
+    const details = el('details', {}, el('summary', { class: 'error' }, head), el('pre', {}, run.error.stack));
+    details.open = openStacks.has(key);
+    details.addEventListener('toggle', () => { if (details.open) openStacks.add(key); else openStacks.delete(key); });
+    return details;
+  }
+
+  function runsTable(runs, withJob, zone) {
+    const head = ['finished', ...(withJob ? ['job'] : []), 'outcome', 'attempt', 'for', 'took', 'error'];
+    return el('table', { id: 'runs' },
+      el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))),
+      el('tbody', {}, ...runs.map((run) => el('tr', { 'data-outcome': run.outcome },
+        el('td', { class: 'time' }, timeCell(run.finishedAt, zone)),
+        withJob ? el('td', {}, el('a', { href: '#/job/' + encodeURIComponent(run.jobId) }, run.jobId)) : null,
+        el('td', {}, outcomeBadge(run.outcome)),
+        el('td', {}, String(run.attempt)),
+        el('td', { class: 'time' }, timeCell(run.scheduledRunTime, zone)),
+        el('td', {}, duration(run)),
+        el('td', {}, errorCell(run))))));
   }
 
   function matches(job) {
@@ -158,10 +206,12 @@ export const APP_JS = `'use strict';
   function jobsToolbar() {
     if (toolbar !== null) return toolbar;
     const search = el('input', { type: 'search', placeholder: 'Filter by id, name, trigger', 'aria-label': 'Filter jobs', id: 'filter' });
+    search.value = state.filter;
     search.addEventListener('input', () => { state.filter = search.value; render(); });
     const show = el('select', { 'aria-label': 'Show', id: 'show' },
       el('option', { value: 'all' }, 'all jobs'), el('option', { value: 'scheduled' }, 'scheduled'),
       el('option', { value: 'paused' }, 'paused'), el('option', { value: 'broken' }, 'broken'));
+    show.value = state.show;
     show.addEventListener('change', () => { state.show = show.value; render(); });
     toolbar = el('div', { class: 'toolbar' }, search, show, el('span', { id: 'count', class: 'muted' }));
     return toolbar;
@@ -177,9 +227,11 @@ export const APP_JS = `'use strict';
       el('td', {}, job.name),
       el('td', {}, job.description),
       el('td', { class: 'time' }, timeCell(job.nextRunTime, job.timezone)),
+      el('td', { class: 'last-run' }, job.lastRun ? outcomeBadge(job.lastRun.outcome) : el('span', { class: 'muted' }, '—'),
+        job.lastRun ? el('br') : null, job.lastRun ? el('small', { class: 'muted', title: job.lastRun.finishedAt }, formatIn(job.lastRun.finishedAt, viewerZone)) : null),
       el('td', {}, actions(job))));
     const table = el('table', { id: 'jobs' },
-      el('thead', {}, el('tr', {}, el('th', {}, 'id'), el('th', {}, 'name'), el('th', {}, 'trigger'), el('th', {}, 'next run'), el('th', {}, ''))),
+      el('thead', {}, el('tr', {}, el('th', {}, 'id'), el('th', {}, 'name'), el('th', {}, 'trigger'), el('th', {}, 'next run'), el('th', {}, 'last run'), el('th', {}, ''))),
       el('tbody', {}, ...rows));
     if (!main.contains(bar)) main.replaceChildren(bar);
     const old = document.getElementById('jobs');
@@ -206,7 +258,37 @@ export const APP_JS = `'use strict';
       el('h2', {}, 'Next runs'),
       job.nextRunTimes.length === 0
         ? el('p', { class: 'muted' }, job.paused ? 'Paused.' : 'No runs left.')
-        : el('ol', { id: 'next-runs' }, ...job.nextRunTimes.map((t) => el('li', {}, timeCell(t, job.timezone)))));
+        : el('ol', { id: 'next-runs' }, ...job.nextRunTimes.map((t) => el('li', {}, timeCell(t, job.timezone)))),
+      el('h2', {}, 'Recent runs'),
+      job.runs.length === 0 ? el('p', { class: 'muted', id: 'no-runs' }, 'No runs recorded.') : runsTable(job.runs, false, job.timezone));
+  }
+
+  let runsBar = null;
+  function runsToolbar() {
+    if (runsBar !== null) return runsBar;
+    const pick = el('select', { 'aria-label': 'Outcome', id: 'outcome' },
+      el('option', { value: '' }, 'all runs, failures first'),
+      el('option', { value: FAILURES.join(',') }, 'failures only'),
+      ...['success', ...FAILURES].map((o) => el('option', { value: o }, o.replace('_', ' '))));
+    pick.value = state.outcome;
+    pick.addEventListener('change', () => { state.outcome = pick.value; render(); });
+    runsBar = el('div', { class: 'toolbar' }, pick, el('span', { id: 'runs-count', class: 'muted' }));
+    return runsBar;
+  }
+
+  async function renderRuns() {
+    toolbar = null;
+    const query = 'runs?limit=500' + (state.outcome ? '&outcome=' + encodeURIComponent(state.outcome) : '');
+    const { runs } = await call('GET', query);
+    // Failures first, each group newest first.
+    const failed = runs.filter((r) => r.outcome !== 'success');
+    const ordered = failed.concat(runs.filter((r) => r.outcome === 'success'));
+    const bar = runsToolbar();
+    bar.querySelector('#runs-count').textContent = runs.length + ' runs, ' + failed.length + ' not successful';
+    const table = runsTable(ordered, true, null);
+    if (!main.contains(bar)) main.replaceChildren(el('h1', {}, 'Runs'), bar);
+    const old = document.getElementById('runs');
+    if (old) old.replaceWith(table); else main.append(table);
   }
 
   let rendering = false;
@@ -216,8 +298,11 @@ export const APP_JS = `'use strict';
     try {
       const hash = location.hash;
       const id = hash.startsWith('#/job/') ? decodeURIComponent(hash.slice(6)) : null;
-      if (id !== null && !removing.has(id)) await renderJob(id);
-      else await renderJobs();
+      document.getElementById('nav-jobs').className = hash === '#/runs' ? '' : 'current';
+      document.getElementById('nav-runs').className = hash === '#/runs' ? 'current' : '';
+      if (hash === '#/runs') await renderRuns();
+      else if (id !== null && !removing.has(id)) { runsBar = null; await renderJob(id); }
+      else { runsBar = null; await renderJobs(); }
       status.textContent = status.textContent.startsWith('refresh failed') ? '' : status.textContent;
     } catch (error) {
       status.textContent = 'refresh failed: ' + error.message;
@@ -226,7 +311,7 @@ export const APP_JS = `'use strict';
     }
   }
 
-  window.addEventListener('hashchange', () => { toolbar = null; render(); });
+  window.addEventListener('hashchange', () => { toolbar = null; runsBar = null; render(); });
   setInterval(render, 2000);
   render();
 })();

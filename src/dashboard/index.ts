@@ -4,8 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeValue } from '../describe.js';
-import { JobLookupError } from '../errors.js';
+import { JobLookupError, JobPausedError } from '../errors.js';
 import type { Job } from '../job.js';
+import { type JobRun, type JobRunOutcome, latestRuns, RUN_OUTCOMES } from '../runs.js';
 import type { Scheduler } from '../scheduler/base.js';
 import { describeTrigger } from '../triggers/english.js';
 import { APP_JS, INDEX_HTML, STYLE_CSS } from './assets.js';
@@ -20,8 +21,36 @@ export interface DashboardOptions {
    * served (others get 403); with it, every request it accepts is served, from any address.
    */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
-  /** No pause, resume or remove: the page and the API only read. Default false. */
+  /** No pause, resume, run now or remove: the page and the API only read. Default false. */
   readOnly?: boolean;
+}
+
+/** The `getRuns` query of `GET runs?jobId=&jobstore=&outcome=error,timeout&limit=100`. */
+function runQuery(params: URLSearchParams) {
+  const jobId = params.get('jobId') ?? undefined;
+  const jobstore = params.get('jobstore') ?? undefined;
+  const outcomeText = params.get('outcome');
+  let outcome: JobRunOutcome[] | undefined;
+  if (outcomeText !== null && outcomeText !== '') {
+    outcome = outcomeText.split(',') as JobRunOutcome[];
+    const unknown = outcome.find((o) => !RUN_OUTCOMES.includes(o));
+    if (unknown !== undefined) {
+      throw new ApiError(
+        400,
+        'bad_request',
+        `Unknown outcome ${JSON.stringify(unknown)}; outcomes: ${RUN_OUTCOMES.join(', ')}`,
+      );
+    }
+  }
+  const limitText = params.get('limit') ?? String(DEFAULT_RUNS);
+  if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 10_000) {
+    throw new ApiError(
+      400,
+      'bad_request',
+      `limit must be a whole number from 1 to 10000, got ${JSON.stringify(limitText)}`,
+    );
+  }
+  return { jobId, jobstore, outcome, limit: Number(limitText) };
 }
 
 /** A `(req, res, next?)` handler: `http.createServer(handler)` or `app.use('/jobs', handler)`. */
@@ -43,6 +72,10 @@ class ApiError extends Error {
 }
 
 const MAX_NEXT_RUNS = 10;
+/** Runs on a job's page. */
+const JOB_PAGE_RUNS = 20;
+/** Runs `GET runs` returns unless told (at most `getRuns` allows). */
+const DEFAULT_RUNS = 100;
 
 function checkOptions(
   options: DashboardOptions,
@@ -65,8 +98,26 @@ function checkOptions(
   return { basePath, authorize, readOnly };
 }
 
+/** A run as the API shows it. */
+function runJSON(run: JobRun): Record<string, unknown> {
+  return {
+    jobId: run.jobId,
+    jobName: run.jobName,
+    jobstore: run.jobstore,
+    outcome: run.outcome,
+    attempt: run.attempt,
+    scheduledRunTime: run.scheduledRunTime.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.startedAt === null ? null : run.finishedAt.getTime() - run.startedAt.getTime(),
+    error: run.error,
+    retval: run.retval,
+    schedulerId: run.schedulerId,
+  };
+}
+
 /** The job as the API shows it. */
-function jobJSON(job: Job, detail: boolean): Record<string, unknown> {
+function jobJSON(job: Job, detail: boolean, lastRun?: JobRun | null): Record<string, unknown> {
   const json: Record<string, unknown> = {
     id: job.id,
     name: job.name,
@@ -80,6 +131,10 @@ function jobJSON(job: Job, detail: boolean): Record<string, unknown> {
     executor: job.executor,
     task: job.taskRef,
   };
+  if (lastRun !== undefined) {
+    json.lastRun =
+      lastRun === null ? null : { outcome: lastRun.outcome, finishedAt: lastRun.finishedAt.toISOString() };
+  }
   if (detail) {
     json.args = job.args;
     json.misfireGraceTime = job.misfireGraceTime;
@@ -114,10 +169,17 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (method === 'GET' && route === 'jobs') {
       const jobs = await scheduler.getJobs();
-      sendJSON(res, 200, { jobs: jobs.map((j) => jobJSON(j, false)) });
+      const last = await latestRuns(scheduler, jobs);
+      sendJSON(res, 200, { jobs: jobs.map((j) => jobJSON(j, false, last.get(j) ?? null)) });
       return;
     }
-    const match = /^jobs\/([^/]+)(?:\/(pause|resume))?$/.exec(route);
+    if (method === 'GET' && route === 'runs') {
+      const runs = await scheduler.getRuns(runQuery(url.searchParams));
+      sendJSON(res, 200, { runs: runs.map(runJSON) });
+      return;
+    }
+    if (route === 'runs') throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on runs`);
+    const match = /^jobs\/([^/]+)(?:\/(pause|resume|run))?$/.exec(route);
     if (match === null) throw new ApiError(404, 'not_found', `No API route ${method} ${route}`);
     const id = decodeURIComponent(match[1]);
     const jobstore = url.searchParams.get('jobstore') ?? undefined;
@@ -125,7 +187,8 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
     if (method === 'GET' && action === undefined) {
       const job = await scheduler.getJob(id, jobstore);
       if (job === null) throw new ApiError(404, 'job_not_found', `No job with id ${JSON.stringify(id)}`);
-      sendJSON(res, 200, { job: jobJSON(job, true) });
+      const runs = await scheduler.getRuns({ jobId: id, jobstore: job.jobstore, limit: JOB_PAGE_RUNS });
+      sendJSON(res, 200, { job: { ...jobJSON(job, true, runs[0] ?? null), runs: runs.map(runJSON) } });
       return;
     }
     const changes =
@@ -135,7 +198,10 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
     if (!isSameOrigin(req))
       throw new ApiError(403, 'cross_origin', 'Cross-origin requests may not change jobs');
     if (!hasCsrfToken(req, csrf)) throw new ApiError(403, 'csrf', 'Missing or wrong x-tickwork-csrf header');
-    if (action === 'pause')
+    if (action === 'run') {
+      const runTime = await scheduler.runJob(id, jobstore);
+      sendJSON(res, 200, { queued: { id, scheduledRunTime: runTime.toISOString() } });
+    } else if (action === 'pause')
       sendJSON(res, 200, { job: jobJSON(await scheduler.pauseJob(id, jobstore), false) });
     else if (action === 'resume') {
       const job = await scheduler.resumeJob(id, jobstore);
@@ -194,6 +260,11 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
         sendJSON(res, error.status, { error: { code: error.code, message: error.message } });
       } else if (error instanceof JobLookupError) {
         sendJSON(res, 404, { error: { code: 'job_not_found', message: error.message } });
+      } else if (error instanceof JobPausedError) {
+        sendJSON(res, 409, { error: { code: 'job_paused', message: error.message } });
+      } else if (error instanceof TypeError || error instanceof RangeError) {
+        // A wrong value in the request: an unknown store, a job that cannot be resumed here.
+        sendJSON(res, 400, { error: { code: 'bad_request', message: error.message } });
       } else {
         sendJSON(res, 500, {
           error: { code: 'internal', message: error instanceof Error ? error.message : String(error) },

@@ -184,6 +184,58 @@ describe.concurrent('tickwork store commands', () => {
         }
       }, 60_000);
 
+      it('tickwork dashboard on the store: jobs, a job page, run now and the runs', async () => {
+        const worker = new BackgroundScheduler({
+          timezone: 'UTC',
+          daemon: true,
+          schedulerId: 'dashboard-worker',
+          logger: false,
+          jobstores: { default: makeStore(setup.config) },
+        });
+        await worker.start();
+        const stop = new AbortController();
+        let out = '';
+        const done = main(
+          ['dashboard', ...setup.args, '--port', '0'],
+          { out: (t) => (out += t), err: (t) => (out += t), color: false },
+          stop.signal,
+        );
+        try {
+          await waitFor(() => out.includes('http://'), 'the dashboard to listen', 20_000);
+          const url = /http:\/\/\S+\//.exec(out)?.[0] as string;
+          const page = await (await fetch(url)).text();
+          const csrf = /name="tickwork-csrf" content="([^"]+)"/.exec(page)?.[1] ?? '';
+          const api = async (path: string, init?: RequestInit) =>
+            (await fetch(`${url}api/${path}`, init)).json();
+          const { jobs } = await api('jobs');
+          expect(jobs.map((j: { id: string }) => j.id)).toContain('nightly');
+          const before = (await api('runs?jobId=nightly')).runs.length;
+          const { job } = await api('jobs/nightly');
+          expect(job).toMatchObject({ id: 'nightly', description: 'at 02:00 every day' });
+          expect(job.nextRunTimes).toHaveLength(10);
+          const { queued } = await api('jobs/nightly/run', {
+            method: 'POST',
+            headers: { 'x-tickwork-csrf': csrf },
+          });
+          await waitFor(
+            async () => (await api('runs?jobId=nightly')).runs.length > before,
+            'the run in the history',
+            20_000,
+          );
+          const { runs } = await api('runs?jobId=nightly&limit=1');
+          expect(runs[0]).toMatchObject({
+            outcome: 'success',
+            scheduledRunTime: queued.scheduledRunTime,
+            schedulerId: 'dashboard-worker',
+          });
+          expect((await api('jobs/nightly')).job.runs[0].scheduledRunTime).toBe(queued.scheduledRunTime);
+        } finally {
+          stop.abort();
+          expect(await done).toBe(0);
+          await worker.shutdown();
+        }
+      }, 60_000);
+
       it('shows the jobs as broken in a process without their task', () => {
         const r = spawnSync(
           process.execPath,

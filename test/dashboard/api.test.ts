@@ -1,6 +1,6 @@
 /**
  * The dashboard's JSON API and its defences, over real HTTP on loopback: jobs and a job, pause,
- * resume and remove with the CSRF token, the same error shape everywhere, read-only mode, the
+ * resume, run now and remove with the CSRF token, the run history, the same error shape everywhere, read-only mode, the
  * loopback rule and `authorize`, and mounting in Express and Fastify.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,11 +9,14 @@ import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackgroundScheduler, createDashboard, type DashboardOptions } from '../../src/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The API's response bodies, loosely. */
 interface Body {
   jobs: Array<Record<string, unknown>>;
-  job: Record<string, unknown>;
+  job: Record<string, unknown> & { runs: Array<Record<string, unknown>> };
+  runs: Array<Record<string, unknown>>;
+  queued: { id: string; scheduledRunTime: string };
   error: { code: string; message: string };
   removed: string;
 }
@@ -102,6 +105,64 @@ describe('dashboard API', () => {
     expect(await scheduler.getJob('nightly')).toBeNull();
   });
 
+  it("runs a job now and answers its runs: filtered, on the job, and as each job's last run", async () => {
+    const { url, csrf } = await dashboard();
+    const headers = { 'x-tickwork-csrf': csrf };
+    expect((await fetch(`${url}api/jobs/nightly/run`, { method: 'POST' })).status).toBe(403);
+    const queued = await fetch(`${url}api/jobs/nightly/run`, { method: 'POST', headers });
+    expect(queued.status).toBe(200);
+    const { scheduledRunTime } = (await body(queued)).queued;
+    // The scheduler is paused: the run waits for it.
+    expect((await body(await fetch(`${url}api/runs`))).runs).toEqual([]);
+    scheduler.resume();
+    await waitFor(async () => (await scheduler.getRuns()).length === 1, 'the run in the history');
+
+    const { runs } = await body(await fetch(`${url}api/runs`));
+    expect(runs).toEqual([
+      expect.objectContaining({
+        jobId: 'nightly',
+        outcome: 'success',
+        attempt: 1,
+        scheduledRunTime,
+        error: null,
+      }),
+    ]);
+    expect(typeof runs[0].durationMs).toBe('number');
+    expect((await body(await fetch(`${url}api/runs?outcome=error,timeout`))).runs).toEqual([]);
+    expect((await body(await fetch(`${url}api/runs?jobId=poll`))).runs).toEqual([]);
+    expect((await body(await fetch(`${url}api/runs?jobId=nightly&limit=1`))).runs).toHaveLength(1);
+    const { job } = await body(await fetch(`${url}api/jobs/nightly`));
+    expect(job.runs.map((r) => r.scheduledRunTime)).toEqual([scheduledRunTime]);
+    expect(job.lastRun).toMatchObject({ outcome: 'success' });
+    const { jobs } = await body(await fetch(`${url}api/jobs`));
+    expect(jobs.map((j) => [j.id, (j.lastRun as { outcome: string } | null)?.outcome ?? null])).toEqual([
+      ['poll', null],
+      ['nightly', 'success'],
+    ]);
+
+    const badOutcome = await fetch(`${url}api/runs?outcome=fine`);
+    expect(badOutcome.status).toBe(400);
+    expect((await body(badOutcome)).error).toEqual({
+      code: 'bad_request',
+      message: 'Unknown outcome "fine"; outcomes: success, error, timeout, missed, max_instances, abandoned',
+    });
+    expect((await body(await fetch(`${url}api/runs?limit=0`))).error.code).toBe('bad_request');
+    const badStore = await fetch(`${url}api/runs?jobstore=elsewhere`);
+    expect(badStore.status).toBe(400);
+    expect((await body(badStore)).error.message).toMatch(/Expected jobstore to be one of "default"/);
+    expect((await fetch(`${url}api/runs`, { method: 'POST', headers })).status).toBe(405);
+
+    await scheduler.pauseJob('poll');
+    const paused = await fetch(`${url}api/jobs/poll/run`, { method: 'POST', headers });
+    expect(paused.status).toBe(409);
+    expect((await body(paused)).error).toEqual({
+      code: 'job_paused',
+      message: 'Job "poll" is paused: resume it before running it',
+    });
+    const missing = await fetch(`${url}api/jobs/nope/run`, { method: 'POST', headers });
+    expect(missing.status).toBe(404);
+  });
+
   it('refuses state changes by GET and from another origin', async () => {
     const { url, csrf } = await dashboard();
     expect((await fetch(`${url}api/jobs/nightly/pause`)).status).toBe(405);
@@ -140,6 +201,13 @@ describe('dashboard API', () => {
     });
     expect(response.status).toBe(403);
     expect((await body(response)).error.code).toBe('read_only');
+    const run = await fetch(`${url}api/jobs/nightly/run`, {
+      method: 'POST',
+      headers: { 'x-tickwork-csrf': csrf },
+    });
+    expect(run.status).toBe(403);
+    expect((await body(run)).error.code).toBe('read_only');
+    expect((await body(await fetch(`${url}api/runs`))).runs).toEqual([]);
   });
 
   it('serves under a base path and redirects the path without its slash', async () => {

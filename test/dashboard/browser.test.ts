@@ -1,8 +1,10 @@
 /**
  * The dashboard in a real browser (headless Chromium driven by playwright-core): 200 jobs in a
  * SQLite store, a filter that survives the page's own refresh, pausing a job from the table, the
- * job page with its next runs in the job's zone and the viewer's, remove with a confirmation, and
- * names that would be markup shown as text. Screenshots go to docs/ when DASHBOARD_SCREENSHOTS=1.
+ * job page with its next runs in the job's zone and the viewer's, remove with a confirmation,
+ * names that would be markup shown as text, "run now" with the run appearing in the job's
+ * history, and the runs page with failures first. Screenshots go to docs/ when
+ * DASHBOARD_SCREENSHOTS=1.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -26,12 +28,17 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tickwork-dashboard-'));
   registerTask('dashboard.report', () => undefined);
+  registerTask('dashboard.fail', () => {
+    throw new RangeError('the <b>ledger</b> does not balance');
+  });
   scheduler = new BackgroundScheduler({
     timezone: 'UTC',
     daemon: true,
+    // The ledger job fails on purpose; the page, not the log, is under test.
+    logger: false,
     jobstores: { default: new SqliteJobStore({ path: join(dir, 'jobs.db') }) },
   });
-  await scheduler.start({ paused: true });
+  await scheduler.start();
   for (let i = 0; i < JOBS; i++) {
     const zone = ['UTC', 'America/New_York', 'Europe/Berlin', 'Asia/Tokyo'][i % 4];
     await scheduler.addJob('dashboard.report', 'cron', {
@@ -44,6 +51,7 @@ beforeAll(async () => {
       args: [{ team: i % 2 === 0 ? 'sales' : 'ops' }],
     });
   }
+  await scheduler.addJob('dashboard.fail', 'cron', { id: 'ledger', name: 'Ledger check', hour: 3 });
   server = createServer(createDashboard(scheduler, { basePath: '/tickwork/' }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tickwork/`;
@@ -81,12 +89,9 @@ describe('dashboard in Chromium', () => {
       if (m.type() === 'error') errors.push(m.text());
     });
     await page.goto(url);
-    await page
-      .locator('#jobs tbody tr')
-      .nth(JOBS - 1)
-      .waitFor();
-    expect(await page.locator('#jobs tbody tr').count()).toBe(JOBS);
-    expect(await page.locator('#count').textContent()).toBe(`${JOBS} of ${JOBS} jobs`);
+    await page.locator('#jobs tbody tr').nth(JOBS).waitFor();
+    expect(await page.locator('#jobs tbody tr').count()).toBe(JOBS + 1);
+    expect(await page.locator('#count').textContent()).toBe(`${JOBS + 1} of ${JOBS + 1} jobs`);
 
     // Markup in a name is text: nothing ran, and the name reads as written.
     const hostile = page.locator('tr[data-job-id="report-007"] td').nth(1);
@@ -128,9 +133,6 @@ describe('dashboard in Chromium', () => {
     expect(first).toContain('America/New_York');
     expect(first).toContain('Europe/Paris');
     expect(job?.nextRunTime).not.toBeNull();
-    if (process.env.DASHBOARD_SCREENSHOTS === '1') {
-      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-job.png') });
-    }
 
     // Remove asks first; dismissing keeps the job, accepting removes it.
     page.once('dialog', (d) => d.dismiss());
@@ -141,6 +143,64 @@ describe('dashboard in Chromium', () => {
     await page.click('button[data-action="remove"]');
     await expect.poll(() => scheduler.getJob('report-013')).toBeNull();
     await page.waitForURL(/#\/$/);
+
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('runs a job now and shows the run in its history, the jobs table and the runs page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 }, timezoneId: 'Asia/Tokyo' });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+
+    // A job that succeeds: run now from its page; the run appears in its recent runs.
+    await page.goto(`${url}#/job/report-020`);
+    await page.locator('#no-runs').waitFor();
+    await page.click('button[data-action="run"]');
+    await page.locator('#runs tbody tr[data-outcome="success"]').waitFor();
+    const history = await scheduler.getRuns({ jobId: 'report-020' });
+    expect(history.map((r) => [r.outcome, r.attempt])).toEqual([['success', 1]]);
+    expect(await page.locator('#runs tbody tr td').nth(2).textContent()).toBe('1');
+
+    // A job that fails: its error shows as text, with its stack, which stays open across refreshes.
+    await page.goto(`${url}#/job/ledger`);
+    await page.locator('#no-runs').waitFor();
+    await page.click('button[data-action="run"]');
+    const summary = page.locator('#runs tbody tr[data-outcome="error"] summary');
+    await summary.waitFor();
+    expect(await summary.textContent()).toBe('RangeError: the <b>ledger</b> does not balance');
+    await summary.click();
+    await page.waitForTimeout(2_500);
+    expect(await page.locator('#runs details[open] pre').textContent()).toContain('does not balance');
+    if (process.env.DASHBOARD_SCREENSHOTS === '1') {
+      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-job.png'), fullPage: true });
+    }
+
+    // The jobs table shows each job's last outcome.
+    await page.goto(url);
+    await page.locator('tr[data-job-id="ledger"] .last-run .badge.error').waitFor();
+    await page.locator('tr[data-job-id="report-020"] .last-run .badge.success').waitFor();
+
+    // The runs page: failures first; the outcome filter survives the refresh.
+    await page.click('#nav-runs');
+    await page.locator('#runs tbody tr').nth(1).waitFor();
+    const outcomes = await page
+      .locator('#runs tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outcome')));
+    expect(outcomes[0]).toBe('error');
+    expect(outcomes.slice(outcomes.indexOf('success')).every((o) => o === 'success')).toBe(true);
+    if (process.env.DASHBOARD_SCREENSHOTS === '1') {
+      await page.screenshot({ path: join(ROOT, 'docs', 'dashboard-runs.png') });
+    }
+    await page.selectOption('#outcome', 'success');
+    await expect.poll(() => page.locator('#runs tbody tr[data-outcome="error"]').count()).toBe(0);
+    await page.waitForTimeout(2_500);
+    expect(await page.inputValue('#outcome')).toBe('success');
+    expect(await page.locator('#runs tbody tr[data-outcome="error"]').count()).toBe(0);
+    expect(await page.locator('#runs tbody tr[data-outcome="success"]').count()).toBeGreaterThan(0);
 
     expect(errors).toEqual([]);
     await page.close();
