@@ -236,7 +236,7 @@ describe.concurrent('tickwork store commands', () => {
         }
       }, 60_000);
 
-      it('shows the jobs as broken in a process without their task', () => {
+      it('shows the jobs as broken in a process without their task, which can still run one', () => {
         const r = spawnSync(
           process.execPath,
           ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'jobs', ...setup.args, '--json'],
@@ -246,6 +246,14 @@ describe.concurrent('tickwork store commands', () => {
         const job = JSON.parse(r.stdout).jobs.find((j: { id: string }) => j.id === 'nightly');
         expect(job).toMatchObject({ id: 'nightly', state: 'broken', trigger: 'at 02:00 every day' });
         expect(job.broken).toMatch(/cli\.report/);
+        // It can still ask for a run, which waits in the store for a process with the task.
+        const queued = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), 'run', 'nightly', ...setup.args, '--json'],
+          { cwd: ROOT, encoding: 'utf8' },
+        );
+        expect(queued.status, queued.stderr).toBe(0);
+        expect(JSON.parse(queued.stdout).queued).toMatchObject({ id: 'nightly' });
       }, 60_000);
     });
   }
