@@ -63,6 +63,12 @@ export interface Executor {
    */
   submitJob(job: Job, runTimes: Date[], attempt?: number): void;
   /**
+   * Optional: refuses (throws or rejects with a `TypeError`) a job this executor cannot run, such
+   * as a plain function for a worker thread. Called by `addJob`, and by `modifyJob` for the job as
+   * changed, before anything is stored.
+   */
+  validateJob?(job: Job): void | Promise<void>;
+  /**
    * True for executors that resolve task names where they run (worker threads): `addJob` then
    * accepts a name that is not registered in this thread, and a wrong one fails at run time.
    */

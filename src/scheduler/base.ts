@@ -819,10 +819,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** The rest of `addJob`: the store's and executor's checks, then the add (or the pending list). */
   async #addPreparedJob({ job, checked, store, runNow }: PreparedJob): Promise<Job> {
     if (store.validateJob !== undefined) await store.validateJob(job);
-    const executor = this.#executors.get(checked.executor) as Executor & {
-      validateJob?(job: Job): void | Promise<void>;
-    };
-    const validated = executor.validateJob?.(job);
+    const validated = this.#executors.get(checked.executor)?.validateJob?.(job);
     if (validated instanceof Promise) {
       await validated;
       // The check took a while (a worker thread resolved the task): "now" is now.
@@ -954,6 +951,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const store = this.#lookupStore(alias);
     checkRetriesKept(store, alias, modified.retry);
     await store.validateJob?.(modified);
+    // The executor's own checks, for the job as changed (a new executor, function or args).
+    await this.#executors.get(modified.executor)?.validateJob?.(modified);
     if (pending !== null) {
       pending.job = modified;
       if (changes.nextRunTime !== undefined) pending.explicitNextRunTime = true;

@@ -174,6 +174,29 @@ describe('WorkerThreadExecutor: what a worker can run', () => {
     expect(String((args as { error?: unknown }).error ?? args)).toMatch(/args\[0\] cannot be copied/);
   });
 
+  test('modifyJob refuses to move a plain function to the worker threads, as addJob does', async () => {
+    const executor = new WorkerThreadExecutor({ maxWorkers: 1 });
+    const scheduler = new BackgroundScheduler({ timezone: 'UTC', executors: { threads: executor } });
+    schedulers.push(scheduler);
+    await scheduler.start({ paused: true });
+    await scheduler.addJob(() => 1, 'interval', { seconds: 10, id: 'plain' });
+    const error = await scheduler.modifyJob('plain', { executor: 'threads' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(String(error)).toMatch(
+      /Job "plain" cannot run in a worker thread: its function .* has no task reference/,
+    );
+    expect((await scheduler.getJob('plain'))?.executor).toBe('default');
+    // And arguments a worker cannot receive, given to a job that runs there already.
+    await scheduler.addJob(`${TASKS}echo`, 'interval', { seconds: 10, id: 'ref', executor: 'threads' });
+    await expect(scheduler.modifyJob('ref', { args: [{ onDone: () => {} }] })).rejects.toThrow(
+      /args\[0\] cannot be copied/,
+    );
+    expect((await scheduler.getJob('ref'))?.args).toEqual([]);
+  });
+
   test('rejects bad options with a precise TypeError', () => {
     expect(() => new WorkerThreadExecutor({ maxWorkers: 0 })).toThrow(
       'Expected maxWorkers to be an integer from 1 and up, got 0 (number)',
