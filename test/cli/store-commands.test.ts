@@ -28,6 +28,14 @@ async function run(
   return { code, out, err };
 }
 
+/** The dashboard API's answers, as far as these tests read them. */
+interface ApiBody {
+  jobs: Array<{ id: string }>;
+  job: { id: string; description: string; nextRunTimes: string[]; runs: Array<{ scheduledRunTime: string }> };
+  queued: { id: string; scheduledRunTime: string };
+  runs: Array<Record<string, unknown>>;
+}
+
 interface StoreCase {
   name: string;
   setup(): Promise<{ config: StoreConfig; args: string[]; destroy(): Promise<void> }>;
@@ -206,9 +214,9 @@ describe.concurrent('tickwork store commands', () => {
           const page = await (await fetch(url)).text();
           const csrf = /name="tickwork-csrf" content="([^"]+)"/.exec(page)?.[1] ?? '';
           const api = async (path: string, init?: RequestInit) =>
-            (await fetch(`${url}api/${path}`, init)).json();
+            (await (await fetch(`${url}api/${path}`, init)).json()) as ApiBody;
           const { jobs } = await api('jobs');
-          expect(jobs.map((j: { id: string }) => j.id)).toContain('nightly');
+          expect(jobs.map((j) => j.id)).toContain('nightly');
           const before = (await api('runs?jobId=nightly')).runs.length;
           const { job } = await api('jobs/nightly');
           expect(job).toMatchObject({ id: 'nightly', description: 'at 02:00 every day' });
