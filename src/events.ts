@@ -198,3 +198,16 @@ export interface SchedulerEventMap {
 
 /** Any event. */
 export type SchedulerEventAny = SchedulerEventMap[EventName];
+
+/** What an emitter gives for event `N`: its fields but the name, code and scheduler id. */
+export type EventPayload<N extends EventName> = Omit<SchedulerEventMap[N], 'name' | 'code' | 'schedulerId'>;
+
+/** Event `name` with its code (from `EVENT_CODES`, so name and code cannot disagree). */
+export function makeEvent<N extends EventName>(
+  name: N,
+  schedulerId: string,
+  payload: EventPayload<N>,
+): SchedulerEventMap[N] {
+  // The spread of a generic payload is not provably a SchedulerEventMap[N]; this is the one cast.
+  return { ...payload, name, code: EVENT_CODES[name], schedulerId } as unknown as SchedulerEventMap[N];
+}

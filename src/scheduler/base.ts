@@ -14,22 +14,12 @@ import {
 } from '../errors.js';
 import {
   EVENT_ALL,
-  EVENT_ALL_JOBS_REMOVED,
-  EVENT_EXECUTOR_ADDED,
-  EVENT_EXECUTOR_REMOVED,
-  EVENT_JOB_ADDED,
+  EVENT_CODES,
   EVENT_JOB_ERROR,
   EVENT_JOB_MISSED,
-  EVENT_JOB_MODIFIED,
-  EVENT_JOB_REMOVED,
-  EVENT_JOB_RETRY,
-  EVENT_JOBSTORE_ADDED,
-  EVENT_JOBSTORE_REMOVED,
-  EVENT_SCHEDULER_PAUSED,
-  EVENT_SCHEDULER_RESUMED,
-  EVENT_SCHEDULER_SHUTDOWN,
-  EVENT_SCHEDULER_STARTED,
   type EventName,
+  type EventPayload,
+  makeEvent,
   type SchedulerEventAny,
 } from '../events.js';
 import type { Executor, ExecutorHost, RunEnd } from '../executors/base.js';
@@ -306,7 +296,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     // a logger that throws cannot leave the scheduler running without its loop.
     this.#loop.start();
     this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
-    this.#emit({ code: EVENT_SCHEDULER_STARTED, name: 'scheduler_started' });
+    this.#emit('scheduler_started', {});
   }
 
   /** Ends the telemetry `start()` opened, if any. */
@@ -360,7 +350,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
     this.#closeTelemetry();
     this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler has been shut down');
-    this.#emit({ code: EVENT_SCHEDULER_SHUTDOWN, name: 'scheduler_shutdown' });
+    this.#emit('scheduler_shutdown', {});
     return cutShort;
   }
 
@@ -415,7 +405,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
     if (this.#state === STATE_RUNNING) {
       this.#state = STATE_PAUSED;
-      this.#emit({ code: EVENT_SCHEDULER_PAUSED, name: 'scheduler_paused' });
+      this.#emit('scheduler_paused', {});
     }
   }
 
@@ -424,7 +414,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (this.#state === STATE_STOPPED) throw new SchedulerNotRunningError();
     if (this.#state === STATE_PAUSED) {
       this.#state = STATE_RUNNING;
-      this.#emit({ code: EVENT_SCHEDULER_RESUMED, name: 'scheduler_resumed' });
+      this.#emit('scheduler_resumed', {});
       this.wakeup();
     }
   }
@@ -445,7 +435,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
     if (this.running) await store.start(this, alias);
     this.#stores.set(alias, store);
-    this.#emit({ code: EVENT_JOBSTORE_ADDED, name: 'jobstore_added', alias });
+    this.#emit('jobstore_added', { alias });
     if (this.running) this.wakeup();
   }
 
@@ -459,7 +449,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     const store = this.#lookupStore(alias);
     this.#stores.delete(alias);
     if (shutdown && this.running) await store.shutdown();
-    this.#emit({ code: EVENT_JOBSTORE_REMOVED, name: 'jobstore_removed', alias });
+    this.#emit('jobstore_removed', { alias });
   }
 
   /** Adds an executor (started at once when the scheduler runs). */
@@ -471,7 +461,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
     if (this.running) await executor.start(this, alias);
     this.#executors.set(alias, executor);
-    this.#emit({ code: EVENT_EXECUTOR_ADDED, name: 'executor_added', alias });
+    this.#emit('executor_added', { alias });
   }
 
   /** Removes an executor (shutting it down, waiting for its running jobs). */
@@ -484,7 +474,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     }
     this.#executors.delete(alias);
     if (shutdown && this.running) await executor.shutdown(true);
-    this.#emit({ code: EVENT_EXECUTOR_REMOVED, name: 'executor_removed', alias });
+    this.#emit('executor_removed', { alias });
   }
 
   /** The lock of one store's jobs (passes and job API calls take turns on it). */
@@ -555,9 +545,9 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     return this.#events.wants(code);
   }
 
-  #emit(event: Record<string, unknown> & { code: number; name: string }): void {
-    if (!this.#events.wants(event.code)) return;
-    this.#events.dispatch({ ...event, schedulerId: this.schedulerId } as unknown as SchedulerEventAny);
+  #emit<N extends EventName>(name: N, payload: EventPayload<N>): void {
+    if (!this.#events.wants(EVENT_CODES[name])) return;
+    this.#events.dispatch(makeEvent(name, this.schedulerId, payload));
   }
 
   /** Resolves a stored job's task reference (see `StoreHost.restoreTask`). */
@@ -617,9 +607,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         schedulerId: run.schedulerId,
       });
       rows.push(row);
-      this.#emit({
-        code: EVENT_JOB_ERROR,
-        name: 'job_error',
+      this.#emit('job_error', {
         jobId: run.jobId,
         jobstore,
         scheduledRunTime: run.runTime,
@@ -628,9 +616,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         willRetry: retryAt !== null,
       });
       if (retryAt !== null) {
-        this.#emit({
-          code: EVENT_JOB_RETRY,
-          name: 'job_retry',
+        this.#emit('job_retry', {
           jobId: run.jobId,
           jobstore,
           scheduledRunTime: run.runTime,
@@ -749,13 +735,12 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       { err: error, jobId, jobstore },
       `Job ${JSON.stringify(jobId)} in job store ${JSON.stringify(jobstore)} cannot be restored`,
     );
-    this.#emit({
-      code: EVENT_JOB_ERROR,
-      name: 'job_error',
+    this.#emit('job_error', {
       jobId,
       jobstore,
       scheduledRunTime: new Date(clock.now()),
       error,
+      willRetry: false,
     });
   }
 
@@ -882,7 +867,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         }
       });
     }
-    this.#emit({ code: EVENT_JOB_ADDED, name: 'job_added', jobId: job.id, jobstore: job.jobstore });
+    this.#emit('job_added', { jobId: job.id, jobstore: job.jobstore });
     if (this.#state === STATE_RUNNING) this.wakeup();
   }
 
@@ -900,13 +885,12 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
           const { id, jobstore } = prepared instanceof Promise ? { id: null, jobstore: null } : prepared.job;
           this.logger.error({ err: error, jobId: id }, 'scheduledJob could not add its job');
           if (id !== null && jobstore !== null) {
-            this.#emit({
-              code: EVENT_JOB_ERROR,
-              name: 'job_error',
+            this.#emit('job_error', {
               jobId: id,
               jobstore,
               scheduledRunTime: new Date(clock.now()),
               error,
+              willRetry: false,
             });
           }
         });
@@ -959,7 +943,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     } else {
       await this.#mutexFor(alias).run(() => store.updateJob(modified));
     }
-    this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: id, jobstore: alias });
+    this.#emit('job_modified', { jobId: id, jobstore: alias });
     if (this.#state === STATE_RUNNING) this.wakeup();
     return modified;
   }
@@ -1037,7 +1021,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (pending !== null) this.#pending = this.#pending.filter((p) => p !== pending);
     else await this.#mutexFor(alias).run(() => this.#lookupStore(alias).removeJob(id));
     this.logger.info({ jobId: id, jobstore: alias }, `Removed job ${JSON.stringify(id)}`);
-    this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
+    this.#emit('job_removed', { jobId: id, jobstore: alias });
   }
 
   /** Removes every job (of one store, or of all). */
@@ -1047,7 +1031,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     for (const [alias, store] of this.#state === STATE_STOPPED ? [] : this.#stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
       await this.#mutexFor(alias).run(() => store.removeAllJobs());
-      this.#emit({ code: EVENT_ALL_JOBS_REMOVED, name: 'all_jobs_removed', alias });
+      this.#emit('all_jobs_removed', { alias });
     }
   }
 

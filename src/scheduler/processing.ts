@@ -4,14 +4,7 @@
  * time of all stores (at most 60 s at once, so wall-clock jumps are noticed).
  */
 import { MaxInstancesReachedError } from '../errors.js';
-import {
-  EVENT_JOB_MAX_INSTANCES,
-  EVENT_JOB_MISSED,
-  EVENT_JOB_MODIFIED,
-  EVENT_JOB_REMOVED,
-  EVENT_JOB_SUBMITTED,
-  type SchedulerEventAny,
-} from '../events.js';
+import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
 import type { FinishedRunRow } from '../stores/backend.js';
@@ -330,7 +323,7 @@ export class RunLoop {
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       for (const id of removed) {
-        this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: id, jobstore: alias });
+        this.#emit('job_removed', { jobId: id, jobstore: alias });
       }
       if (end < due.length) await yieldToEventLoop();
     }
@@ -367,12 +360,7 @@ export class RunLoop {
         // processes may have been down), since the grace time is there for fire times.
         const run = attempt === 1 ? job.clone() : job;
         if (attempt === 1) run.misfireGraceTime = null;
-        const result = this.#submit(run, alias, [runTime], attempt);
-        if (result === 'max_instances') {
-          finished.push(...this.ctx.unstartedRuns(job, [{ runTime, attempt, outcome: 'max_instances' }]));
-        } else if (result === 'failed') {
-          finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
-        }
+        this.#submitRuns(run, alias, [runTime], attempt, finished);
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       if (taken.length < limit) return;
@@ -459,7 +447,7 @@ export class RunLoop {
                     last: claimedMissed[claimedMissed.length - 1],
                   };
             this.#reportMissed(job, alias, report);
-            finished.push(...this.#missedRows(job, claimedMissed));
+            finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
           }
         }
         const { onTime, missed } = this.#splitMissed(job, runClaims, now);
@@ -470,23 +458,9 @@ export class RunLoop {
             last: missed[missed.length - 1],
           });
         }
-        finished.push(...this.#missedRows(job, missed));
-        if (onTime.length > 0) {
-          const result = this.#submit(job, alias, onTime, 1);
-          if (result === 'max_instances') {
-            finished.push(
-              ...this.ctx.unstartedRuns(
-                job,
-                onTime.map((runTime) => ({ runTime, attempt: 1, outcome: 'max_instances' as const })),
-              ),
-            );
-          } else if (result === 'failed') {
-            for (const runTime of onTime)
-              finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt: 1 });
-          }
-        }
-        if (releases[i].remove)
-          this.#emit({ code: EVENT_JOB_REMOVED, name: 'job_removed', jobId: job.id, jobstore: alias });
+        finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
+        if (onTime.length > 0) this.#submitRuns(job, alias, onTime, 1, finished);
+        if (releases[i].remove) this.#emit('job_removed', { jobId: job.id, jobstore: alias });
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       if (acquired.length < limit) break;
@@ -503,13 +477,37 @@ export class RunLoop {
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
   }
 
-  /** The rows of fire times missed before they were submitted (attempt 1). */
-  #missedRows(job: Job, runTimes: Date[]): FinishedRunRow[] {
+  /** The rows of runs that never started (missed before submission, or refused by maxInstances). */
+  #unstartedRows(
+    job: Job,
+    runTimes: Date[],
+    attempt: number,
+    outcome: 'missed' | 'max_instances',
+  ): FinishedRunRow[] {
     if (runTimes.length === 0) return [];
     return this.ctx.unstartedRuns(
       job,
-      runTimes.map((runTime) => ({ runTime, attempt: 1, outcome: 'missed' as const })),
+      runTimes.map((runTime) => ({ runTime, attempt, outcome })),
     );
+  }
+
+  /**
+   * Submits runs, and adds to `finished` (unless null) the rows of those that did not start:
+   * refused by `maxInstances` (recorded as such), or not taken by a failing executor (their
+   * claims still go).
+   */
+  #submitRuns(
+    job: Job,
+    alias: string,
+    runTimes: Date[],
+    attempt: number,
+    finished: FinishedRunRow[] | null,
+  ): void {
+    const result = this.#submit(job, alias, runTimes, attempt);
+    if (finished === null || result === 'ok') return;
+    if (result === 'max_instances') finished.push(...this.#unstartedRows(job, runTimes, attempt, result));
+    else
+      for (const runTime of runTimes) finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
   }
 
   /** Splits runs into those still within the job's grace time and those past it. */
@@ -533,9 +531,7 @@ export class RunLoop {
         ? `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`
         : `${missed.count} run times of job "${job.id}", ${missed.first.toISOString()} to ${missed.last.toISOString()}, were missed by more than ${job.misfireGraceTime} s`,
     );
-    this.#emit({
-      code: EVENT_JOB_MISSED,
-      name: 'job_missed',
+    this.#emit('job_missed', {
       jobId: job.id,
       jobstore: alias,
       scheduledRunTime: missed.first,
@@ -553,7 +549,7 @@ export class RunLoop {
       `Executor lookup failed for job "${job.id}" ("${job.executor}"): pausing it`,
     );
     job.nextRunTime = null;
-    this.#emit({ code: EVENT_JOB_MODIFIED, name: 'job_modified', jobId: job.id, jobstore: alias });
+    this.#emit('job_modified', { jobId: job.id, jobstore: alias });
   }
 
   /** Hands runs to the job's executor: whether it took them, refused them (maxInstances), or failed. */
@@ -563,14 +559,7 @@ export class RunLoop {
     try {
       if (attempt === 1) executor.submitJob(job, submitted);
       else executor.submitJob(job, submitted, attempt);
-      this.#emit({
-        code: EVENT_JOB_SUBMITTED,
-        name: 'job_submitted',
-        jobId: job.id,
-        jobstore: alias,
-        scheduledRunTimes: submitted,
-        attempt,
-      });
+      this.#emit('job_submitted', { jobId: job.id, jobstore: alias, scheduledRunTimes: submitted, attempt });
       return 'ok';
     } catch (error) {
       if (error instanceof MaxInstancesReachedError) {
@@ -578,9 +567,7 @@ export class RunLoop {
           { jobId: job.id },
           `Execution of job "${job.id}" skipped: maximum number of running instances reached (${job.maxInstances})`,
         );
-        this.#emit({
-          code: EVENT_JOB_MAX_INSTANCES,
-          name: 'job_max_instances',
+        this.#emit('job_max_instances', {
           jobId: job.id,
           jobstore: alias,
           scheduledRunTimes: submitted,
@@ -615,20 +602,12 @@ export class RunLoop {
     if (runTimes.length === 0 && missed === null) return;
     if (missed !== null) {
       this.#reportMissed(job, alias, missed);
-      if (this.ctx.recordsRuns()) finished.push(...this.#missedRows(job, missed.times ?? [missed.first]));
+      if (this.ctx.recordsRuns())
+        finished.push(...this.#unstartedRows(job, missed.times ?? [missed.first], 1, 'missed'));
     }
-    if (
-      runTimes.length > 0 &&
-      this.#submit(job, alias, runTimes, 1) === 'max_instances' &&
-      this.ctx.recordsRuns()
-    ) {
-      finished.push(
-        ...this.ctx.unstartedRuns(
-          job,
-          runTimes.map((runTime) => ({ runTime, attempt: 1, outcome: 'max_instances' as const })),
-        ),
-      );
-    }
+    // A local store holds no claims: only history rows are worth writing for runs that did not start.
+    if (runTimes.length > 0)
+      this.#submitRuns(job, alias, runTimes, 1, this.ctx.recordsRuns() ? finished : null);
     if (next === null) {
       removed.push(job.id);
     } else {
@@ -637,9 +616,9 @@ export class RunLoop {
     }
   }
 
-  #emit(event: Record<string, unknown> & { code: number; name: string }): void {
+  #emit<N extends EventName>(name: N, payload: EventPayload<N>): void {
     const host = this.ctx.host;
-    if (!host.wantsEvent(event.code)) return;
-    host.dispatchEvent({ ...event, schedulerId: host.schedulerId } as unknown as SchedulerEventAny);
+    if (!host.wantsEvent(EVENT_CODES[name])) return;
+    host.dispatchEvent(makeEvent(name, host.schedulerId, payload));
   }
 }

@@ -94,7 +94,9 @@ describe('a job one process cannot restore', () => {
     const lease = sqlite().prepare("SELECT acquired_by FROM tickwork_jobs WHERE id = 'tick'").get();
     expect(lease).toEqual({ acquired_by: null });
     const errors = named(bEvents, 'job_error');
-    expect(errors.map((e) => [e.jobId, (e.error as Error).name])).toEqual([['tick', 'TaskLookupError']]);
+    expect(errors.map((e) => [e.jobId, (e.error as Error).name, e.willRetry])).toEqual([
+      ['tick', 'TaskLookupError', false],
+    ]);
 
     // a can run it: it runs every fire time, including the one b gave back.
     const a = schedulerOn('a');
