@@ -3,13 +3,13 @@
  * SQLite store, a filter that survives the page's own refresh, pausing a job from the table, the
  * job page with its next runs in the job's zone and the viewer's, remove with a confirmation,
  * names that would be markup shown as text, "run now" with the run appearing in the job's
- * history, and the runs page with failures first. Screenshots go to docs/ when
- * DASHBOARD_SCREENSHOTS=1.
+ * history, the runs page with failures first, and a browser reaching it from a non-loopback
+ * address refused. Screenshots go to docs/ when DASHBOARD_SCREENSHOTS=1.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
@@ -204,5 +204,32 @@ describe('dashboard in Chromium', () => {
 
     expect(errors).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  it('is refused to a browser that reaches it from a non-loopback address, without authorize', async () => {
+    // The machine's own LAN address: the request reaches the server from it, not from loopback.
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
+    if (address === undefined) throw new Error('This test needs a non-loopback IPv4 address on this machine');
+    const outside = createServer(createDashboard(scheduler, { basePath: '/tickwork/' }));
+    await new Promise<void>((resolve) => outside.listen(0, address, resolve));
+    try {
+      const page = await browser.newPage();
+      const port = (outside.address() as AddressInfo).port;
+      const response = await page.goto(`http://${address}:${port}/tickwork/`);
+      expect(response?.status()).toBe(403);
+      expect(await response?.json()).toEqual({
+        error: {
+          code: 'forbidden',
+          message: 'The dashboard serves loopback addresses only; pass an authorize option to serve others',
+        },
+      });
+      const api = await page.goto(`http://${address}:${port}/tickwork/api/jobs`);
+      expect(api?.status()).toBe(403);
+      await page.close();
+    } finally {
+      await new Promise<void>((resolve) => outside.close(() => resolve()));
+    }
   }, 60_000);
 });
