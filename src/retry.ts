@@ -2,6 +2,7 @@
  * The `retry` job option: how many times a failed run is tried again, and when. Try k (k = 1 for
  * the first retry) waits `min(delay * factor^(k-1), maxDelay)` seconds plus a random `[0, jitter]`.
  */
+import { checkIntegerFrom, checkNumberFrom, checkSecondsFromZero } from './checks.js';
 import { describeValue } from './describe.js';
 
 /** The outcomes a retry may follow. */
@@ -11,7 +12,7 @@ const RETRY_ON: readonly RetryOn[] = ['error', 'timeout', 'abandoned'];
 
 /** The job option `retry`, as given (every field but `attempts` has a default). */
 export interface RetryOptions {
-  /** How many times a failed run is tried again (an integer from 1). */
+  /** How many times a failed run is tried again (an integer from 1 and up). */
   attempts: number;
   /** Seconds before the first retry. Default 1. */
   delay?: number;
@@ -40,22 +41,6 @@ export interface RetryPolicy {
 
 const KEYS = ['attempts', 'delay', 'factor', 'maxDelay', 'jitter', 'on'];
 
-function checkNumber(
-  value: unknown,
-  option: string,
-  min: number,
-  inclusive: boolean,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || (inclusive ? value < min : value <= min)) {
-    throw new RangeError(
-      `Expected ${option} to be a finite number ${inclusive ? 'from' : 'above'} ${min}, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
 /**
  * Checks a `retry` option (`null` or `RetryOptions`) and fills in the defaults; throws naming the
  * option (`option` is its path, e.g. `jobDefaults.retry`) and the value.
@@ -75,12 +60,7 @@ export function checkRetry(value: unknown, option = 'retry'): RetryPolicy | null
       );
     }
   }
-  const attempts = given.attempts;
-  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1) {
-    throw new RangeError(
-      `Expected ${option}.attempts to be an integer from 1, got ${describeValue(attempts)}`,
-    );
-  }
+  const attempts = checkIntegerFrom(given.attempts, `${option}.attempts`, 1);
   let on: RetryOn[] = ['error', 'timeout'];
   if (given.on !== undefined) {
     if (!Array.isArray(given.on) || given.on.some((o) => !RETRY_ON.includes(o as RetryOn))) {
@@ -92,10 +72,11 @@ export function checkRetry(value: unknown, option = 'retry'): RetryPolicy | null
   }
   return {
     attempts,
-    delay: checkNumber(given.delay, `${option}.delay`, 0, true, 1),
-    factor: checkNumber(given.factor, `${option}.factor`, 1, true, 2),
-    maxDelay: checkNumber(given.maxDelay, `${option}.maxDelay`, 0, true, 3600),
-    jitter: checkNumber(given.jitter, `${option}.jitter`, 0, true, 0),
+    delay: given.delay === undefined ? 1 : checkSecondsFromZero(given.delay, `${option}.delay`),
+    factor: given.factor === undefined ? 2 : checkNumberFrom(given.factor, `${option}.factor`, 1),
+    maxDelay:
+      given.maxDelay === undefined ? 3600 : checkSecondsFromZero(given.maxDelay, `${option}.maxDelay`),
+    jitter: given.jitter === undefined ? 0 : checkSecondsFromZero(given.jitter, `${option}.jitter`),
     on,
   };
 }

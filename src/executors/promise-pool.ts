@@ -1,6 +1,7 @@
 /**
  * PromisePoolExecutor: runs sync and async job functions in-process, at most `maxWorkers` at once.
  */
+import { checkIntegerFrom } from '../checks.js';
 import { describeValue } from '../describe.js';
 import type { Job } from '../job.js';
 import { BaseExecutor, type RunContext } from './base-executor.js';
@@ -28,16 +29,7 @@ export class PromisePoolExecutor extends BaseExecutor {
       if (key !== 'maxWorkers')
         throw new TypeError(`Unknown option ${JSON.stringify(key)} for PromisePoolExecutor`);
     }
-    const maxWorkers = options.maxWorkers ?? 10;
-    if (
-      typeof maxWorkers !== 'number' ||
-      !(Number.isInteger(maxWorkers) || maxWorkers === Number.POSITIVE_INFINITY) ||
-      maxWorkers < 1
-    ) {
-      throw new TypeError(
-        `Expected maxWorkers to be an integer from 1 and up, got ${describeValue(maxWorkers)}`,
-      );
-    }
+    const maxWorkers = checkIntegerFrom(options.maxWorkers ?? 10, 'maxWorkers', 1, true);
     this.maxWorkers = maxWorkers;
     this.concurrency = maxWorkers;
   }

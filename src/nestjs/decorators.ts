@@ -4,6 +4,7 @@
  */
 import { Inject } from '@nestjs/common';
 import type { CommonJobOptions, CronTriggerOptions, DateInput, IntervalTriggerOptions } from 'tickwork';
+import { checkNumberFrom } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { checkRetry } from '../retry.js';
 
@@ -127,11 +128,7 @@ export function Timeout(options: TimeoutDecoratorOptions): MethodDecorator {
   checkOptions('Timeout', options);
   const { hours = 0, minutes = 0, seconds = 0, ...jobOptions } = options ?? {};
   for (const [name, value] of Object.entries({ hours, minutes, seconds })) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(
-        `Expected @Timeout's ${name} to be a number of 0 or more, got ${describeValue(value)}`,
-      );
-    }
+    checkNumberFrom(value, `@Timeout's ${name}`, 0);
   }
   return declare('Timeout', {
     kind: 'timeout',

@@ -3,6 +3,7 @@
  * write as each run's claim goes (its history row, its retry), answers `getRuns()`, and prunes
  * the history now and then (never on the path of a run).
  */
+import { badNumber } from '../checks.js';
 import { describeValue } from '../describe.js';
 import type { RunEnd } from '../executors/base.js';
 import type { Job } from '../job.js';
@@ -176,9 +177,7 @@ export function checkRunQuery(
       q.limit < 1 ||
       q.limit > MAX_RUNS_LIMIT
     ) {
-      throw new RangeError(
-        `Expected limit to be an integer from 1 to ${MAX_RUNS_LIMIT}, got ${describeValue(q.limit)}`,
-      );
+      badNumber('limit', `an integer from 1 to ${MAX_RUNS_LIMIT}`, q.limit);
     }
     row.limit = q.limit;
   }

@@ -3,6 +3,7 @@
  * changes.
  */
 import { randomBytes } from 'node:crypto';
+import { checkIntegerFrom, checkSecondsOrNull } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
@@ -13,13 +14,7 @@ import { toEpochMs } from '../time/inputs.js';
 import { getZone } from '../time/zone.js';
 import type { Trigger } from '../triggers/base.js';
 import { createTrigger } from '../triggers/registry.js';
-import {
-  checkBoolean,
-  checkMaxInstances,
-  checkSeconds,
-  JOB_OPTION_KEYS,
-  type JobDefaults,
-} from './options.js';
+import { checkBoolean, JOB_OPTION_KEYS, type JobDefaults } from './options.js';
 
 // Random ids come from a pool of random bytes: one crypto call per 1,024 ids.
 const ID_BYTES = 16;
@@ -166,11 +161,14 @@ export function checkJobOptions(
     misfireGraceTime:
       options.misfireGraceTime === undefined
         ? defaults.misfireGraceTime
-        : checkSeconds(options.misfireGraceTime, 'misfireGraceTime'),
+        : checkSecondsOrNull(options.misfireGraceTime, 'misfireGraceTime'),
     coalesce: options.coalesce === undefined ? defaults.coalesce : checkBoolean(options.coalesce, 'coalesce'),
     maxInstances:
-      options.maxInstances === undefined ? defaults.maxInstances : checkMaxInstances(options.maxInstances),
-    timeout: options.timeout === undefined ? defaults.timeout : checkSeconds(options.timeout, 'timeout'),
+      options.maxInstances === undefined
+        ? defaults.maxInstances
+        : checkIntegerFrom(options.maxInstances, 'maxInstances', 1),
+    timeout:
+      options.timeout === undefined ? defaults.timeout : checkSecondsOrNull(options.timeout, 'timeout'),
     retry: options.retry === undefined ? defaults.retry : checkRetry(options.retry),
     nextRunTime,
     replaceExisting:
@@ -241,10 +239,10 @@ export async function applyChanges(
         out.executor = value;
         break;
       case 'misfireGraceTime':
-        out.misfireGraceTime = checkSeconds(value, 'misfireGraceTime');
+        out.misfireGraceTime = checkSecondsOrNull(value, 'misfireGraceTime');
         break;
       case 'timeout':
-        out.timeout = checkSeconds(value, 'timeout');
+        out.timeout = checkSecondsOrNull(value, 'timeout');
         break;
       case 'retry':
         out.retry = checkRetry(value);
@@ -253,7 +251,7 @@ export async function applyChanges(
         out.coalesce = checkBoolean(value, 'coalesce');
         break;
       case 'maxInstances':
-        out.maxInstances = checkMaxInstances(value);
+        out.maxInstances = checkIntegerFrom(value, 'maxInstances', 1);
         break;
       case 'nextRunTime':
         out.nextRunTime =

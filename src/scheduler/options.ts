@@ -3,6 +3,7 @@
  */
 
 import { hostname } from 'node:os';
+import { checkIntegerFrom, checkSeconds, checkSecondsFromZero, checkSecondsOrNull } from '../checks.js';
 import { describeValue } from '../describe.js';
 import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
@@ -167,25 +168,6 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'runHistory',
 ]);
 
-/** Validates a grace time or timeout: `null` or a positive number of seconds. */
-export function checkSeconds(value: unknown, option: string): number | null {
-  if (value === null) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
-      `Expected ${option} to be a number of seconds above 0 or null, got ${describeValue(value)}`,
-    );
-  }
-  return value;
-}
-
-/** Validates `maxInstances`. */
-export function checkMaxInstances(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected maxInstances to be an integer from 1 and up, got ${describeValue(value)}`);
-  }
-  return value;
-}
-
 /** Validates a boolean option. */
 export function checkBoolean(value: unknown, option: string): boolean {
   if (typeof value !== 'boolean')
@@ -202,10 +184,11 @@ export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaul
   const out = { ...base };
   for (const [key, value] of Object.entries(given)) {
     if (key === 'misfireGraceTime')
-      out.misfireGraceTime = checkSeconds(value, 'jobDefaults.misfireGraceTime');
-    else if (key === 'timeout') out.timeout = checkSeconds(value, 'jobDefaults.timeout');
+      out.misfireGraceTime = checkSecondsOrNull(value, 'jobDefaults.misfireGraceTime');
+    else if (key === 'timeout') out.timeout = checkSecondsOrNull(value, 'jobDefaults.timeout');
     else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
-    else if (key === 'maxInstances') out.maxInstances = checkMaxInstances(value);
+    else if (key === 'maxInstances')
+      out.maxInstances = checkIntegerFrom(value, 'jobDefaults.maxInstances', 1);
     else if (key === 'retry') out.retry = checkRetry(value, 'jobDefaults.retry');
     else
       throw new TypeError(
@@ -290,19 +273,9 @@ export function checkRunHistory(value: unknown, base: RunHistorySettings | null)
   const out: RunHistorySettings = { ...(base ?? { maxAge: 604_800, maxPerJob: 100 }) };
   for (const [key, v] of Object.entries(value)) {
     if (key === 'maxAge') {
-      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-        throw new RangeError(
-          `Expected runHistory.maxAge to be a number of seconds above 0, got ${describeValue(v)}`,
-        );
-      }
-      out.maxAge = v;
+      out.maxAge = checkSeconds(v, 'runHistory.maxAge');
     } else if (key === 'maxPerJob') {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-        throw new RangeError(
-          `Expected runHistory.maxPerJob to be an integer from 1, got ${describeValue(v)}`,
-        );
-      }
-      out.maxPerJob = v;
+      out.maxPerJob = checkIntegerFrom(v, 'runHistory.maxPerJob', 1);
     } else {
       throw new TypeError(
         `Unknown option ${JSON.stringify(key)} in runHistory (expected maxAge or maxPerJob)`,
@@ -329,13 +302,7 @@ export function applyOptions(settings: SchedulerSettings, options: unknown): Sch
   if (o.timezone !== undefined) out.timezone = getZone(o.timezone, 'timezone').name;
   out.jobDefaults = resolveJobDefaults(o.jobDefaults, settings.jobDefaults);
   if (o.jobstoreRetryInterval !== undefined) {
-    const v = o.jobstoreRetryInterval;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new TypeError(
-        `Expected jobstoreRetryInterval to be a number of seconds above 0, got ${describeValue(v)}`,
-      );
-    }
-    out.jobstoreRetryIntervalMs = v * 1000;
+    out.jobstoreRetryIntervalMs = checkSeconds(o.jobstoreRetryInterval, 'jobstoreRetryInterval') * 1000;
   }
   if (o.daemon !== undefined) out.daemon = checkBoolean(o.daemon, 'daemon');
   if (o.logger === false) out.logger = silentLogger;
@@ -390,9 +357,7 @@ export function checkShutdownOptions(options: unknown): {
   }
   const { wait, timeout, signal } = options as ShutdownOptions;
   if (wait !== undefined) checkBoolean(wait, 'wait');
-  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
-    throw new TypeError(`Expected timeout to be a number of seconds >= 0, got ${describeValue(timeout)}`);
-  }
+  if (timeout !== undefined) checkSecondsFromZero(timeout, 'timeout');
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected signal to be an AbortSignal, got ${describeValue(signal)}`);
   }

@@ -11,6 +11,7 @@
  * `HINT_WINDOW_MS`, the first at once, the changes after it announced together when the window
  * ends, so the last change is always announced.
  */
+import { checkSeconds } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, JobPausedError, SchedulerNotRunningError } from '../errors.js';
@@ -32,14 +33,6 @@ export interface PersistentStoreOptions {
    * even when no wake-up hint arrives. Default 1.
    */
   pollInterval?: number;
-}
-
-function checkPositiveSeconds(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`Expected ${name} to be a number of seconds above 0, got ${describeValue(value)}`);
-  }
-  return value;
 }
 
 /** Checks that `options` is an object with only `known` keys; returns it. */
@@ -131,8 +124,10 @@ export abstract class PersistentJobStore implements JobStore {
   #hintOwed = false;
 
   constructor(options: PersistentStoreOptions) {
-    this.#leaseMs = checkPositiveSeconds(options.leaseTime, 'leaseTime', 30) * 1000;
-    this.pollIntervalMs = checkPositiveSeconds(options.pollInterval, 'pollInterval', 1) * 1000;
+    this.#leaseMs =
+      (options.leaseTime === undefined ? 30 : checkSeconds(options.leaseTime, 'leaseTime')) * 1000;
+    this.pollIntervalMs =
+      (options.pollInterval === undefined ? 1 : checkSeconds(options.pollInterval, 'pollInterval')) * 1000;
   }
 
   /** Makes the backend (loading the driver); called once per start. */

@@ -1,7 +1,7 @@
 /**
  * The next fire times of a trigger, for `getNextFireTimes` and `Job.getNextRunTimes`.
  */
-import { describeValue } from '../describe.js';
+import { badNumber } from '../checks.js';
 import { clock } from '../time/clock.js';
 import { type DateInput, toEpochMs } from '../time/inputs.js';
 import { getZone, localZoneName, TimeZone } from '../time/zone.js';
@@ -13,9 +13,7 @@ export const MAX_FIRE_TIMES = 100_000;
 /** Checks the `count` of `getNextFireTimes`: a whole number from 0 to 100,000. */
 export function checkCount(count: unknown): number {
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_FIRE_TIMES) {
-    throw new RangeError(
-      `Expected count to be a whole number from 0 to ${MAX_FIRE_TIMES.toLocaleString('en-US')}, got ${describeValue(count)}`,
-    );
+    badNumber('count', `a whole number from 0 to ${MAX_FIRE_TIMES.toLocaleString('en-US')}`, count);
   }
   return count;
 }

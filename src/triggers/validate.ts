@@ -1,6 +1,7 @@
 /**
  * Option checks shared by the triggers, with p-queue-style messages naming option and value.
  */
+import { checkIntegerFrom, checkNumberFrom, checkSecondsFromZero } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 
@@ -31,28 +32,14 @@ export function checkOptionKeys(options: unknown, allowed: readonly string[], ki
 /** Validates `jitter`: `null`/`undefined` or a finite number of seconds >= 0. */
 export function checkJitter(value: unknown): number | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(
-      `Expected jitter to be a number of seconds from 0 and up, got ${describeValue(value)}`,
-    );
-  }
-  return value === 0 ? null : value;
+  const jitter = checkSecondsFromZero(value, 'jitter');
+  return jitter === 0 ? null : jitter;
 }
 
 /** Validates a non-negative finite number option, returning 0 when absent. */
 export function checkAmount(value: unknown, option: string, integer = false): number {
   if (value === undefined || value === null) return 0;
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new RangeError(
-      `Expected ${option} to be ${integer ? 'an integer' : 'a number'} from 0 and up, got ${describeValue(value)}`,
-    );
-  }
-  return value;
+  return integer ? checkIntegerFrom(value, option, 0) : checkNumberFrom(value, option, 0);
 }
 
 /** An epoch-ms instant as a UTC ISO-8601 string with milliseconds. */

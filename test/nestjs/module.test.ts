@@ -150,7 +150,7 @@ describe('TickworkModule', () => {
       /Expected @Interval's options to be an object such as \{ seconds: 10 \}, got 10000 \(number\)/,
     );
     expect(() => Timeout(500 as never)).toThrow(/got 500 \(number\)/);
-    expect(() => Timeout({ seconds: -1 })).toThrow(/@Timeout's seconds to be a number of 0 or more, got -1/);
+    expect(() => Timeout({ seconds: -1 })).toThrow(/@Timeout's seconds to be a number from 0 and up, got -1/);
     expect(() => Cron(42 as never)).toThrow(/@Cron's schedule to be a crontab string or cron fields, got 42/);
     expect(() => RunAt(null as never)).toThrow(/@RunAt's runDate to be a date, got null/);
   });
@@ -188,7 +188,7 @@ describe('TickworkModule', () => {
   it('refuses a bad retry at the decorator, naming retry.attempts', () => {
     expect(() => Timeout({ seconds: 1, retry: { attempts: 0 } })).toThrow(RangeError);
     expect(() => Timeout({ seconds: 1, retry: { attempts: 0 } })).toThrow(
-      /Expected @Timeout's retry\.attempts to be an integer from 1, got 0/,
+      /Expected @Timeout's retry\.attempts to be an integer from 1 and up, got 0/,
     );
     expect(() => Cron('* * * * *', { retry: { attempts: 0 } })).toThrow(/@Cron's retry\.attempts.*0/);
     expect(() => Cron({ minute: 0 }, { retry: { attempts: 1.5 } })).toThrow(/@Cron's retry\.attempts.*1\.5/);

@@ -7,8 +7,12 @@ import {
   BackgroundScheduler,
   BlockingScheduler,
   CronTrigger,
+  IntervalTrigger,
   MemoryJobStore,
+  PostgresJobStore,
   PromisePoolExecutor,
+  SqliteJobStore,
+  WorkerThreadExecutor,
 } from '../../src/index.js';
 import { makeScheduler, record, useFakeTime } from '../helpers/scheduler.js';
 
@@ -43,15 +47,15 @@ describe('addJob', () => {
       noop,
       'interval',
       { seconds: 1, maxInstances: 0 },
-      TypeError,
-      /maxInstances.*0 \(number\)/,
+      RangeError,
+      /^Expected maxInstances to be an integer from 1 and up, got 0 \(number\)$/,
     ],
     [
       'maxInstances 1.5',
       noop,
       'interval',
       { seconds: 1, maxInstances: 1.5 },
-      TypeError,
+      RangeError,
       /maxInstances.*1\.5/,
     ],
     ['coalesce not boolean', noop, 'interval', { seconds: 1, coalesce: 'yes' }, TypeError, /coalesce.*"yes"/],
@@ -60,10 +64,10 @@ describe('addJob', () => {
       noop,
       'interval',
       { seconds: 1, misfireGraceTime: -1 },
-      TypeError,
-      /misfireGraceTime.*-1/,
+      RangeError,
+      /^Expected misfireGraceTime to be a number of seconds above 0 or null, got -1 \(number\)$/,
     ],
-    ['timeout 0', noop, 'interval', { seconds: 1, timeout: 0 }, TypeError, /timeout.*0/],
+    ['timeout 0', noop, 'interval', { seconds: 1, timeout: 0 }, RangeError, /timeout.*0/],
     ['args not an array', noop, 'interval', { seconds: 1, args: 5 }, TypeError, /args.*5/],
     ['id not a string', noop, 'interval', { seconds: 1, id: 7 }, TypeError, /id.*7/],
     ['empty id', noop, 'interval', { seconds: 1, id: '' }, TypeError, /id.*""/],
@@ -156,15 +160,20 @@ describe('scheduler options', () => {
     ['bad timezone', { timezone: 'Nowhere/Land' }, RangeError, /timezone.*"Nowhere\/Land"/],
     ['jobDefaults not an object', { jobDefaults: 5 }, TypeError, /jobDefaults.*5/],
     ['unknown job default', { jobDefaults: { foo: 1 } }, TypeError, /jobDefaults.*"foo"|"foo".*jobDefaults/],
-    ['bad jobDefaults.maxInstances', { jobDefaults: { maxInstances: -1 } }, TypeError, /maxInstances.*-1/],
+    [
+      'bad jobDefaults.maxInstances',
+      { jobDefaults: { maxInstances: -1 } },
+      RangeError,
+      /jobDefaults\.maxInstances.*-1/,
+    ],
     ['bad jobDefaults.coalesce', { jobDefaults: { coalesce: 1 } }, TypeError, /jobDefaults\.coalesce.*1/],
     [
       'bad jobDefaults.misfireGraceTime',
       { jobDefaults: { misfireGraceTime: 0 } },
-      TypeError,
-      /misfireGraceTime.*0/,
+      RangeError,
+      /jobDefaults\.misfireGraceTime.*0/,
     ],
-    ['bad jobstoreRetryInterval', { jobstoreRetryInterval: 0 }, TypeError, /jobstoreRetryInterval.*0/],
+    ['bad jobstoreRetryInterval', { jobstoreRetryInterval: 0 }, RangeError, /jobstoreRetryInterval.*0/],
     ['bad daemon', { daemon: 'yes' }, TypeError, /daemon.*"yes"/],
     ['bad logger', { logger: {} }, TypeError, /logger/],
     ['bad schedulerId', { schedulerId: '' }, TypeError, /schedulerId.*""/],
@@ -216,7 +225,97 @@ describe('stores, executors and ids', () => {
   });
 
   it('PromisePoolExecutor options', () => {
-    expect(() => new PromisePoolExecutor({ maxWorkers: 0 })).toThrow(TypeError);
+    expect(() => new PromisePoolExecutor({ maxWorkers: 0 })).toThrow(RangeError);
     expect(() => new PromisePoolExecutor({ maxWorkers: 0 })).toThrow(/maxWorkers.*0 \(number\)/);
+  });
+});
+
+describe('numeric options: TypeError for a value that is not a number, RangeError for a number out of range', () => {
+  const add = (options: Record<string, unknown>) =>
+    makeScheduler().addJob(noop, 'interval', { seconds: 1, ...options } as never);
+  // Each case: the option as its message names it, and how to give it a value.
+  const cases: Array<[string, (value: unknown) => unknown]> = [
+    ['misfireGraceTime', (v) => add({ misfireGraceTime: v })],
+    ['maxInstances', (v) => add({ maxInstances: v })],
+    ['timeout', (v) => add({ timeout: v })],
+    ['retry.delay', (v) => add({ retry: { attempts: 2, delay: v } })],
+    ['retry.attempts', (v) => add({ retry: { attempts: v } })],
+    ['jitter', (v) => add({ jitter: v })],
+    ['jitter', (v) => new CronTrigger({ hour: 1, timezone: 'UTC', jitter: v as number })],
+    ['seconds', (v) => new IntervalTrigger({ seconds: v as number, timezone: 'UTC' })],
+    [
+      'misfireGraceTime',
+      async (v) => {
+        const scheduler = makeScheduler();
+        await scheduler.addJob(noop, 'interval', { seconds: 1, id: 'j' });
+        await scheduler.modifyJob('j', { misfireGraceTime: v as number });
+      },
+    ],
+    [
+      'jobDefaults.misfireGraceTime',
+      (v) => new BackgroundScheduler({ jobDefaults: { misfireGraceTime: v as number } }),
+    ],
+    [
+      'jobDefaults.maxInstances',
+      (v) => new BackgroundScheduler({ jobDefaults: { maxInstances: v as number } }),
+    ],
+    [
+      'jobDefaults.retry.jitter',
+      (v) => new BackgroundScheduler({ jobDefaults: { retry: { attempts: 1, jitter: v as number } } }),
+    ],
+    ['runHistory.maxAge', (v) => new BackgroundScheduler({ runHistory: { maxAge: v as number } })],
+    ['jobstoreRetryInterval', (v) => new BackgroundScheduler({ jobstoreRetryInterval: v as number })],
+    ['leaseTime', (v) => new SqliteJobStore({ path: 'never.db', leaseTime: v as number })],
+    [
+      'pollInterval',
+      (v) => new PostgresJobStore({ connectionString: 'postgres://x', pollInterval: v as number }),
+    ],
+    ['idleTimeout', (v) => new WorkerThreadExecutor({ idleTimeout: v as number })],
+    ['maxWorkers', (v) => new WorkerThreadExecutor({ maxWorkers: v as number })],
+    ['maxWorkers', (v) => new PromisePoolExecutor({ maxWorkers: v as number })],
+    [
+      'timeout',
+      async (v) => {
+        const scheduler = makeScheduler();
+        await scheduler.start();
+        await scheduler.shutdown({ timeout: v as number });
+      },
+    ],
+  ];
+
+  async function thrown(give: () => unknown): Promise<unknown> {
+    try {
+      await give();
+    } catch (error) {
+      return error;
+    }
+    return null;
+  }
+
+  for (const [option, give] of cases) {
+    it(`${option}: "5" is a TypeError, -1 a RangeError, each naming ${option} and the value`, async () => {
+      const wrongType = await thrown(() => give('5'));
+      expect(wrongType).toBeInstanceOf(TypeError);
+      expect((wrongType as Error).message).toMatch(
+        new RegExp(`^Expected ${option.replaceAll('.', '\\.')} to be .*, got "5" \\(string\\)$`),
+      );
+      const outOfRange = await thrown(() => give(-1));
+      expect(outOfRange).toBeInstanceOf(RangeError);
+      expect((outOfRange as Error).message).toMatch(
+        new RegExp(`^Expected ${option.replaceAll('.', '\\.')} to be .*, got -1 \\(number\\)$`),
+      );
+      // The same wording for both: only the class tells the two mistakes apart.
+      expect((outOfRange as Error).message.replace('-1 (number)', '"5" (string)')).toBe(
+        (wrongType as Error).message,
+      );
+    });
+  }
+
+  it('NaN and Infinity are numbers out of range', async () => {
+    for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(await thrown(() => add({ misfireGraceTime: value }))).toBeInstanceOf(RangeError);
+      expect(await thrown(() => new WorkerThreadExecutor({ idleTimeout: value }))).toBeInstanceOf(RangeError);
+    }
+    expect(() => new PromisePoolExecutor({ maxWorkers: Number.POSITIVE_INFINITY })).not.toThrow();
   });
 });

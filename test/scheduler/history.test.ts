@@ -116,9 +116,18 @@ describe('retries', () => {
     await expect(add({ attempts: 0 })).rejects.toThrow(RangeError);
     await expect(add({ attempts: 0 })).rejects.toThrow(/retry\.attempts.*0/);
     await expect(add({ attempts: 1.5 })).rejects.toThrow(/retry\.attempts.*1\.5/);
-    await expect(add({})).rejects.toThrow(/retry\.attempts.*undefined/);
-    await expect(add({ attempts: 1, delay: -1 })).rejects.toThrow(/retry\.delay.*-1/);
-    await expect(add({ attempts: 1, factor: 0.5 })).rejects.toThrow(/retry\.factor.*0\.5/);
+    await expect(add({})).rejects.toThrow(
+      new TypeError('Expected retry.attempts to be an integer from 1 and up, got undefined'),
+    );
+    await expect(add({})).rejects.toThrow(TypeError);
+    await expect(add({ attempts: 1, delay: -1 })).rejects.toThrow(RangeError);
+    await expect(add({ attempts: 1, delay: -1 })).rejects.toThrow(
+      'Expected retry.delay to be a number of seconds from 0 and up, got -1 (number)',
+    );
+    await expect(add({ attempts: 1, delay: '5' })).rejects.toThrow(TypeError);
+    await expect(add({ attempts: 1, factor: 0.5 })).rejects.toThrow(
+      'Expected retry.factor to be a number from 1 and up, got 0.5 (number)',
+    );
     await expect(add({ attempts: 1, jitter: Number.NaN })).rejects.toThrow(/retry\.jitter.*NaN/);
     await expect(add({ attempts: 1, on: ['error', 'crash'] })).rejects.toThrow(TypeError);
     await expect(add({ attempts: 1, on: ['error', 'crash'] })).rejects.toThrow(/retry\.on.*crash/);
@@ -186,14 +195,22 @@ describe('run history', () => {
   });
 
   it('checks the runHistory option and the getRuns query, naming the field and the value', async () => {
-    expect(() => makeScheduler({ runHistory: { maxAge: 0 } })).toThrow(/runHistory\.maxAge.*0/);
-    expect(() => makeScheduler({ runHistory: { maxPerJob: 2.5 } })).toThrow(/runHistory\.maxPerJob.*2\.5/);
+    expect(() => makeScheduler({ runHistory: { maxAge: 0 } })).toThrow(RangeError);
+    expect(() => makeScheduler({ runHistory: { maxAge: 0 } })).toThrow(
+      'Expected runHistory.maxAge to be a number of seconds above 0, got 0 (number)',
+    );
+    expect(() => makeScheduler({ runHistory: { maxAge: '1d' as never } })).toThrow(TypeError);
+    expect(() => makeScheduler({ runHistory: { maxPerJob: 2.5 } })).toThrow(RangeError);
+    expect(() => makeScheduler({ runHistory: { maxPerJob: 2.5 } })).toThrow(
+      'Expected runHistory.maxPerJob to be an integer from 1 and up, got 2.5 (number)',
+    );
     expect(() => makeScheduler({ runHistory: { keep: 1 } as never })).toThrow(/"keep" in runHistory/);
     expect(() => makeScheduler({ runHistory: true as never })).toThrow(/runHistory.*true/);
     const scheduler = makeScheduler();
     await scheduler.start();
     await expect(scheduler.getRuns({ outcome: 'failed' as never })).rejects.toThrow(/outcome.*"failed"/);
     await expect(scheduler.getRuns({ limit: 0 })).rejects.toThrow(RangeError);
+    await expect(scheduler.getRuns({ limit: '10' as never })).rejects.toThrow(TypeError);
     await expect(scheduler.getRuns({ limit: 10_001 })).rejects.toThrow(/limit.*10001/);
     await expect(scheduler.getRuns({ since: 'yesterday' })).rejects.toThrow(/since/);
     await expect(scheduler.getRuns({ jobid: 'x' } as never)).rejects.toThrow(/"jobid"/);
