@@ -117,3 +117,69 @@ export class JobAbandonedError extends TickworkError {
     this.schedulerId = schedulerId;
   }
 }
+
+/**
+ * The reason a run's `AbortSignal` is aborted when its scheduler or executor shuts down without
+ * waiting for it (`shutdown({ wait: false })`, or a shutdown `timeout` or `signal`). Its `name` is
+ * `'AbortError'`, as for other aborts, so code that tells an abort by its name keeps working.
+ */
+export class ShutdownAbortError extends TickworkError {
+  constructor() {
+    super('The executor shut down without waiting for this run');
+    this.name = 'AbortError';
+  }
+}
+
+/** A store's database driver, an optional peer dependency, is not installed or cannot run here. */
+export class DriverMissingError extends TickworkError {
+  /** The store that needs it, such as `PostgresJobStore`. */
+  readonly store: string;
+  /** The driver: the package to install, or a built-in module such as `node:sqlite`. */
+  readonly driver: string;
+  /**
+   * Without `reason`, the driver is a package that is not installed, and the message says how to
+   * install it; with it, the message says why the driver cannot run here.
+   */
+  constructor(store: string, driver: string, options?: { reason?: string; cause?: unknown }) {
+    super(
+      options?.reason === undefined
+        ? `${store} needs the "${driver}" package, which is not installed: npm install ${driver}`
+        : `${store}: the "${driver}" driver ${options.reason}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.store = store;
+    this.driver = driver;
+  }
+}
+
+/**
+ * A store holds a schema newer than this version of tickwork knows (a newer version wrote it):
+ * tickwork refuses it rather than misread it. Upgrade tickwork, or use another table or key prefix.
+ */
+export class SchemaVersionError extends TickworkError {
+  /** The schema version found in the store. */
+  readonly found: number;
+  /** The newest schema version this code knows. */
+  readonly supported: number;
+  constructor(message: string, found: number, supported: number) {
+    super(message);
+    this.found = found;
+    this.supported = supported;
+  }
+}
+
+/**
+ * A worker thread of `WorkerThreadExecutor` crashed (an uncaught error outside the job function,
+ * or running out of memory) or exited while running a job; the run fails with this error.
+ */
+export class WorkerCrashedError extends TickworkError {
+  /** The job whose run the worker was carrying out. */
+  readonly jobId: string;
+  /** The worker's exit code. When it crashed with an uncaught error, that error is the `cause`. */
+  readonly exitCode: number;
+  constructor(message: string, jobId: string, exitCode: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.jobId = jobId;
+    this.exitCode = exitCode;
+  }
+}

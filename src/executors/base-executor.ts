@@ -4,8 +4,8 @@
  * as events. Subclasses say how one run is carried out (`runJob`).
  */
 import { asyncDispose } from '../dispose.js';
-import { JobTimeoutError, MaxInstancesReachedError } from '../errors.js';
-import { EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_RETRY } from '../events.js';
+import { JobTimeoutError, MaxInstancesReachedError, ShutdownAbortError } from '../errors.js';
+import { EVENT_CODES, makeEvent } from '../events.js';
 import type { Job } from '../job.js';
 import { nextTryAt } from '../retry.js';
 import { afterDuration, clock } from '../time/clock.js';
@@ -14,14 +14,6 @@ import { getJobContext } from './context.js';
 import type { JobContext } from './worker-context.js';
 
 const noop = (): void => {};
-
-/** Why a run was aborted by `shutdown({ wait: false })`. */
-export class ShutdownAbortError extends Error {
-  constructor() {
-    super('The executor shut down without waiting for this run');
-    this.name = 'AbortError';
-  }
-}
 
 /**
  * One run's context (`getJobContext()`). Its AbortController is made on demand: most runs never
@@ -275,7 +267,7 @@ export abstract class BaseExecutor implements Executor {
   #isMissed(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): boolean {
     const grace = job.misfireGraceTime;
     if (attempt > 1 || grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
-    this.#emit(EVENT_JOB_MISSED, 'job_missed', job, runTime, attempt, null, null);
+    this.#emit('job_missed', job, runTime, attempt, null, null);
     this.host?.logger.warn(
       { jobId: job.id, scheduledRunTime: runTime },
       `Run time of job "${job.id}" was missed by more than ${grace} s`,
@@ -320,7 +312,7 @@ export abstract class BaseExecutor implements Executor {
     retryAt: number | null,
   ): void {
     if (ok) {
-      this.#emit(EVENT_JOB_EXECUTED, 'job_executed', job, runTime, attempt, startedAt, finishedAt, value);
+      this.#emit('job_executed', job, runTime, attempt, startedAt, finishedAt, value);
       return;
     }
     this.host?.logger.error(
@@ -329,32 +321,20 @@ export abstract class BaseExecutor implements Executor {
         ? `Job "${job.id}" raised an error`
         : `Job "${job.id}" raised an error (attempt ${attempt}); trying again at ${new Date(retryAt).toISOString()}`,
     );
-    this.#emit(
-      EVENT_JOB_ERROR,
-      'job_error',
-      job,
-      runTime,
-      attempt,
-      startedAt,
-      finishedAt,
-      undefined,
-      value,
-      retryAt,
-    );
+    this.#emit('job_error', job, runTime, attempt, startedAt, finishedAt, undefined, value, retryAt);
     if (retryAt !== null) {
       const host = this.host;
-      if (host?.wantsEvent(EVENT_JOB_RETRY)) {
-        host.dispatchEvent({
-          code: EVENT_JOB_RETRY,
-          name: 'job_retry',
-          schedulerId: host.schedulerId,
-          jobId: job.id,
-          jobstore: job.jobstore,
-          scheduledRunTime: runTime,
-          attempt: attempt + 1,
-          error: value,
-          nextRunTime: new Date(retryAt),
-        });
+      if (host?.wantsEvent(EVENT_CODES.job_retry)) {
+        host.dispatchEvent(
+          makeEvent('job_retry', host.schedulerId, {
+            jobId: job.id,
+            jobstore: job.jobstore,
+            scheduledRunTime: runTime,
+            attempt: attempt + 1,
+            error: value,
+            nextRunTime: new Date(retryAt),
+          }),
+        );
       }
     }
   }
@@ -495,7 +475,6 @@ export abstract class BaseExecutor implements Executor {
   }
 
   #emit(
-    code: number,
     name: 'job_executed' | 'job_error' | 'job_missed',
     job: Job,
     scheduledRunTime: Date,
@@ -507,30 +486,32 @@ export abstract class BaseExecutor implements Executor {
     retryAt?: number | null,
   ): void {
     const host = this.host;
-    if (host === null || !host.wantsEvent(code)) return;
-    const event: Record<string, unknown> = {
-      code,
-      name,
-      schedulerId: host.schedulerId,
-      jobId: job.id,
-      jobstore: job.jobstore,
-      scheduledRunTime,
-      attempt,
-    };
+    if (host === null || !host.wantsEvent(EVENT_CODES[name])) return;
+    const { schedulerId } = host;
+    const { id: jobId, jobstore } = job;
+    const event =
+      name === 'job_executed'
+        ? makeEvent(name, schedulerId, { jobId, jobstore, scheduledRunTime, attempt, retval })
+        : name === 'job_error'
+          ? makeEvent(name, schedulerId, {
+              jobId,
+              jobstore,
+              scheduledRunTime,
+              attempt,
+              error,
+              willRetry: retryAt !== null && retryAt !== undefined,
+            })
+          : makeEvent(name, schedulerId, {
+              jobId,
+              jobstore,
+              scheduledRunTime,
+              attempt,
+              missedCount: 1,
+              firstMissedTime: scheduledRunTime,
+              lastMissedTime: scheduledRunTime,
+            });
     if (startedAt !== null) event.startedAt = new Date(startedAt);
     if (finishedAt !== null) event.finishedAt = new Date(finishedAt);
-    if (name === 'job_executed') event.retval = retval;
-    if (name === 'job_error') {
-      event.error = error;
-      event.willRetry = retryAt !== null && retryAt !== undefined;
-    }
-    if (name === 'job_missed') {
-      Object.assign(event, {
-        missedCount: 1,
-        firstMissedTime: scheduledRunTime,
-        lastMissedTime: scheduledRunTime,
-      });
-    }
-    host.dispatchEvent(event as never);
+    host.dispatchEvent(event);
   }
 }

@@ -5,6 +5,7 @@
  * the grace period.
  */
 import type { Worker } from 'node:worker_threads';
+import { WorkerCrashedError } from '../errors.js';
 import { clock, type TimerHandle } from '../time/clock.js';
 import {
   deserializeThrown,
@@ -227,10 +228,22 @@ export class WorkerPool {
       slot.run = null;
       const cause = slot.crash;
       const what = `job ${JSON.stringify(run.request.jobId)} (task ${JSON.stringify(run.request.taskRef)})`;
+      const jobId = run.request.jobId;
       const error =
         cause instanceof Error
-          ? new Error(`Worker thread crashed while running ${what}: ${cause.message}`, { cause })
-          : new Error(`Worker thread exited with code ${code} while running ${what}`);
+          ? new WorkerCrashedError(
+              `Worker thread crashed while running ${what}: ${cause.message}`,
+              jobId,
+              code,
+              {
+                cause,
+              },
+            )
+          : new WorkerCrashedError(
+              `Worker thread exited with code ${code} while running ${what}`,
+              jobId,
+              code,
+            );
       this.#settle(run, false, error);
     }
     // Queued runs get a fresh worker in place of this one.

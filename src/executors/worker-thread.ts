@@ -4,8 +4,9 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { checkIntegerFrom, checkSecondsFromZero } from '../checks.js';
 import { describeValue } from '../describe.js';
-import { TaskLookupError } from '../errors.js';
+import { ShutdownAbortError, TaskLookupError } from '../errors.js';
 import type { Job } from '../job.js';
 import { isModuleRef } from '../tasks.js';
 import { BaseExecutor, type RunContext } from './base-executor.js';
@@ -33,20 +34,6 @@ export interface WorkerThreadExecutorOptions {
    * worker too and those names can be used as task references.
    */
   preload?: string[];
-}
-
-function positive(option: string, value: unknown, integer: boolean, zeroAllowed: boolean): number {
-  const ok =
-    typeof value === 'number' &&
-    (integer ? Number.isInteger(value) : Number.isFinite(value)) &&
-    (zeroAllowed ? value >= 0 : value > 0);
-  if (!ok) {
-    const expected = integer
-      ? 'an integer from 1 and up'
-      : `a number of seconds ${zeroAllowed ? '>= 0' : '> 0'}`;
-    throw new TypeError(`Expected ${option} to be ${expected}, got ${describeValue(value)}`);
-  }
-  return value as number;
 }
 
 /**
@@ -101,9 +88,9 @@ export class WorkerThreadExecutor extends BaseExecutor {
         `Expected WorkerThreadExecutor options to be an object, got ${describeValue(options)}`,
       );
     }
-    this.maxWorkers = positive('maxWorkers', options.maxWorkers ?? availableParallelism(), true, false);
-    this.#idleTimeoutMs = positive('idleTimeout', options.idleTimeout ?? 60, false, true) * 1000;
-    this.#gracePeriodMs = positive('gracePeriod', options.gracePeriod ?? 1, false, true) * 1000;
+    this.maxWorkers = checkIntegerFrom(options.maxWorkers ?? availableParallelism(), 'maxWorkers', 1);
+    this.#idleTimeoutMs = checkSecondsFromZero(options.idleTimeout ?? 60, 'idleTimeout') * 1000;
+    this.#gracePeriodMs = checkSecondsFromZero(options.gracePeriod ?? 1, 'gracePeriod') * 1000;
     const preload = options.preload ?? [];
     if (!Array.isArray(preload) || preload.some((entry) => typeof entry !== 'string' || entry === '')) {
       throw new TypeError(
@@ -215,7 +202,7 @@ export class WorkerThreadExecutor extends BaseExecutor {
     const pool = this.#pool ?? this.#closingPool;
     this.#pool = null;
     this.#closingPool = pool;
-    const reason = new Error('The executor shut down without waiting for this run');
+    const reason = new ShutdownAbortError();
     try {
       const [cutShort] = await Promise.all([super.shutdown(wait), pool?.close(!wait, reason)]);
       return cutShort;

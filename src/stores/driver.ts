@@ -3,7 +3,9 @@
  * a missing driver gives an error that says which package to install.
  */
 
-/** Imports the driver package `name` for `store`; rejects with an install hint when it is missing. */
+import { DriverMissingError } from '../errors.js';
+
+/** Imports the driver package `name` for `store`; rejects with a `DriverMissingError`, which says what to install, when it is missing. */
 export async function loadDriver<T>(name: string, store: string): Promise<T> {
   let module: { default?: unknown };
   try {
@@ -11,9 +13,7 @@ export async function loadDriver<T>(name: string, store: string): Promise<T> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new Error(`${store} needs the "${name}" package, which is not installed: npm install ${name}`, {
-        cause: error,
-      });
+      throw new DriverMissingError(store, name, { cause: error });
     }
     throw error;
   }

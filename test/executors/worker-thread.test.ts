@@ -7,6 +7,7 @@ import {
   registerTask,
   type SchedulerEventMap,
   TaskLookupError,
+  WorkerCrashedError,
   WorkerThreadExecutor,
   type WorkerThreadExecutorOptions,
 } from '../../src/index.js';
@@ -113,7 +114,10 @@ describe('WorkerThreadExecutor: results and errors', () => {
     const before = await runOnce(scheduler, `${TASKS}whichThread`);
     const event = await runOnce(scheduler, `${TASKS}${task}`);
     expect(event.name).toBe('job_error');
-    expect(String((event as SchedulerEventMap['job_error']).error)).toMatch(message);
+    const error = (event as SchedulerEventMap['job_error']).error;
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect(error).toMatchObject({ name: 'WorkerCrashedError', jobId: event.jobId });
+    expect(String(error)).toMatch(message);
     // A fresh worker compiles the fixture first: give this run longer than the 0.2 s default.
     const after = await runOnce(scheduler, `${TASKS}whichThread`, [], { timeout: 10 });
     expect(after.name, String((after as { error?: unknown }).error)).toBe('job_executed');
@@ -197,11 +201,16 @@ describe('WorkerThreadExecutor: what a worker can run', () => {
     expect((await scheduler.getJob('ref'))?.args).toEqual([]);
   });
 
-  test('rejects bad options with a precise TypeError', () => {
+  test('rejects bad options with a precise TypeError or RangeError', () => {
     expect(() => new WorkerThreadExecutor({ maxWorkers: 0 })).toThrow(
-      'Expected maxWorkers to be an integer from 1 and up, got 0 (number)',
+      new RangeError('Expected maxWorkers to be an integer from 1 and up, got 0 (number)'),
     );
-    expect(() => new WorkerThreadExecutor({ idleTimeout: -1 })).toThrow(/idleTimeout/);
+    expect(() => new WorkerThreadExecutor({ maxWorkers: 0 })).toThrow(RangeError);
+    expect(() => new WorkerThreadExecutor({ idleTimeout: -1 })).toThrow(
+      'Expected idleTimeout to be a number of seconds from 0 and up, got -1 (number)',
+    );
+    expect(() => new WorkerThreadExecutor({ idleTimeout: -1 })).toThrow(RangeError);
+    expect(() => new WorkerThreadExecutor({ gracePeriod: '1' as never })).toThrow(TypeError);
     expect(() => new WorkerThreadExecutor({ preload: [''] })).toThrow(/preload/);
   });
 });

@@ -3,6 +3,7 @@
  * are applied. A migration is never edited once released: a schema change is a new one at the end.
  */
 import { createHash } from 'node:crypto';
+import { SchemaVersionError } from '../../errors.js';
 import type { PostgresPool } from './backend.js';
 
 /** The quoted names of a store's tables and indexes, all derived from its table name. */
@@ -195,8 +196,10 @@ export async function migrate(
     const latest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
     const newest = Math.max(0, ...done);
     if (newest > latest) {
-      throw new Error(
+      throw new SchemaVersionError(
         `Table ${n.jobs} has schema version ${newest}, newer than this tickwork knows (${latest}): upgrade tickwork`,
+        newest,
+        latest,
       );
     }
     for (const migration of migrations) {

@@ -4,6 +4,7 @@
  * script yet (first use, or a restarted server), with EVAL.
  */
 import { createHash } from 'node:crypto';
+import { SchemaVersionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { clock, type TimerHandle } from '../../time/clock.js';
 import type {
@@ -271,8 +272,10 @@ export class RedisBackend implements StoreBackend {
       );
     }
     if (version > SCHEMA_VERSION) {
-      throw new Error(
+      throw new SchemaVersionError(
         `RedisJobStore: key ${JSON.stringify(key)} says the store has schema version ${version}, newer than the ${SCHEMA_VERSION} this tickwork knows; upgrade tickwork or use another keyPrefix`,
+        version,
+        SCHEMA_VERSION,
       );
     }
     return version;

@@ -6,6 +6,7 @@
  * the runtime has it.
  */
 import { describeValue } from '../../describe.js';
+import { DriverMissingError } from '../../errors.js';
 import { loadDriver } from '../driver.js';
 import {
   BUSY_TIMEOUT_MS,
@@ -50,7 +51,8 @@ export async function loadSqliteDriver(
 ): Promise<{ name: SqliteDriverName; open: SqliteOpener }> {
   if (name === 'bun:sqlite' || (name === undefined && isBun())) {
     const module = (await importable('bun:sqlite')) as { Database: BunDatabaseClass } | null;
-    if (module === null) throw new Error('SqliteJobStore: the "bun:sqlite" driver runs only on Bun');
+    if (module === null)
+      throw new DriverMissingError('SqliteJobStore', 'bun:sqlite', { reason: 'runs only on Bun' });
     return {
       name: 'bun:sqlite',
       open: (path) => wrapBun(new module.Database(path, { create: true, strict: true })),
@@ -65,9 +67,9 @@ export async function loadSqliteDriver(
         return { name: 'node:sqlite', open: (path) => wrapNode(new module.DatabaseSync(path)) };
       }
       if (name === 'node:sqlite') {
-        throw new Error(
-          `SqliteJobStore: the "node:sqlite" driver needs Node 22.13 or later (this is ${process.version})`,
-        );
+        throw new DriverMissingError('SqliteJobStore', 'node:sqlite', {
+          reason: `needs Node 22.13 or later (this is ${process.version})`,
+        });
       }
     }
   }
