@@ -148,7 +148,9 @@ export interface StoreBackend {
   removeAll(): Promise<void>;
   /**
    * Atomically takes up to `limit` jobs due at `now` whose lease is free or expired, earliest
-   * first: sets their lease to (`owner`, `leaseUntil`) and a new token. Jobs leased by `owner`
+   * first: sets their lease to (`owner`, `leaseUntil`) and a new token. A lease has expired when
+   * its end is at or before `now` (`acquiredUntil <= now`): one ending exactly at `now` is over,
+   * here and in `nextRunTime`, on every backend. Jobs leased by `owner`
    * itself may be taken too, always or after one of its calls failed: a scheduler's passes over
    * one store never overlap, so such a lease is left by a pass that failed before releasing,
    * perhaps after the database applied the acquisition. Jobs whose id is in `skip` (jobs this
@@ -213,7 +215,8 @@ export interface StoreBackend {
   /** Extends every run claim of `owner` to `until` (a heartbeat while its runs go on). */
   renewRuns(owner: string, until: number): Promise<void>;
   /**
-   * Takes the run claims whose expiry is before `now` for reporting: extends them to `until`
+   * Takes the run claims whose expiry is before `now` (`expiry < now`: a claim expiring exactly
+   * at `now` is still held, on every backend) for reporting: extends them to `until`
    * (keeping the scheduler that claimed them) and returns them. Each comes back to one caller,
    * which reports it and then deletes it with `completeRuns`; if that caller dies in between, the
    * claim expires again and another reports it.

@@ -1,7 +1,8 @@
 /**
  * PostgresJobStore on a real, throwaway PostgreSQL server: the job API through a scheduler,
  * restarts, hostile ids, runs shared by two schedulers, broken rows, wake-up hints, a server
- * outage, and the backend's batched statements. Each test has a table of its own.
+ * outage; the backend's migrations, plans and hints, and the StoreBackend contract (see
+ * backend-suite.ts). Each test has a table of its own.
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import {
   registerTask,
   type SchedulerEventAny,
   type SchedulerOptions,
+  SchemaVersionError,
   SerializationError,
   TaskLookupError,
 } from '../../src/index.js';
@@ -23,6 +25,7 @@ import { nextRunTimeSql, PostgresBackend } from '../../src/stores/postgres/backe
 import { MIGRATIONS, tableNames } from '../../src/stores/postgres/migrations.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres-server.js';
 import { waitFor } from '../helpers/wait.js';
+import { describeBackendSuite } from './backend-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let server: PostgresServer;
@@ -510,25 +513,28 @@ describe('PostgresJobStore through the scheduler', () => {
   });
 });
 
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const backendsOpened: PostgresBackend[] = [];
+const backendPools: pg.Pool[] = [];
+
+/** A backend on a pool of its own (as another process would have), on `table`. */
+async function open(table: string): Promise<PostgresBackend> {
+  const pool = new pg.Pool({ connectionString: server.connectionString, max: 3 });
+  pool.on('error', () => undefined);
+  backendPools.push(pool);
+  const backend = new PostgresBackend({ pool, ownedPool: null, names: tableNames(table), logger: silent });
+  await backend.open();
+  backendsOpened.push(backend);
+  return backend;
+}
+
+async function closeBackends(): Promise<void> {
+  for (const backend of backendsOpened.splice(0)) await backend.close();
+  for (const pool of backendPools.splice(0)) await pool.end();
+}
+
 describe('PostgresBackend', () => {
-  const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-  const opened: PostgresBackend[] = [];
-  const pools: pg.Pool[] = [];
-
-  afterEach(async () => {
-    for (const backend of opened.splice(0)) await backend.close();
-    for (const pool of pools.splice(0)) await pool.end();
-  });
-
-  async function open(table: string): Promise<PostgresBackend> {
-    const pool = new pg.Pool({ connectionString: server.connectionString, max: 3 });
-    pool.on('error', () => undefined);
-    pools.push(pool);
-    const backend = new PostgresBackend({ pool, ownedPool: null, names: tableNames(table), logger: silent });
-    await backend.open();
-    opened.push(backend);
-    return backend;
-  }
+  afterEach(closeBackends);
 
   async function fill(table: string, n: number): Promise<void> {
     await admin.query(
@@ -549,117 +555,31 @@ describe('PostgresBackend', () => {
     const table = freshTable();
     await open(table);
     await admin.query(`INSERT INTO "${table}_migrations" (version, name) VALUES (99, 'future')`);
-    await expect(open(table)).rejects.toThrow(/schema version 99, newer than this tickwork knows/);
+    const error = await open(table).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect(error).toMatchObject({ found: 99, supported: MIGRATIONS[MIGRATIONS.length - 1].version });
+    expect(String(error)).toMatch(/schema version 99, newer than this tickwork knows/);
   });
 
-  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
+  it("acquires rows written by hand, a new row's first acquisition having token 1", async () => {
     const table = freshTable();
     const backend = await open(table);
     await fill(table, 3);
-    const taken = await backend.acquire('me', 20_000, 60_000, 10, ['j000001', 'j000003']);
-    expect(taken.map((r) => r.id)).toEqual(['j000002']);
-    expect((await backend.acquire('other', 20_000, 60_000, 10)).map((r) => r.id)).toEqual([
-      'j000001',
-      'j000003',
-    ]);
-  });
-
-  it('acquires and releases 10,000 jobs in one call each, fenced by tokens', async () => {
-    const table = freshTable();
-    const backend = await open(table);
-    await fill(table, 10_000);
-    const acquired = await backend.acquire('me', 20_000, 60_000, 10_000);
-    expect(acquired).toHaveLength(10_000);
+    const acquired = await backend.acquire('me', 20_000, 60_000, 10);
     expect(acquired[0]).toMatchObject({ id: 'j000001', nextRunTime: 1001, token: 1 });
-    expect(acquired.map((r) => r.nextRunTime)).toEqual(acquired.map((_, i) => 1001 + i));
-    expect(await backend.acquire('other', 20_000, 60_000, 10)).toEqual([]);
-
-    // A change made meanwhile moves the token on: that release must not apply.
-    await backend.update({ id: 'j000002', nextRunTime: 5, state: '{"changed":true}' });
-    const releases = acquired.map((r, i) => ({
-      id: r.id,
-      token: r.token,
-      nextRunTime: i % 2 === 0 ? 100_000 + i : null,
-      remove: i % 3 === 0,
-      runTimes: [r.nextRunTime as number],
-    }));
-    const flags = await backend.release('me', releases, 90_000);
-    expect(flags).toHaveLength(10_000);
-    expect(flags[1]).toBeNull();
-    expect(flags.filter((f) => f === null)).toHaveLength(1);
-    expect(flags[0]).toEqual([true]);
-    expect(await count(table)).toBe(10_000 - Math.ceil(10_000 / 3));
-    expect(await count(`${table}_runs`)).toBe(9_999);
-    expect((await backend.get('j000002'))?.state).toBe('{"changed":true}');
-    expect((await backend.get('j000003'))?.nextRunTime).toBe(100_002);
-    expect((await backend.get('j000006'))?.nextRunTime).toBeNull();
-
-    // The same release again: the leases are over.
-    expect(await backend.release('me', releases.slice(0, 3), 90_000)).toEqual([null, null, null]);
   });
 
-  it('claims runs once, renews them, completes them and hands back abandoned ones', async () => {
+  it('answers the next run time from the indexes', async () => {
     const table = freshTable();
     const backend = await open(table);
-    await backend.insert({ id: 'x', nextRunTime: 10, state: '{}' });
-    await backend.insert({ id: 'y', nextRunTime: 10, state: '{}' });
-    const [x, y] = await backend.acquire('a', 10, 100, 10);
-    await backend.release(
-      'a',
-      [
-        { id: x.id, token: x.token, nextRunTime: 20, remove: false, runTimes: [10] },
-        { id: y.id, token: y.token, nextRunTime: 20, remove: false, runTimes: [10] },
-      ],
-      50,
-    );
-    // Set back to 10 by hand: the run at 10 is claimed already, the one at 15 is not.
-    await backend.update({ id: 'x', nextRunTime: 10, state: '{}' });
-    const [again] = await backend.acquire('b', 10, 100, 10);
-    expect(
-      await backend.release(
-        'b',
-        [{ id: 'x', token: again.token, nextRunTime: 20, remove: false, runTimes: [10, 15] }],
-        50,
-      ),
-    ).toEqual([[false, true]]);
-    await backend.completeRuns([{ jobId: 'x', runTime: 15, attempt: 1 }]);
-    await backend.renewRuns('a', 500);
-    await backend.completeRuns([{ jobId: 'x', runTime: 10, attempt: 1 }]);
-    expect(await backend.takeAbandonedRuns(400, 900)).toEqual([]);
-    expect(await backend.takeAbandonedRuns(501, 900)).toEqual([
-      { jobId: 'y', runTime: 10, attempt: 1, schedulerId: 'a' },
-    ]);
-    // Taken until 900: nobody else takes it meanwhile; not completed by then, it comes back.
-    expect(await backend.takeAbandonedRuns(501, 900)).toEqual([]);
-    expect(await backend.takeAbandonedRuns(901, 1_500)).toEqual([
-      { jobId: 'y', runTime: 10, attempt: 1, schedulerId: 'a' },
-    ]);
-    await backend.completeRuns([{ jobId: 'y', runTime: 10, attempt: 1 }]);
-    expect(await backend.takeAbandonedRuns(2_000, 2_500)).toEqual([]);
-    expect(await backend.remove('x')).toBe(true);
-    expect(await backend.remove('x')).toBe(false);
-    expect(await backend.insert({ id: 'y', nextRunTime: 1, state: '{}' })).toBe(false);
-    await backend.removeAll();
-    expect(await backend.all()).toEqual([]);
-  });
-
-  it('answers the next run time around other schedulers leases, from the indexes', async () => {
-    const table = freshTable();
-    const backend = await open(table);
-    expect(await backend.nextRunTime(0)).toBeNull();
     await backend.insert({ id: 'early', nextRunTime: 100, state: '{}' });
     await backend.insert({ id: 'late', nextRunTime: 200, state: '{}' });
     await backend.insert({ id: 'paused', nextRunTime: null, state: '{}' });
-    expect(await backend.nextRunTime(0)).toBe(100);
     await backend.acquire('other', 150, 1_000, 1);
-    expect(await backend.nextRunTime(150)).toBe(200);
     await backend.acquire('another', 250, 900, 1);
-    expect(await backend.nextRunTime(250)).toBe(900);
-    // Leases over: both are due again.
-    expect(await backend.nextRunTime(1_000)).toBe(100);
-    expect((await backend.due(1_000)).map((r) => r.id)).toEqual(['early', 'late']);
-    expect((await backend.all()).map((r) => r.id)).toEqual(['early', 'late', 'paused']);
-
     await fill(table, 5_000);
     await admin.query(`ANALYZE "${table}"`);
     const plan = await admin.query(`EXPLAIN ${nextRunTimeSql(tableNames(table)).replaceAll('$1', '250')}`);
@@ -685,6 +605,21 @@ describe('PostgresBackend', () => {
     // Closed: no throw, no rejection.
     a.notify();
   });
+});
+
+let backendTable = '';
+describeBackendSuite('PostgresBackend', {
+  create: () => open((backendTable = freshTable())),
+  peer: () => open(backendTable),
+  async cleanup() {
+    await closeBackends();
+    if (backendTable === '') return;
+    const n = tableNames(backendTable);
+    backendTable = '';
+    await admin.query(
+      `DROP TABLE IF EXISTS ${n.jobs}, ${n.runs}, ${n.retries}, ${n.history}, ${n.migrations}`,
+    );
+  },
 });
 
 let suiteTable = '';

@@ -1,7 +1,8 @@
 /**
  * RedisJobStore on a real redis-server started for this file: the job API through a scheduler,
  * restarts, hostile ids, runs shared by two schedulers, stored values this code cannot restore,
- * wake-up hints, and outages (the server shut down, or frozen) that the scheduler rides out.
+ * wake-up hints, and outages (the server shut down, or frozen) that the scheduler rides out; the
+ * backend after a lost reply, and the StoreBackend contract (see backend-suite.ts).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import {
   registerTask,
   type SchedulerEventAny,
   type SchedulerOptions,
+  SchemaVersionError,
   SerializationError,
   TaskLookupError,
 } from '../../src/index.js';
@@ -21,6 +23,7 @@ import { RedisBackend } from '../../src/stores/redis/backend.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 import { fakeLogger } from '../helpers/scheduler.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { describeBackendSuite } from './backend-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let server: RedisServer;
@@ -312,7 +315,13 @@ describe('RedisJobStore through the scheduler', () => {
     const keyPrefix = freshPrefix();
     await admin.set(`${keyPrefix}version`, '99');
     const s = scheduler(store({ keyPrefix }));
-    await expect(s.start()).rejects.toThrow(/schema version 99, newer than the 1/);
+    const error = await s.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SchemaVersionError);
+    expect(error).toMatchObject({ found: 99, supported: 1 });
+    expect(String(error)).toMatch(/schema version 99, newer than the 1/);
   });
 
   it('uses a client it was given and leaves it open; closes the connections it made', async () => {
@@ -453,58 +462,6 @@ describe('RedisBackend', () => {
     state: `{"id":${JSON.stringify(id)}}`,
   });
 
-  it('does not acquire the jobs it is told to skip (jobs this process cannot restore)', async () => {
-    const db = backend();
-    await db.open();
-    for (const id of ['a', 'b', 'c']) await db.insert(row(id, 100));
-    expect((await db.acquire('A', 1_000, 5_000, 10, ['a', 'c'])).map((r) => r.id)).toEqual(['b']);
-    expect((await db.acquire('B', 1_000, 5_000, 10)).map((r) => r.id).sort()).toEqual(['a', 'c']);
-    await db.close();
-  });
-
-  it('fences releases by owner and token, and claims each run once', async () => {
-    const db = backend();
-    await db.open();
-    expect(await db.insert(row('a', 100))).toBe(true);
-    expect(await db.insert(row('a', 100))).toBe(false);
-    const [taken] = await db.acquire('A', 1_000, 5_000, 10);
-    expect(taken).toMatchObject({ id: 'a', nextRunTime: 100 });
-    // Leased: nobody else takes it until the lease ends.
-    expect(await db.acquire('B', 2_000, 6_000, 10)).toEqual([]);
-    const [retaken] = await db.acquire('B', 5_000, 9_000, 10);
-    expect(retaken.token).toBeGreaterThan(taken.token);
-    const release = (token: number, runTimes = [100]) => ({
-      id: 'a',
-      token,
-      nextRunTime: 200,
-      remove: false,
-      runTimes,
-    });
-    expect(await db.release('A', [release(taken.token)], 20_000)).toEqual([null]);
-    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([[true]]);
-    // Released once: the same release again changes nothing.
-    expect(await db.release('B', [release(retaken.token)], 20_000)).toEqual([null]);
-    expect((await db.get('a'))?.nextRunTime).toBe(200);
-    // Set back to 100 by hand, the run at 100 is not claimed again.
-    await db.update(row('a', 100));
-    const [again] = await db.acquire('A', 5_000, 9_000, 10);
-    expect(await db.release('A', [release(again.token, [100, 150])], 20_000)).toEqual([[false, true]]);
-    expect((await db.get('a'))?.nextRunTime).toBe(200);
-    await db.completeRuns([{ jobId: 'a', runTime: 150, attempt: 1 }]);
-    await db.renewRuns('B', 30_000);
-    expect(await db.takeAbandonedRuns(25_000, 40_000)).toEqual([]);
-    expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([
-      { jobId: 'a', runTime: 100, attempt: 1, schedulerId: 'B' },
-    ]);
-    // Taken until 40,000: nobody else takes it meanwhile; not completed by then, it comes back.
-    expect(await db.takeAbandonedRuns(31_000, 40_000)).toEqual([]);
-    expect(await db.takeAbandonedRuns(40_001, 50_000)).toEqual([
-      { jobId: 'a', runTime: 100, attempt: 1, schedulerId: 'B' },
-    ]);
-    await db.completeRuns([{ jobId: 'a', runTime: 100, attempt: 1 }]);
-    expect(await db.takeAbandonedRuns(60_000, 70_000)).toEqual([]);
-  });
-
   it('takes back its own jobs, and gives up its claims, after a reply was lost', async () => {
     const keyPrefix = freshPrefix();
     const real = connect();
@@ -548,55 +505,39 @@ describe('RedisBackend', () => {
     ]);
     expect((await db.get('a'))?.nextRunTime).toBe(5_000);
   });
+});
 
-  it('answers the next run time without a lease in the way, never late', async () => {
-    const db = backend();
-    await db.open();
-    expect(await db.nextRunTime(0)).toBeNull();
-    await db.insert(row('early', 100));
-    await db.insert(row('late', 10_000));
-    await db.insert(row('paused', null));
-    expect(await db.nextRunTime(0)).toBe(100);
-    await db.acquire('A', 1_000, 3_000, 1);
-    // 'early' is held until 3000: that is when it may be taken again.
-    expect(await db.nextRunTime(1_000)).toBe(3_000);
-    expect(await db.nextRunTime(3_000)).toBe(100);
-    // Many leased jobs: the answer may come early, never late.
-    for (let i = 0; i < 150; i++) await db.insert(row(`held-${String(i).padStart(3, '0')}`, 50));
-    await db.acquire('A', 1_000, 4_000, 1_000);
-    const next = await db.nextRunTime(1_000);
-    expect(next).not.toBeNull();
-    expect(next as number).toBeLessThanOrEqual(3_000);
-  });
+let backendPrefix = '';
+const backendsOpened: Array<{ backend: RedisBackend; client: Redis }> = [];
 
-  it('takes due jobs in order, in batches, and removes a job with its claims', async () => {
-    const db = backend();
-    await db.open();
-    for (let i = 0; i < 1_200; i++) await db.insert(row(`j${String(i).padStart(4, '0')}`, 1_000 - (i % 7)));
-    await db.insert(row('future', 5_000));
-    const first = await db.acquire('A', 2_000, 9_000, 1_000);
-    expect(first).toHaveLength(1_000);
-    const order = first.map((r) => [r.nextRunTime, r.id] as [number, string]);
-    const sorted = [...order].sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : 1));
-    expect(order).toEqual(sorted);
-    expect(await db.acquire('A', 2_000, 9_000, 1_000)).toHaveLength(200);
-    expect((await db.due(2_000)).length).toBe(1_200);
-    const releases = first.map((r) => ({
-      id: r.id,
-      token: r.token,
-      nextRunTime: null,
-      remove: false,
-      runTimes: [1, 2],
-    }));
-    expect(await db.release('A', releases, 9_000)).toEqual(releases.map(() => [true, true]));
-    expect(await db.remove('j0001')).toBe(true);
-    expect(await db.remove('j0001')).toBe(false);
-    const abandoned = await db.takeAbandonedRuns(10_000, 20_000);
-    expect(abandoned).toHaveLength(2 * 999);
-    expect(abandoned.some((c) => c.jobId === 'j0001')).toBe(false);
-    await db.removeAll();
-    expect(await db.all()).toEqual([]);
+/** A backend on a connection of its own (as another process would have), on `keyPrefix`. */
+async function openBackend(keyPrefix: string): Promise<RedisBackend> {
+  const client = connect();
+  const backend = new RedisBackend({
+    client,
+    owned: null,
+    keyPrefix,
+    instanceToken: `token-${backendsOpened.length}`,
+    logger: fakeLogger(),
   });
+  backendsOpened.push({ backend, client });
+  await backend.open();
+  return backend;
+}
+
+describeBackendSuite('RedisBackend', {
+  create: () => openBackend((backendPrefix = freshPrefix())),
+  peer: () => openBackend(backendPrefix),
+  async cleanup() {
+    for (const { backend, client } of backendsOpened.splice(0)) {
+      await backend.close();
+      client.disconnect();
+    }
+    if (backendPrefix === '') return;
+    const keys = await admin.keys(`${backendPrefix}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    backendPrefix = '';
+  },
 });
 
 let suitePrefix = '';

@@ -2,13 +2,24 @@
  * SqliteJobStore through the shared JobStore suite (see store-suite.ts), once on each SQLite
  * driver this runtime has (better-sqlite3 where its addon loads, `node:sqlite` on Node 22.13+):
  * each test gets a new database file in a directory of its own, removed afterwards with its WAL
- * files. Then the driver choice itself.
+ * files. The same for SqliteBackend through the StoreBackend contract (see backend-suite.ts). Then
+ * the driver choice itself.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackgroundScheduler, registerTask, type SqliteDriverName, SqliteJobStore } from '../../src/index.js';
+import {
+  BackgroundScheduler,
+  DriverMissingError,
+  registerTask,
+  SchemaVersionError,
+  type SqliteDriverName,
+  SqliteJobStore,
+} from '../../src/index.js';
+import { SqliteBackend } from '../../src/stores/sqlite/backend.js';
+import { loadSqliteDriver } from '../../src/stores/sqlite/drivers.js';
+import { type BackendFactory, describeBackendSuite } from './backend-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
 let dir: string | null = null;
@@ -58,6 +69,34 @@ for (const driver of drivers) {
     },
   });
 }
+
+/** SqliteBackends on one file, each with a connection of its own (as another process would have). */
+function sqliteBackends(driver: SqliteDriverName): BackendFactory {
+  let backendDir: string | null = null;
+  const opened: SqliteBackend[] = [];
+  const openOne = async (): Promise<SqliteBackend> => {
+    if (backendDir === null) throw new Error('No database file: create() was not called');
+    const { open } = await loadSqliteDriver(driver);
+    const backend = new SqliteBackend(open, join(backendDir, 'jobs.db'), 'tickwork_jobs');
+    await backend.open();
+    opened.push(backend);
+    return backend;
+  };
+  return {
+    async create() {
+      backendDir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-backend-'));
+      return openOne();
+    },
+    peer: openOne,
+    async cleanup() {
+      for (const backend of opened.splice(0)) await backend.close();
+      if (backendDir !== null) await rm(backendDir, { recursive: true, force: true });
+      backendDir = null;
+    },
+  };
+}
+
+for (const driver of drivers) describeBackendSuite(`SqliteBackend on ${driver}`, sqliteBackends(driver));
 
 describe('SqliteJobStore drivers', () => {
   afterEach(async () => {
@@ -118,13 +157,72 @@ describe('SqliteJobStore drivers', () => {
       timezone: 'UTC',
       jobstores: { default: new SqliteJobStore({ path: 'never.db', driver: 'bun:sqlite' }) },
     });
-    await expect(scheduler.start()).rejects.toThrow(
-      'SqliteJobStore: the "bun:sqlite" driver runs only on Bun',
+    const error = await scheduler.start().then(
+      () => null,
+      (e: unknown) => e,
     );
+    expect(error).toBeInstanceOf(DriverMissingError);
+    expect(error).toMatchObject({
+      store: 'SqliteJobStore',
+      driver: 'bun:sqlite',
+      message: 'SqliteJobStore: the "bun:sqlite" driver runs only on Bun',
+    });
   });
+
+  it.skipIf(drivers.includes('node:sqlite'))(
+    'node:sqlite on a Node without it fails at start with a DriverMissingError',
+    async () => {
+      const scheduler = new BackgroundScheduler({
+        timezone: 'UTC',
+        jobstores: { default: new SqliteJobStore({ path: 'never.db', driver: 'node:sqlite' }) },
+      });
+      const error = await scheduler.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DriverMissingError);
+      expect(String(error)).toMatch(/SqliteJobStore: the "node:sqlite" driver needs Node 22\.13 or later/);
+    },
+  );
 });
 
 describe('SqliteJobStore start', () => {
+  it('refuses a file whose schema is newer than this code, with SchemaVersionError', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-newer-'));
+    try {
+      const path = join(base, 'jobs.db');
+      const first = new BackgroundScheduler({
+        timezone: 'UTC',
+        logger: false,
+        jobstores: { default: new SqliteJobStore({ path }) },
+      });
+      await first.start({ paused: true });
+      await first.shutdown();
+      // Written with whichever driver this runtime has (as by a later version's migration).
+      const db = (await loadSqliteDriver(undefined)).open(path);
+      db.prepare(
+        `INSERT INTO "tickwork_jobs_migrations" (version, name, applied_at) VALUES (99, 'future', 0)`,
+      ).run();
+      db.close();
+      const second = new BackgroundScheduler({
+        timezone: 'UTC',
+        logger: false,
+        jobstores: { default: new SqliteJobStore({ path }) },
+      });
+      const error = await second.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SchemaVersionError);
+      expect(error).toMatchObject({ found: 99 });
+      expect(String(error)).toMatch(
+        /schema version 99, newer than this tickwork knows \(\d+\): upgrade tickwork/,
+      );
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
   it("names the file and the missing folder when the file's folder does not exist", async () => {
     const base = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-missing-'));
     try {

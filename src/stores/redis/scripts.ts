@@ -369,7 +369,8 @@ return 1
   /**
    * ARGV: owner, now, lease end, limit, retake ('1': also take jobs owner itself holds, whose
    * acquisition or release it never heard back from), then ids not to take. Takes due jobs
-   * without a live lease, earliest first. Returns flat quadruples (id, next run time, state, token).
+   * without a live lease (one ending at now is over, as in nextRunTime), earliest first. Returns
+   * flat quadruples (id, next run time, state, token).
    */
   acquire: script(`
 local owner, nowText, leaseEnd = ARGV[1], ARGV[2], ARGV[3]

@@ -8,6 +8,7 @@
  * the event loop keeps turning while the lock is held.
  */
 import { statSync } from 'node:fs';
+import { SchemaVersionError } from '../../errors.js';
 import { clock } from '../../time/clock.js';
 import type {
   AcquiredRow,
@@ -143,7 +144,8 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     due: db.prepare(
       `SELECT id, next_run_time, state FROM ${jobs} WHERE next_run_time <= ? ORDER BY next_run_time, id`,
     ),
-    // Due jobs under someone's lease are not ready before the lease ends.
+    // Due jobs under someone's lease are not ready before the lease ends; a lease ending at @now
+    // is over, as in acquire.
     nextDue: db.prepare(
       `SELECT min(CASE WHEN acquired_until > @now THEN max(next_run_time, acquired_until) ELSE next_run_time END) AS t
        FROM ${jobs} WHERE next_run_time <= @now`,
@@ -169,7 +171,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     acquire: db.prepare(
       `UPDATE ${jobs} SET acquired_by = @owner, acquired_until = @until, token = token + 1
        WHERE id IN (SELECT id FROM ${jobs}
-         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until < @now OR acquired_by = @owner)
+         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until <= @now OR acquired_by = @owner)
            AND id NOT IN (SELECT value FROM json_each(@skip))
          ORDER BY next_run_time, id LIMIT @limit)
        RETURNING id, next_run_time, state, token`,
@@ -465,8 +467,10 @@ export class SqliteBackend implements StoreBackend {
       const current = row.v ?? 0;
       const latest = MIGRATIONS[MIGRATIONS.length - 1].version;
       if (current > latest) {
-        throw new Error(
+        throw new SchemaVersionError(
           `Table ${this.#names.jobs} has schema version ${current}, newer than this tickwork knows (${latest}): upgrade tickwork`,
+          current,
+          latest,
         );
       }
       const record = db.prepare(`INSERT INTO ${table} (version, name, applied_at) VALUES (?, ?, ?)`);
