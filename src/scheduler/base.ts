@@ -6,7 +6,6 @@ import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
 import {
   ConflictingIdError,
-  JobAbandonedError,
   JobLookupError,
   SchedulerAlreadyRunningError,
   SchedulerNotRunningError,
@@ -33,7 +32,7 @@ import { MemoryJobStore } from '../stores/memory.js';
 import { UnrestorableTrigger } from '../stores/state.js';
 import { isModuleRef, resolveTask } from '../tasks.js';
 import { RunTelemetry } from '../telemetry.js';
-import { atDeadline, clock, yieldToEventLoop } from '../time/clock.js';
+import { atDeadline, clock } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
@@ -61,6 +60,7 @@ import {
 } from './options.js';
 import { formatJobTable } from './print.js';
 import { RunLoop } from './processing.js';
+import { RunReports } from './run-reports.js';
 
 /** The scheduler is stopped. */
 export const STATE_STOPPED = 0;
@@ -121,7 +121,6 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   #pending: PendingJob[] = [];
   // The run time of the last `runJob` (epoch ms): the next one is later.
   #lastRunNow = 0;
-  readonly #finishedRuns = new Map<JobStore, FinishedRunRow[]>();
   readonly #recorder = new RunRecorder(
     () => this.schedulerId,
     () => this.#settings.runHistory,
@@ -135,7 +134,15 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         `Job store ${JSON.stringify(alias)}: pruning the run history failed; trying again later`,
       ),
   );
-  #flushing: Promise<void> | null = null;
+  readonly #reports = new RunReports({
+    stores: this.#stores,
+    recorder: this.#recorder,
+    logger: () => this.logger,
+    emit: (name, payload) => this.#emit(name, payload),
+    wakeup: () => this.#loop.wakeup(),
+    stopped: () => this.#state === STATE_STOPPED,
+    retryIntervalMs: () => this.#settings.jobstoreRetryIntervalMs,
+  });
   readonly #events = new EventHub(() => this.logger);
   readonly #mutexes = new Map<string, Mutex>();
   readonly #loop: RunLoop;
@@ -336,8 +343,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     await this.#loop.stop();
     await this.#pruner.idle();
     const cutShort = await this.#stopExecutors(wait, timeoutMs, signal);
-    await this.#flushing;
-    if (this.#finishedRuns.size > 0) await (this.#flushing = this.#flushRuns());
+    await this.#reports.drain();
     for (const [alias, store] of this.#stores) {
       try {
         await store.shutdown();
@@ -573,60 +579,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
    * (and `job_retry` when the job retries abandoned runs); resolves to what their store writes
    * as their claims go.
    */
-  async reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): Promise<FinishedRunRow[]> {
-    if (runs.length === 0) return [];
-    // One log line for the batch (a dead scheduler may leave hundreds of claims, and a stack
-    // made here says nothing about them); each run still gets its job_error event.
-    const first = runs[0];
-    const schedulers = [...new Set(runs.map((r) => r.schedulerId))];
-    this.logger.error(
-      { jobstore, jobId: first.jobId, scheduledRunTime: first.runTime, runs: runs.length, schedulers },
-      runs.length === 1
-        ? new JobAbandonedError(first.jobId, first.schedulerId).message
-        : `${runs.length} runs were abandoned by ${schedulers.join(', ')}, which stopped before finishing them (first: job "${first.jobId}" at ${first.runTime.toISOString()}); each is reported as job_error`,
-    );
-    const store = this.#stores.get(jobstore);
-    const jobs = new Map<string, Job | null>();
-    const rows: FinishedRunRow[] = [];
-    for (const run of runs) {
-      const error = new JobAbandonedError(run.jobId, run.schedulerId);
-      // The job's name and retry policy, when it is still there.
-      if (!jobs.has(run.jobId)) {
-        let job: Job | null = null;
-        try {
-          job = (await store?.lookupJob(run.jobId)) ?? null;
-        } catch {}
-        jobs.set(run.jobId, job);
-      }
-      const job = jobs.get(run.jobId) ?? null;
-      const { row, retryAt } = this.#recorder.unstarted(job, run.jobId, {
-        runTime: run.runTime,
-        attempt: run.attempt,
-        outcome: 'abandoned',
-        error,
-        schedulerId: run.schedulerId,
-      });
-      rows.push(row);
-      this.#emit('job_error', {
-        jobId: run.jobId,
-        jobstore,
-        scheduledRunTime: run.runTime,
-        attempt: run.attempt,
-        error,
-        willRetry: retryAt !== null,
-      });
-      if (retryAt !== null) {
-        this.#emit('job_retry', {
-          jobId: run.jobId,
-          jobstore,
-          scheduledRunTime: run.runTime,
-          attempt: run.attempt + 1,
-          error,
-          nextRunTime: new Date(retryAt),
-        });
-      }
-    }
-    return rows;
+  reportAbandonedRuns(jobstore: string, runs: AbandonedRun[]): Promise<FinishedRunRow[]> {
+    return this.#reports.reportAbandoned(jobstore, runs);
   }
 
   /**
@@ -635,58 +589,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
    */
   runFinished(job: Job, runTimes: Date[], attempt = 1, outcomes?: RunEnd[]): void {
     this.#loop.runFinished();
-    const store = this.#stores.get(job.jobstore);
-    if (store?.completeRuns === undefined) return;
-    const rows = this.#recorder.instanceEnded(job, runTimes, attempt, outcomes);
-    if (store.acquireDueJobs === undefined) {
-      // A store without claims (in this process): written once the runs ending together have
-      // ended (a microtask later), with no round trip to wait for.
-      if (
-        rows.length === 1
-          ? rows[0].record === undefined && rows[0].retry === undefined
-          : !rows.some((r) => r.record !== undefined || r.retry !== undefined)
-      ) {
-        return;
-      }
-      let batch = this.#localFinished.get(store);
-      if (batch === undefined) {
-        batch = [];
-        this.#localFinished.set(store, batch);
-        if (this.#localFinished.size === 1) queueMicrotask(this.#writeLocalFinished);
-      }
-      for (const row of rows) batch.push(row);
-      return;
-    }
-    this.#queueFinished(store, rows);
-  }
-
-  readonly #localFinished = new Map<JobStore, FinishedRunRow[]>();
-
-  readonly #writeLocalFinished = (): void => {
-    const batches = [...this.#localFinished];
-    this.#localFinished.clear();
-    for (const [store, rows] of batches) {
-      (store.completeRuns as NonNullable<JobStore['completeRuns']>).call(store, rows).then(
-        () => {
-          if (rows.some((r) => r.retry !== undefined)) this.#loop.wakeup();
-        },
-        (error: unknown) =>
-          this.logger.error(
-            { err: error, runs: rows.length },
-            'A job store failed to record the end of runs in its history',
-          ),
-      );
-    }
-  };
-
-  #queueFinished(store: JobStore, rows: FinishedRunRow[]): void {
-    let batch = this.#finishedRuns.get(store);
-    if (batch === undefined) {
-      batch = [];
-      this.#finishedRuns.set(store, batch);
-    }
-    for (const row of rows) batch.push(row);
-    this.#flushing ??= yieldToEventLoop().then(() => this.#flushRuns());
+    this.#reports.runFinished(job, runTimes, attempt, outcomes);
   }
 
   /** The run history, newest first (see `RunQuery`). */
@@ -697,36 +600,6 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
         ? [...this.#stores]
         : [[jobstore, this.#lookupStore(jobstore)] as [string, JobStore]];
     return readRuns(stores, row);
-  }
-
-  /** Writes finished runs to their stores; a failed write is tried again later. */
-  async #flushRuns(): Promise<void> {
-    let failed = false;
-    while (this.#finishedRuns.size > 0 && !failed) {
-      const batches = [...this.#finishedRuns];
-      this.#finishedRuns.clear();
-      for (const [store, runs] of batches) {
-        try {
-          await store.completeRuns?.(runs);
-          // A retry written is a new due time this scheduler may not know of yet.
-          if (runs.some((r) => r.retry !== undefined)) this.#loop.wakeup();
-        } catch (error) {
-          failed = true;
-          this.logger.warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
-          this.#finishedRuns.set(store, (this.#finishedRuns.get(store) ?? []).concat(runs));
-        }
-      }
-    }
-    this.#flushing = null;
-    if (failed && this.#state !== STATE_STOPPED) {
-      clock.setTimeout(
-        () => {
-          this.#flushing ??= this.#flushRuns();
-        },
-        this.#settings.jobstoreRetryIntervalMs,
-        true,
-      );
-    }
   }
 
   /** Reports a stored job that cannot be restored: logged and emitted as `job_error`. */

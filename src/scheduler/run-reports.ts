@@ -1,0 +1,191 @@
+/**
+ * How the ends of runs reach the stores: each instance that ended becomes rows (history row,
+ * retry) through the `RunRecorder`, written in batches; runs abandoned by a scheduler that
+ * stopped are reported as `job_error` (and `job_retry`) with their rows. A store without claims
+ * (in this process) gets its rows a microtask later; a shared store gets them a turn of the event
+ * loop later, and again after `jobstoreRetryInterval` when the write fails, so no claim is left.
+ */
+import { JobAbandonedError } from '../errors.js';
+import type { EventName, EventPayload } from '../events.js';
+import type { RunEnd } from '../executors/base.js';
+import type { Job } from '../job.js';
+import type { Logger } from '../logger.js';
+import type { FinishedRunRow } from '../stores/backend.js';
+import type { AbandonedRun, JobStore } from '../stores/base.js';
+import { clock, yieldToEventLoop } from '../time/clock.js';
+import type { RunRecorder } from './history.js';
+
+/** What the reports need from their scheduler. */
+export interface RunReportsHost {
+  readonly stores: ReadonlyMap<string, JobStore>;
+  readonly recorder: RunRecorder;
+  logger(): Logger;
+  emit<N extends EventName>(name: N, payload: EventPayload<N>): void;
+  /** A retry was written: the run loop may have a new due time. */
+  wakeup(): void;
+  /** Whether the scheduler is stopped (a failed write is then not tried again later). */
+  stopped(): boolean;
+  retryIntervalMs(): number;
+}
+
+/** The ends of runs, on their way to the stores. */
+export class RunReports {
+  // Rows for stores shared with other processes, written a turn of the event loop later.
+  readonly #shared = new Map<JobStore, FinishedRunRow[]>();
+  #flushing: Promise<void> | null = null;
+  // Rows for stores without claims, written once the runs ending together have ended.
+  readonly #local = new Map<JobStore, FinishedRunRow[]>();
+
+  constructor(private readonly host: RunReportsHost) {}
+
+  /** An instance submitted to an executor is over: its rows go to its store. */
+  runFinished(job: Job, runTimes: Date[], attempt: number, outcomes: RunEnd[] | undefined): void {
+    const store = this.host.stores.get(job.jobstore);
+    if (store?.completeRuns === undefined) return;
+    const rows = this.host.recorder.instanceEnded(job, runTimes, attempt, outcomes);
+    if (store.acquireDueJobs !== undefined) {
+      this.#queueShared(store, rows);
+      return;
+    }
+    // No claims to end: only history rows and retries are worth a write.
+    if (!rows.some((r) => r.record !== undefined || r.retry !== undefined)) return;
+    let batch = this.#local.get(store);
+    if (batch === undefined) {
+      batch = [];
+      this.#local.set(store, batch);
+      if (this.#local.size === 1) queueMicrotask(this.#writeLocal);
+    }
+    for (const row of rows) batch.push(row);
+  }
+
+  /**
+   * Reports runs claimed by a scheduler that stopped before finishing them, as `job_error`
+   * (and `job_retry` when the job retries abandoned runs); resolves to what their store writes
+   * as their claims go.
+   */
+  async reportAbandoned(jobstore: string, runs: AbandonedRun[]): Promise<FinishedRunRow[]> {
+    if (runs.length === 0) return [];
+    // One log line for the batch (a dead scheduler may leave hundreds of claims, and a stack
+    // made here says nothing about them); each run still gets its job_error event.
+    const first = runs[0];
+    const schedulers = [...new Set(runs.map((r) => r.schedulerId))];
+    this.host
+      .logger()
+      .error(
+        { jobstore, jobId: first.jobId, scheduledRunTime: first.runTime, runs: runs.length, schedulers },
+        runs.length === 1
+          ? new JobAbandonedError(first.jobId, first.schedulerId).message
+          : `${runs.length} runs were abandoned by ${schedulers.join(', ')}, which stopped before finishing them (first: job "${first.jobId}" at ${first.runTime.toISOString()}); each is reported as job_error`,
+      );
+    const store = this.host.stores.get(jobstore);
+    const jobs = new Map<string, Job | null>();
+    const rows: FinishedRunRow[] = [];
+    for (const run of runs) {
+      const error = new JobAbandonedError(run.jobId, run.schedulerId);
+      // The job's name and retry policy, when it is still there.
+      if (!jobs.has(run.jobId)) {
+        let job: Job | null = null;
+        try {
+          job = (await store?.lookupJob(run.jobId)) ?? null;
+        } catch {}
+        jobs.set(run.jobId, job);
+      }
+      const job = jobs.get(run.jobId) ?? null;
+      const { row, retryAt } = this.host.recorder.unstarted(job, run.jobId, {
+        runTime: run.runTime,
+        attempt: run.attempt,
+        outcome: 'abandoned',
+        error,
+        schedulerId: run.schedulerId,
+      });
+      rows.push(row);
+      const scheduledRunTime = run.runTime;
+      this.host.emit('job_error', {
+        jobId: run.jobId,
+        jobstore,
+        scheduledRunTime,
+        attempt: run.attempt,
+        error,
+        willRetry: retryAt !== null,
+      });
+      if (retryAt !== null) {
+        this.host.emit('job_retry', {
+          jobId: run.jobId,
+          jobstore,
+          scheduledRunTime,
+          attempt: run.attempt + 1,
+          error,
+          nextRunTime: new Date(retryAt),
+        });
+      }
+    }
+    return rows;
+  }
+
+  /** Resolves once every row queued so far is written (or its write failed). */
+  async drain(): Promise<void> {
+    await this.#flushing;
+    if (this.#shared.size > 0) await (this.#flushing = this.#flush());
+  }
+
+  readonly #writeLocal = (): void => {
+    const batches = [...this.#local];
+    this.#local.clear();
+    for (const [store, rows] of batches) {
+      (store.completeRuns as NonNullable<JobStore['completeRuns']>).call(store, rows).then(
+        () => {
+          if (rows.some((r) => r.retry !== undefined)) this.host.wakeup();
+        },
+        (error: unknown) =>
+          this.host
+            .logger()
+            .error(
+              { err: error, runs: rows.length },
+              'A job store failed to record the end of runs in its history',
+            ),
+      );
+    }
+  };
+
+  #queueShared(store: JobStore, rows: FinishedRunRow[]): void {
+    let batch = this.#shared.get(store);
+    if (batch === undefined) {
+      batch = [];
+      this.#shared.set(store, batch);
+    }
+    for (const row of rows) batch.push(row);
+    this.#flushing ??= yieldToEventLoop().then(() => this.#flush());
+  }
+
+  /** Writes finished runs to their stores; a failed write is tried again later. */
+  async #flush(): Promise<void> {
+    let failed = false;
+    while (this.#shared.size > 0 && !failed) {
+      const batches = [...this.#shared];
+      this.#shared.clear();
+      for (const [store, runs] of batches) {
+        try {
+          await store.completeRuns?.(runs);
+          // A retry written is a new due time this scheduler may not know of yet.
+          if (runs.some((r) => r.retry !== undefined)) this.host.wakeup();
+        } catch (error) {
+          failed = true;
+          this.host
+            .logger()
+            .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
+          this.#shared.set(store, (this.#shared.get(store) ?? []).concat(runs));
+        }
+      }
+    }
+    this.#flushing = null;
+    if (failed && !this.host.stopped()) {
+      clock.setTimeout(
+        () => {
+          this.#flushing ??= this.#flush();
+        },
+        this.host.retryIntervalMs(),
+        true,
+      );
+    }
+  }
+}
