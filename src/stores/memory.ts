@@ -134,12 +134,7 @@ export class MemoryJobStore implements JobStore {
   /** History rows, newest first (ties: the later written first). */
   async getRuns(query: RunQueryRow): Promise<RunRecordRow[]> {
     const out: RunRecordRow[] = [];
-    // Rows are written in finishing order but for runs of other stores' clocks or a clock
-    // stepped back: only then is a sort needed.
-    let rows = this.#history;
-    let sorted = true;
-    for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1].finishedAt <= rows[i].finishedAt;
-    if (!sorted) rows = [...rows].sort((a, b) => a.finishedAt - b.finishedAt);
+    const rows = this.#historyByEnd();
     for (let i = rows.length - 1; i >= 0 && out.length < query.limit; i--) {
       const row = rows[i];
       if (query.jobId !== undefined && row.jobId !== query.jobId) continue;
@@ -153,13 +148,12 @@ export class MemoryJobStore implements JobStore {
 
   /** Drops history rows finished before `before`, and all but the newest `maxPerJob` of each job. */
   async pruneRuns(before: number, maxPerJob: number): Promise<number> {
+    const rows = this.#historyByEnd();
     const kept: RunRecordRow[] = [];
     const perJob = new Map<string, number>();
     // Newest first, so the per-job count keeps the newest.
-    const rows = this.#history
-      .map((row, i) => ({ row, i }))
-      .sort((a, b) => b.row.finishedAt - a.row.finishedAt || b.i - a.i);
-    for (const { row } of rows) {
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i];
       if (row.finishedAt < before) continue;
       const n = (perJob.get(row.jobId) ?? 0) + 1;
       perJob.set(row.jobId, n);
@@ -168,6 +162,20 @@ export class MemoryJobStore implements JobStore {
     const deleted = this.#history.length - kept.length;
     if (deleted > 0) this.#history = kept.reverse();
     return deleted;
+  }
+
+  /**
+   * The history oldest finished first, ties in the order written. Rows are written as runs end,
+   * so this is the history itself unless a clock stepped back: only then is a copy sorted.
+   */
+  #historyByEnd(): RunRecordRow[] {
+    const rows = this.#history;
+    for (let i = 1; i < rows.length; i++) {
+      if (rows[i - 1].finishedAt > rows[i].finishedAt) {
+        return [...rows].sort((a, b) => a.finishedAt - b.finishedAt);
+      }
+    }
+    return rows;
   }
 
   #cancelRetries(id: string): void {
