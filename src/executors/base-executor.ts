@@ -8,6 +8,7 @@ import { JobTimeoutError, MaxInstancesReachedError, ShutdownAbortError } from '.
 import { EVENT_CODES, makeEvent } from '../events.js';
 import type { Job } from '../job.js';
 import { nextTryAt } from '../retry.js';
+import { isPastGrace } from '../scheduler/run-rules.js';
 import { afterDuration, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost, RunEnd } from './base.js';
 import { getJobContext } from './context.js';
@@ -265,12 +266,11 @@ export abstract class BaseExecutor implements Executor {
    * reports it when so, and adds its outcome to `outcomes`.
    */
   #isMissed(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): boolean {
-    const grace = job.misfireGraceTime;
-    if (attempt > 1 || grace === null || clock.now() - runTime.getTime() <= grace * 1000) return false;
+    if (attempt > 1 || !isPastGrace(job, runTime.getTime(), clock.now())) return false;
     this.#emit('job_missed', job, runTime, attempt, null, null);
     this.host?.logger.warn(
       { jobId: job.id, scheduledRunTime: runTime },
-      `Run time of job "${job.id}" was missed by more than ${grace} s`,
+      `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`,
     );
     outcomes?.push({ runTime, outcome: 'missed', startedAt: null, finishedAt: clock.now(), retryAt: null });
     return true;

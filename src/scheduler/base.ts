@@ -1,6 +1,6 @@
 /**
  * The scheduler: lifecycle, job stores and executors, events, and the job API. The run loop is
- * in `processing.ts`.
+ * in `run-loop.ts`.
  */
 import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
@@ -59,7 +59,7 @@ import {
   type ShutdownOptions,
 } from './options.js';
 import { formatJobTable } from './print.js';
-import { RunLoop } from './processing.js';
+import { RunLoop } from './run-loop.js';
 import { RunReports } from './run-reports.js';
 
 /** The scheduler is stopped. */
@@ -711,14 +711,9 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     if (!explicitNextRunTime) job.nextRunTime = job.trigger.getNextFireTime(null, new Date(now));
     const store = this.#lookupStore(job.jobstore);
     const mutex = this.#mutexFor(job.jobstore);
-    const shared = store.acquireDueJobs !== undefined;
-    // A plain memory store with nobody else on it: add at once, no I/O, no lock (a subclass may
-    // override addJob, so it takes the general path).
-    if (
-      store instanceof MemoryJobStore &&
-      Object.getPrototypeOf(store) === MemoryJobStore.prototype &&
-      mutex.idle
-    ) {
+    const shared = store.shared === true;
+    // A store that adds without I/O, with nobody else on it: add at once, no lock.
+    if (store.addJobNow !== undefined && store.updateJobNow !== undefined && mutex.idle) {
       try {
         store.addJobNow(job);
       } catch (error) {

@@ -43,7 +43,7 @@ export class RunReports {
     const store = this.host.stores.get(job.jobstore);
     if (store?.completeRuns === undefined) return;
     const rows = this.host.recorder.instanceEnded(job, runTimes, attempt, outcomes);
-    if (store.acquireDueJobs !== undefined) {
+    if (store.shared === true) {
       this.#queueShared(store, rows);
       return;
     }

@@ -86,6 +86,14 @@ export interface JobStore {
   countJobs?(): Promise<number>;
   /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
   addJob(job: Job): Promise<void>;
+  /**
+   * Optional, for stores that hold jobs in this process: `addJob` and `updateJob` done at once
+   * (throwing instead of rejecting). The scheduler calls them when no pass or other call holds
+   * the store, so adding many jobs costs no promise each. A subclass that changes `addJob` or
+   * `updateJob` changes these too.
+   */
+  addJobNow?(job: Job): void;
+  updateJobNow?(job: Job): void;
   /** Replaces the stored job with this id; rejects with `JobLookupError` if there is none. */
   updateJob(job: Job): Promise<void>;
   /** Removes a job; rejects with `JobLookupError` if there is none. */
@@ -105,11 +113,12 @@ export interface JobStore {
    */
   validateJob?(job: Job): Promise<void>;
   /**
-   * Stores shared by several schedulers implement `acquireDueJobs`, `releaseJobs` and
-   * `completeRuns`; the scheduler then uses them instead of `getDueJobs`/`applyRunResults`.
-   *
-   * Takes up to `limit` due jobs that no other scheduler holds, under a lease for this scheduler
-   * (it expires after the store's lease time, so a scheduler that dies blocks nobody for long).
+   * Takes up to `limit` due jobs (earliest first) under a lease, for one pass of the run loop,
+   * which hands them back with `releaseJobs`. Every store of this package implements both; a
+   * store without them is driven through `getDueJobs` and `applyRunResults` (or `updateJob` and
+   * `removeJob`) instead, on the same pass. On a `shared` store the lease keeps other schedulers
+   * off the job, and expires after the store's lease time (so a scheduler that dies blocks nobody
+   * for long); on a local one it lasts until the release.
    */
   acquireDueJobs?(now: Date, limit: number): Promise<AcquiredJob[]>;
   /**
@@ -147,6 +156,12 @@ export interface JobStore {
    * `maxPerJob` of their job, in batches; resolves to how many it deleted.
    */
   pruneRuns?(before: number, maxPerJob: number): Promise<number>;
+  /**
+   * True when several schedulers (in other processes) may use the store at once. The scheduler
+   * then takes only what its executors can start soon (leaving the rest to the others), ends
+   * every run it claimed with `completeRuns`, and looks at the store every `pollIntervalMs`.
+   */
+  readonly shared?: boolean;
   /**
    * The longest the scheduler may sleep between looks at this store, in milliseconds: other
    * processes may change its jobs without a wake-up reaching this one.

@@ -1,13 +1,16 @@
 /**
  * MemoryJobStore: jobs in a binary min-heap by next run time, plus a map by id. Add, update,
- * remove and next-due are O(log n); `getDueJobs` is O(k log k) for k due jobs.
+ * remove and next-due are O(log n); `getDueJobs` is O(k log k) for k due jobs, and
+ * `acquireDueJobs` O(k log n): it takes them out of the heap until `releaseJobs` puts them back
+ * with their new next run time. Its leases cost nothing: one process holds the store, so a lease
+ * only has to last until the release of the same pass (the next acquisition ends any left over).
  */
 import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, JobPausedError } from '../errors.js';
 import type { Job } from '../job.js';
 import { clock } from '../time/clock.js';
 import type { FinishedRunRow, RetryRow, RunQueryRow, RunRecordRow } from './backend.js';
-import type { AcquiredRetry, JobStore, StoreHost } from './base.js';
+import type { AcquiredJob, AcquiredRetry, JobRelease, JobStore, StoreHost } from './base.js';
 
 interface Entry {
   job: Job;
@@ -15,8 +18,10 @@ interface Entry {
   key: number;
   /** Insertion order, so jobs due at the same instant keep the order they were added in. */
   seq: number;
-  /** Index in the heap, or -1 when paused. */
+  /** Index in the heap, or -1 when paused or acquired. */
   pos: number;
+  /** The token of the acquisition holding it, or 0. */
+  lease: number;
 }
 
 function before(a: Entry, b: Entry): boolean {
@@ -32,6 +37,9 @@ export class MemoryJobStore implements JobStore {
   readonly #byId = new Map<string, Entry>();
   readonly #heap: Entry[] = [];
   #seq = 0;
+  #leaseSeq = 0;
+  // Entries taken by the last acquisition and not yet released.
+  #held: Entry[] = [];
   // Waiting retries, by due time then the order they came in, with the job that made each (it
   // runs from it when its trigger has ended and the job is gone).
   #retries: Array<RetryRow & { job?: Job }> = [];
@@ -73,6 +81,63 @@ export class MemoryJobStore implements JobStore {
     }
     due.sort((a, b) => a.key - b.key || a.seq - b.seq);
     return due.map((e) => e.job);
+  }
+
+  /**
+   * Takes up to `limit` due jobs, earliest first, out of the heap under a lease that the next
+   * acquisition ends (putting back any job its pass did not release).
+   */
+  async acquireDueJobs(now: Date, limit: number): Promise<AcquiredJob[]> {
+    this.#endLeases();
+    const cutoff = now.getTime();
+    const heap = this.#heap;
+    const taken: AcquiredJob[] = [];
+    while (taken.length < limit && heap.length > 0 && heap[0].key <= cutoff) {
+      const entry = heap[0];
+      this.#delete(entry);
+      entry.lease = ++this.#leaseSeq;
+      this.#held.push(entry);
+      taken.push({ job: entry.job, token: entry.lease });
+    }
+    return taken;
+  }
+
+  /**
+   * Stores each acquired job's new next run time (or removes it) and ends its lease; a release
+   * whose lease ended (the job was updated or removed meanwhile) is ignored (`null`). Every run
+   * time of a release is this process's to run: nobody else claims them.
+   */
+  async releaseJobs(releases: JobRelease[]): Promise<Array<Date[] | null>> {
+    const out: Array<Date[] | null> = [];
+    for (const release of releases) {
+      const entry = this.#byId.get(release.id);
+      if (entry === undefined || entry.lease !== release.token || entry.lease === 0) {
+        out.push(null);
+        continue;
+      }
+      entry.lease = 0;
+      if (release.remove) {
+        this.removeJobNow(release.id);
+      } else {
+        entry.job.nextRunTime = release.nextRunTime;
+        entry.key = keyOf(entry.job);
+        if (entry.key === Number.POSITIVE_INFINITY) this.#cancelRetries(release.id);
+        else this.#insert(entry);
+      }
+      out.push(release.runTimes);
+    }
+    return out;
+  }
+
+  /** Puts back in the heap every job still held by an acquisition that was never released. */
+  #endLeases(): void {
+    for (const entry of this.#held) {
+      if (entry.lease === 0) continue;
+      entry.lease = 0;
+      if (this.#byId.get(entry.job.id) === entry && entry.key !== Number.POSITIVE_INFINITY)
+        this.#insert(entry);
+    }
+    this.#held = [];
   }
 
   /** The earliest next run time or retry, or `null`. */
@@ -195,7 +260,7 @@ export class MemoryJobStore implements JobStore {
   /** `addJob` without the promise, for callers adding many jobs in a loop. */
   addJobNow(job: Job): void {
     if (this.#byId.has(job.id)) throw new ConflictingIdError(job.id);
-    const entry: Entry = { job, key: keyOf(job), seq: this.#seq++, pos: -1 };
+    const entry: Entry = { job, key: keyOf(job), seq: this.#seq++, pos: -1, lease: 0 };
     this.#byId.set(job.id, entry);
     if (entry.key !== Number.POSITIVE_INFINITY) this.#insert(entry);
   }
@@ -211,6 +276,14 @@ export class MemoryJobStore implements JobStore {
     if (entry === undefined) throw new JobLookupError(job.id);
     entry.job = job;
     const key = keyOf(job);
+    if (entry.lease !== 0) {
+      // Acquired: the update ends the lease (its release is ignored) and puts the job back.
+      entry.lease = 0;
+      entry.key = key;
+      if (key === Number.POSITIVE_INFINITY) this.#cancelRetries(job.id);
+      else this.#insert(entry);
+      return;
+    }
     if (key === entry.key) return;
     const old = entry.key;
     entry.key = key;
@@ -242,12 +315,15 @@ export class MemoryJobStore implements JobStore {
     const entry = this.#byId.get(id);
     if (entry === undefined) throw new JobLookupError(id);
     this.#byId.delete(id);
+    entry.lease = 0;
     if (entry.pos >= 0) this.#delete(entry);
     this.#cancelRetries(id);
   }
 
   /** Removes every job. */
   async removeAllJobs(): Promise<void> {
+    for (const entry of this.#held) entry.lease = 0;
+    this.#held = [];
     this.#byId.clear();
     this.#heap.length = 0;
     this.#retries = [];

@@ -98,6 +98,8 @@ const PRUNE_BATCH = 1_000;
 /** The base of SqliteJobStore, PostgresJobStore and RedisJobStore. */
 export abstract class PersistentJobStore implements JobStore {
   readonly #leaseMs: number;
+  /** Several processes may use one database: each pass claims what it runs. */
+  readonly shared = true;
   /** Longest sleep between looks at this store, in milliseconds. */
   readonly pollIntervalMs: number;
   #backend: StoreBackend | null = null;

@@ -108,6 +108,53 @@ describe('MemoryJobStore', () => {
     expect(ids(await store.getAllJobs())).toEqual(['c', 'a']);
     expect((await store.getNextRunTime())?.getTime()).toBe(at(3 * SECOND).getTime());
   });
+
+  it('acquires due jobs earliest first, up to the limit, and releases them with their new run times', async () => {
+    const store = new MemoryJobStore();
+    for (const [id, s] of [
+      ['c', 3],
+      ['a', 1],
+      ['b', 2],
+      ['later', 50],
+    ] as const) {
+      await store.addJob(makeJob(id, at(s * SECOND)));
+    }
+    const first = await store.acquireDueJobs(at(10 * SECOND), 2);
+    expect(first.map((a) => a.job.id)).toEqual(['a', 'b']);
+    // While acquired, a job is not due: the earliest is 'c'.
+    expect((await store.getDueJobs(at(10 * SECOND))).map((j) => j.id)).toEqual(['c']);
+    const runTimes = [at(SECOND)];
+    const claimed = await store.releaseJobs([
+      { id: 'a', token: first[0].token, nextRunTime: at(20 * SECOND), remove: false, runTimes },
+    ]);
+    expect(claimed).toEqual([runTimes]);
+    expect((await store.lookupJob('a'))?.nextRunTime?.getTime()).toBe(at(20 * SECOND).getTime());
+    // 'b' was never released: the next acquisition puts it back, still due, before 'c'.
+    expect((await store.acquireDueJobs(at(10 * SECOND), 10)).map((a) => a.job.id)).toEqual(['b', 'c']);
+    expect((await store.acquireDueJobs(at(10 * SECOND), 10)).map((a) => a.job.id)).toEqual(['b', 'c']);
+    expect(ids(await store.getAllJobs())).toEqual(['b', 'c', 'a', 'later']);
+  });
+
+  it('ignores the release of a job updated or removed while acquired', async () => {
+    const store = new MemoryJobStore();
+    for (const id of ['a', 'b', 'c']) await store.addJob(makeJob(id, at(SECOND)));
+    const taken = await store.acquireDueJobs(at(5 * SECOND), 10);
+    const token = (id: string) => taken.find((a) => a.job.id === id)?.token as number;
+    await store.updateJob(makeJob('a', at(40 * SECOND)));
+    await store.removeJob('b');
+    const claimed = await store.releaseJobs(
+      ['a', 'b', 'c'].map((id) => ({
+        id,
+        token: token(id),
+        nextRunTime: null,
+        remove: id === 'c',
+        runTimes: [],
+      })),
+    );
+    expect(claimed).toEqual([null, null, []]);
+    expect(ids(await store.getAllJobs())).toEqual(['a']);
+    expect((await store.getNextRunTime())?.getTime()).toBe(at(40 * SECOND).getTime());
+  });
 });
 
 describe('MemoryJobStore against a naive model', () => {

@@ -1,7 +1,9 @@
 /**
- * The run loop: one timer for the whole scheduler; each pass reads the clock once, hands due
- * jobs to their executors, advances or removes them, and sleeps until the earliest next run
- * time of all stores (at most 60 s at once, so wall-clock jumps are noticed).
+ * The run loop: one timer for the whole scheduler; each pass reads the clock once and, the same
+ * way for every store, acquires due jobs, applies the run rules (`run-rules.ts`), releases them
+ * with their new next run times (claiming the runs), and submits the runs to their executors;
+ * then it sleeps until the earliest next run time of all stores (at most 60 s at once, so
+ * wall-clock jumps are noticed).
  */
 import { MaxInstancesReachedError } from '../errors.js';
 import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../events.js';
@@ -9,10 +11,12 @@ import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
 import type { FinishedRunRow } from '../stores/backend.js';
 import type { JobRelease, JobStore, StoreHost } from '../stores/base.js';
+import { leasesOf } from '../stores/leases.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
 import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
+import { type MissedRun, missedRunTimes, splitMissed } from './run-rules.js';
 
 // Jobs handled between two turns of the event loop during a large burst.
 const BATCH = 1000;
@@ -37,94 +41,6 @@ export interface LoopContext {
   settings(): SchedulerSettings;
   isRunning(): boolean;
   daemon(): boolean;
-}
-
-/** Most run times one pass hands an executor for one job; a longer backlog goes on next pass. */
-export const MAX_RUN_TIMES = 1000;
-
-/**
- * Most missed fire times a pass claims one by one on a shared store; a longer run of misses is
- * claimed as one, by its first fire time.
- */
-export const MAX_CLAIMED_MISSES = 1000;
-
-/** A run of consecutive fire times missed by more than the job's grace time. */
-export interface MissedRun {
-  count: number;
-  first: Date;
-  last: Date;
-  /** Each of them, when there are at most `MAX_CLAIMED_MISSES` (so each can be claimed). */
-  times?: Date[];
-}
-
-/** What a pass does with a due job: the run times to submit, the next run time, the misses. */
-export interface CatchUp {
-  runTimes: Date[];
-  next: Date | null;
-  missed: MissedRun | null;
-}
-
-/**
- * Skips the fire times from `from` (one of them) up to `beforeMs` (exclusive): their count, the
- * last, and the next fire time. Counted in closed form when the trigger can, else walked
- * without keeping them.
- */
-function skipFireTimes(
-  job: Job,
-  from: Date,
-  beforeMs: number,
-  nowDate: Date,
-): { count: number; last: Date; next: Date | null } {
-  const trigger = job.trigger;
-  if (trigger.countFireTimes !== undefined) {
-    const { count, last } = trigger.countFireTimes(from, beforeMs);
-    return { count: count + 1, last, next: trigger.getNextFireTime(last, nowDate) };
-  }
-  let count = 0;
-  let last = from;
-  let next: Date | null = from;
-  while (next !== null && next.getTime() < beforeMs) {
-    count += 1;
-    last = next;
-    next = trigger.getNextFireTime(next, nowDate);
-  }
-  return { count, last, next };
-}
-
-/**
- * The fire times from `job.nextRunTime` up to `now`, bounded: with `coalesce`, only the latest;
- * without, the ones past the grace time as one `MissedRun` and at most `MAX_RUN_TIMES` others
- * (`next` is then still due, and the next pass goes on). A backlog of any length costs a
- * bounded number of dates.
- */
-export function missedRunTimes(job: Job, now: number, nowDate = new Date(now)): CatchUp {
-  let t = job.nextRunTime;
-  if (t === null || t.getTime() > now) return { runTimes: [], next: t, missed: null };
-  if (job.coalesce) {
-    const { last, next } = skipFireTimes(job, t, now + 1, nowDate);
-    return { runTimes: [last], next, missed: null };
-  }
-  let missed: MissedRun | null = null;
-  const grace = job.misfireGraceTime;
-  if (grace !== null && t.getTime() < now - grace * 1000) {
-    const skipped = skipFireTimes(job, t, now - grace * 1000, nowDate);
-    missed = { count: skipped.count, first: t, last: skipped.last };
-    if (skipped.count <= MAX_CLAIMED_MISSES) {
-      const times: Date[] = [];
-      for (let x: Date | null = t; x !== null && times.length < skipped.count; ) {
-        times.push(x);
-        x = job.trigger.getNextFireTime(x, nowDate);
-      }
-      missed.times = times;
-    }
-    t = skipped.next;
-  }
-  const runTimes: Date[] = [];
-  while (t !== null && t.getTime() <= now && runTimes.length < MAX_RUN_TIMES) {
-    runTimes.push(t);
-    t = job.trigger.getNextFireTime(t, nowDate);
-  }
-  return { runTimes, next: t, missed };
 }
 
 /** Drives processing passes for one scheduler. */
@@ -303,41 +219,13 @@ export class RunLoop {
     }
   }
 
-  async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
-    if (store.acquireDueJobs !== undefined) return this.#processSharedStore(store, alias, now);
-    const nowDate = new Date(now);
-    const due = await store.getDueJobs(nowDate);
-    for (let start = 0; start < due.length; start += BATCH) {
-      if (this.#stopped || !this.ctx.isRunning()) break;
-      const updated: Job[] = [];
-      const removed: string[] = [];
-      const finished: FinishedRunRow[] = [];
-      const end = Math.min(due.length, start + BATCH);
-      for (let i = start; i < end; i++)
-        this.#processJob(due[i], alias, now, nowDate, updated, removed, finished);
-      if (store.applyRunResults !== undefined) {
-        await store.applyRunResults(updated, removed);
-      } else {
-        for (const job of updated) await store.updateJob(job);
-        for (const id of removed) await store.removeJob(id);
-      }
-      if (finished.length > 0) await store.completeRuns?.(finished);
-      for (const id of removed) {
-        this.#emit('job_removed', { jobId: id, jobstore: alias });
-      }
-      if (end < due.length) await yieldToEventLoop();
-    }
-    await this.#processRetries(store, alias, nowDate, Number.POSITIVE_INFINITY);
-    const next = await store.getNextRunTime();
-    return next === null ? null : next.getTime();
-  }
-
   /**
-   * Takes the store's due retries (at most `capacity`) and hands each to its job's executor as
+   * Takes the store's due retries (on a shared store at most what the executors can start soon) and hands each to its job's executor as
    * one more attempt of its fire time; a retry the executor refuses is recorded as such.
    */
-  async #processRetries(store: JobStore, alias: string, nowDate: Date, capacity: number): Promise<void> {
+  async #processRetries(store: JobStore, alias: string, nowDate: Date, shared: boolean): Promise<void> {
     if (store.acquireRetries === undefined) return;
+    let capacity = shared ? this.#capacity() : Number.POSITIVE_INFINITY;
     for (;;) {
       if (this.#stopped || !this.ctx.isRunning()) return;
       const limit = Math.min(BATCH, capacity);
@@ -364,30 +252,34 @@ export class RunLoop {
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       if (taken.length < limit) return;
-      capacity = this.#capacity();
+      if (shared) capacity = this.#capacity();
       await yieldToEventLoop();
     }
   }
 
   /**
-   * A store shared with other schedulers: take due jobs under a lease, decide their runs, store
-   * the decisions with the run claims, and run only what the store confirmed. A pass takes no
-   * more than the executors can start soon (`#capacity`), leaving the rest to other processes;
-   * when that is nothing, it waits for a run to finish (`runFinished`) or for the poll.
+   * One pass over one store: take due jobs under a lease, decide their runs (`missedRunTimes`),
+   * store the decisions with the run claims, and run only what the store confirmed. On a shared
+   * store a pass takes no more than the executors can start soon (`#capacity`), leaving the rest
+   * to other processes; when that is nothing, it waits for a run to finish (`runFinished`) or for
+   * the poll. A local store gives everything due, a batch at a time.
    */
-  async #processSharedStore(store: JobStore, alias: string, now: number): Promise<number | null> {
+  async #processStore(store: JobStore, alias: string, now: number): Promise<number | null> {
     const nowDate = new Date(now);
-    const acquire = store.acquireDueJobs as NonNullable<JobStore['acquireDueJobs']>;
-    const release = store.releaseJobs as NonNullable<JobStore['releaseJobs']>;
+    const leases = leasesOf(store);
+    const shared = store.shared === true;
+    // A local store holds no claims: rows for runs that did not start are only worth writing
+    // as history.
+    const rowsOfUnstarted = shared || this.ctx.recordsRuns();
     let full = false;
     for (;;) {
       if (this.#stopped || !this.ctx.isRunning()) break;
-      const limit = Math.min(BATCH, this.#capacity());
+      const limit = shared ? Math.min(BATCH, this.#capacity()) : BATCH;
       if (limit < 1) {
         full = this.#wantsSlots = true;
         break;
       }
-      const acquired = await acquire.call(store, nowDate, limit);
+      const acquired = await leases.acquire(nowDate, limit);
       const releases: JobRelease[] = [];
       const noExecutor = new Set<string>();
       // Fire times past their grace time: claimed (each, or a long run as one by its first fire
@@ -410,8 +302,9 @@ export class RunLoop {
           runTimes: missed === null ? runTimes : [...(missed.times ?? [missed.first]), ...runTimes],
         });
       }
-      const claimedByJob = await release.call(store, releases);
+      const claimedByJob = await leases.release(releases);
       const finished: FinishedRunRow[] = [];
+      const removedIds: string[] = [];
       for (let i = 0; i < acquired.length; i++) {
         const { job } = acquired[i];
         const claimed = claimedByJob[i];
@@ -447,26 +340,35 @@ export class RunLoop {
                     last: claimedMissed[claimedMissed.length - 1],
                   };
             this.#reportMissed(job, alias, report);
-            finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
+            if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
           }
         }
-        const { onTime, missed } = this.#splitMissed(job, runClaims, now);
+        // On a shared store a run already past its grace time (the coalesced run of a backlog)
+        // is reported here, its claim completed in this pass; elsewhere the executor reports it
+        // as it would start, as APScheduler does (job_submitted, then job_missed).
+        const { onTime, missed } = shared
+          ? splitMissed(job, runClaims, now)
+          : { onTime: runClaims, missed: [] };
         if (missed.length > 0) {
           this.#reportMissed(job, alias, {
             count: missed.length,
             first: missed[0],
             last: missed[missed.length - 1],
           });
+          if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
         }
-        finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
-        if (onTime.length > 0) this.#submitRuns(job, alias, onTime, 1, finished);
-        if (releases[i].remove) this.#emit('job_removed', { jobId: job.id, jobstore: alias });
+        if (onTime.length > 0) this.#submitRuns(job, alias, onTime, 1, rowsOfUnstarted ? finished : null);
+        if (releases[i].remove) removedIds.push(job.id);
       }
+      // Reported once the batch is written and its runs have started (they start on a microtask,
+      // so a job that is done reports its last run's start before its removal, as it did).
       if (finished.length > 0) await store.completeRuns?.(finished);
+      else if (removedIds.length > 0) await undefined;
+      for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
       if (acquired.length < limit) break;
       await yieldToEventLoop();
     }
-    if (!full) await this.#processRetries(store, alias, nowDate, this.#capacity());
+    if (!full) await this.#processRetries(store, alias, nowDate, shared);
     const next = await store.getNextRunTime();
     const poll = store.pollIntervalMs;
     let nextMs = next === null ? null : next.getTime();
@@ -508,19 +410,6 @@ export class RunLoop {
     if (result === 'max_instances') finished.push(...this.#unstartedRows(job, runTimes, attempt, result));
     else
       for (const runTime of runTimes) finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
-  }
-
-  /** Splits runs into those still within the job's grace time and those past it. */
-  #splitMissed(job: Job, runTimes: Date[], now: number): { onTime: Date[]; missed: Date[] } {
-    const grace = job.misfireGraceTime;
-    if (grace === null || runTimes.length === 0 || now - runTimes[0].getTime() <= grace * 1000) {
-      return { onTime: runTimes, missed: [] };
-    }
-    // Run times ascend: the missed ones are a prefix.
-    const limit = now - grace * 1000;
-    let k = 0;
-    while (k < runTimes.length && runTimes[k].getTime() < limit) k++;
-    return { onTime: runTimes.slice(k), missed: runTimes.slice(0, k) };
   }
 
   /** Reports a run of missed fire times as one job_missed event. */
@@ -580,39 +469,6 @@ export class RunLoop {
         `Error submitting job "${job.id}" to executor "${job.executor}"`,
       );
       return 'failed';
-    }
-  }
-
-  /** Submits one due job and records what to store: its new next run time, or its removal. */
-  #processJob(
-    job: Job,
-    alias: string,
-    now: number,
-    nowDate: Date,
-    updated: Job[],
-    removed: string[],
-    finished: FinishedRunRow[],
-  ): void {
-    if (!this.ctx.executors.has(job.executor)) {
-      this.#executorMissing(job, alias);
-      updated.push(job);
-      return;
-    }
-    const { runTimes, next, missed } = missedRunTimes(job, now, nowDate);
-    if (runTimes.length === 0 && missed === null) return;
-    if (missed !== null) {
-      this.#reportMissed(job, alias, missed);
-      if (this.ctx.recordsRuns())
-        finished.push(...this.#unstartedRows(job, missed.times ?? [missed.first], 1, 'missed'));
-    }
-    // A local store holds no claims: only history rows are worth writing for runs that did not start.
-    if (runTimes.length > 0)
-      this.#submitRuns(job, alias, runTimes, 1, this.ctx.recordsRuns() ? finished : null);
-    if (next === null) {
-      removed.push(job.id);
-    } else {
-      job.nextRunTime = next;
-      updated.push(job);
     }
   }
 
