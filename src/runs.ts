@@ -142,3 +142,21 @@ export async function latestRuns<J extends { id: string; jobstore: string }>(
   for (const [i, runs] of found.entries()) if (runs.length > 0) latest.set(rest[i], runs[0]);
   return latest;
 }
+
+/** A run as JSON (the CLI's `--json` and the dashboard's API): dates as ISO strings, and its duration. */
+export function runToJSON(run: JobRun): Record<string, unknown> {
+  return {
+    jobId: run.jobId,
+    jobName: run.jobName,
+    jobstore: run.jobstore,
+    outcome: run.outcome,
+    attempt: run.attempt,
+    scheduledRunTime: run.scheduledRunTime.toISOString(),
+    startedAt: run.startedAt?.toISOString() ?? null,
+    finishedAt: run.finishedAt.toISOString(),
+    durationMs: run.startedAt === null ? null : run.finishedAt.getTime() - run.startedAt.getTime(),
+    error: run.error,
+    retval: run.retval,
+    schedulerId: run.schedulerId,
+  };
+}

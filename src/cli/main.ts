@@ -14,7 +14,7 @@ import {
   type JobRunOutcome,
   type Trigger,
 } from '../index.js';
-import { latestRuns, RUN_OUTCOMES } from '../runs.js';
+import { latestRuns, RUN_OUTCOMES, runToJSON } from '../runs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import { wallTimeOf } from '../triggers/english.js';
 import { openStore, StoreUrlError, withStore } from './store.js';
@@ -149,24 +149,8 @@ function jobRow(job: Job, last?: JobRun | null): Record<string, unknown> {
     state: jobState(job),
     broken: job.broken,
   };
-  if (last !== undefined) row.lastRun = last === null ? null : runRow(last);
+  if (last !== undefined) row.lastRun = last === null ? null : runToJSON(last);
   return row;
-}
-
-function runRow(run: JobRun): Record<string, unknown> {
-  return {
-    jobId: run.jobId,
-    jobName: run.jobName,
-    outcome: run.outcome,
-    attempt: run.attempt,
-    scheduledRunTime: run.scheduledRunTime.toISOString(),
-    startedAt: run.startedAt?.toISOString() ?? null,
-    finishedAt: run.finishedAt.toISOString(),
-    durationMs: run.startedAt === null ? null : run.finishedAt.getTime() - run.startedAt.getTime(),
-    error: run.error,
-    retval: run.retval,
-    schedulerId: run.schedulerId,
-  };
 }
 
 function duration(run: JobRun): string {
@@ -262,7 +246,7 @@ async function runs(args: string[], io: Io): Promise<number> {
     scheduler.getRuns({ jobId, outcome, limit: Number(values.limit) }),
   );
   if (values.json) {
-    io.out(`${JSON.stringify({ runs: list.map(runRow) }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ runs: list.map(runToJSON) }, null, 2)}\n`);
     return 0;
   }
   if (list.length === 0) {

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeValue } from '../describe.js';
 import { JobLookupError, JobPausedError } from '../errors.js';
 import type { Job } from '../job.js';
-import { type JobRun, type JobRunOutcome, latestRuns, RUN_OUTCOMES } from '../runs.js';
+import { type JobRun, type JobRunOutcome, latestRuns, RUN_OUTCOMES, runToJSON } from '../runs.js';
 import type { Scheduler } from '../scheduler/base.js';
 import { describeTrigger } from '../triggers/english.js';
 import { APP_JS, INDEX_HTML, STYLE_CSS } from './assets.js';
@@ -98,24 +98,6 @@ function checkOptions(
   return { basePath, authorize, readOnly };
 }
 
-/** A run as the API shows it. */
-function runJSON(run: JobRun): Record<string, unknown> {
-  return {
-    jobId: run.jobId,
-    jobName: run.jobName,
-    jobstore: run.jobstore,
-    outcome: run.outcome,
-    attempt: run.attempt,
-    scheduledRunTime: run.scheduledRunTime.toISOString(),
-    startedAt: run.startedAt?.toISOString() ?? null,
-    finishedAt: run.finishedAt.toISOString(),
-    durationMs: run.startedAt === null ? null : run.finishedAt.getTime() - run.startedAt.getTime(),
-    error: run.error,
-    retval: run.retval,
-    schedulerId: run.schedulerId,
-  };
-}
-
 /** The job as the API shows it. */
 function jobJSON(job: Job, detail: boolean, lastRun?: JobRun | null): Record<string, unknown> {
   const json: Record<string, unknown> = {
@@ -175,7 +157,7 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
     }
     if (method === 'GET' && route === 'runs') {
       const runs = await scheduler.getRuns(runQuery(url.searchParams));
-      sendJSON(res, 200, { runs: runs.map(runJSON) });
+      sendJSON(res, 200, { runs: runs.map(runToJSON) });
       return;
     }
     if (route === 'runs') throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on runs`);
@@ -188,7 +170,7 @@ export function createDashboard(scheduler: Scheduler, options: DashboardOptions 
       const job = await scheduler.getJob(id, jobstore);
       if (job === null) throw new ApiError(404, 'job_not_found', `No job with id ${JSON.stringify(id)}`);
       const runs = await scheduler.getRuns({ jobId: id, jobstore: job.jobstore, limit: JOB_PAGE_RUNS });
-      sendJSON(res, 200, { job: { ...jobJSON(job, true, runs[0] ?? null), runs: runs.map(runJSON) } });
+      sendJSON(res, 200, { job: { ...jobJSON(job, true, runs[0] ?? null), runs: runs.map(runToJSON) } });
       return;
     }
     const changes =

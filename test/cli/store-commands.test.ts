@@ -163,7 +163,13 @@ describe.concurrent('tickwork store commands', () => {
             JSON.parse((await run(['runs', 'nightly', ...setup.args, '--json'])).out);
           await waitFor(async () => (await history()).runs.length > 0, 'the run in the history', 20_000);
           expect((await history()).runs).toEqual([
-            expect.objectContaining({ jobId: 'nightly', outcome: 'success', attempt: 1, scheduledRunTime }),
+            expect.objectContaining({
+              jobId: 'nightly',
+              jobstore: 'default',
+              outcome: 'success',
+              attempt: 1,
+              scheduledRunTime,
+            }),
           ]);
           expect(executed).toHaveLength(1);
           expect(executed[0]).toMatch(/^worker-[12] nightly 1$/);
