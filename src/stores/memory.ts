@@ -159,9 +159,7 @@ export class MemoryJobStore implements JobStore {
       const same = (r: RetryRow) =>
         r.jobId === retry.jobId && r.runTime === retry.runTime && r.attempt === retry.attempt;
       if (this.#retries.some(same)) continue;
-      let i = this.#retries.length;
-      while (i > 0 && this.#retries[i - 1].dueAt > retry.dueAt) i--;
-      this.#retries.splice(i, 0, { ...retry, job: run.job });
+      this.#insertRetry({ ...retry, job: run.job });
     }
   }
 
@@ -190,9 +188,7 @@ export class MemoryJobStore implements JobStore {
     const at = runTime.getTime();
     if (entry.key === at || this.#retries.some((r) => r.jobId === id && r.runTime === at)) return false;
     const dueAt = Math.min(at, clock.now());
-    let i = this.#retries.length;
-    while (i > 0 && this.#retries[i - 1].dueAt > dueAt) i--;
-    this.#retries.splice(i, 0, { jobId: id, runTime: at, attempt: 1, dueAt, job: entry.job });
+    this.#insertRetry({ jobId: id, runTime: at, attempt: 1, dueAt, job: entry.job });
     return true;
   }
 
@@ -241,6 +237,13 @@ export class MemoryJobStore implements JobStore {
       }
     }
     return rows;
+  }
+
+  /** Puts a retry in the waiting list: by due time, after those due at the same time. */
+  #insertRetry(retry: RetryRow & { job?: Job }): void {
+    let i = this.#retries.length;
+    while (i > 0 && this.#retries[i - 1].dueAt > retry.dueAt) i--;
+    this.#retries.splice(i, 0, retry);
   }
 
   #cancelRetries(id: string): void {
