@@ -1,6 +1,7 @@
 /**
  * Job: the data of one scheduled job, and methods that delegate to its scheduler.
  */
+import type { JobPolicy } from './job-fields.js';
 import type { RetryOptions, RetryPolicy } from './retry.js';
 import type { DateInput } from './time/inputs.js';
 import type { Trigger } from './triggers/base.js';
@@ -34,8 +35,8 @@ export interface JobHost {
   removeJob(id: string, jobstore?: string): Promise<void>;
 }
 
-/** The fields of a job, as stored. */
-export interface JobFields {
+/** The fields of a job, as stored (its run policy is declared in `job-fields.ts`). */
+export interface JobFields extends JobPolicy {
   /** Unique id within the scheduler. */
   id: string;
   /** Human name (default: the function's name). */
@@ -52,16 +53,6 @@ export interface JobFields {
   executor: string;
   /** Alias of the store that holds it. */
   jobstore: string;
-  /** Seconds after its fire time a run may still start; `null` = no limit. */
-  misfireGraceTime: number | null;
-  /** Run missed fire times once instead of once each. */
-  coalesce: boolean;
-  /** How many runs of this job may go at once. */
-  maxInstances: number;
-  /** Seconds a run may take before it is aborted; `null` = no limit. */
-  timeout: number | null;
-  /** How a failed run is tried again; `null` = it is not. */
-  retry: RetryPolicy | null;
   /** The next time it fires; `null` = paused. */
   nextRunTime: Date | null;
 }
@@ -92,6 +83,7 @@ export class Job implements JobFields {
   trigger: Trigger;
   executor: string;
   jobstore: string;
+  // The run policy (`JobPolicy`): declared here for the class's type, set from `fields`.
   misfireGraceTime: number | null;
   coalesce: boolean;
   maxInstances: number;

@@ -3,21 +3,19 @@
  * `misfireGraceTime` instead of only listing what is allowed.
  */
 
+import { JOB_POLICY_NAMES } from './job-fields.js';
+
 /** The options every job takes (SPEC section 3), also suggested where trigger options are checked. */
-export const JOB_OPTION_NAMES = [
+export const JOB_OPTION_NAMES: readonly string[] = [
   'id',
   'name',
   'args',
-  'misfireGraceTime',
-  'coalesce',
-  'maxInstances',
-  'timeout',
-  'retry',
+  ...JOB_POLICY_NAMES,
   'nextRunTime',
   'jobstore',
   'executor',
   'replaceExisting',
-] as const;
+];
 
 function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);

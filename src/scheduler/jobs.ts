@@ -3,18 +3,17 @@
  * changes.
  */
 import { randomBytes } from 'node:crypto';
-import { checkIntegerFrom, checkSecondsOrNull } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { TaskLookupError } from '../errors.js';
 import type { JobChanges, JobFields, JobFunction } from '../job.js';
-import { checkRetry } from '../retry.js';
+import { checkBoolean, checkPolicy, isPolicyField, JOB_POLICY, JOB_POLICY_NAMES } from '../job-fields.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import { resolveTask, type TaskPolicy, taskRefOf } from '../tasks.js';
 import { toEpochMs } from '../time/inputs.js';
 import { getZone } from '../time/zone.js';
 import type { Trigger } from '../triggers/base.js';
 import { createTrigger } from '../triggers/registry.js';
-import { checkBoolean, JOB_OPTION_KEYS, type JobDefaults } from './options.js';
+import { JOB_OPTION_KEYS, type JobDefaults } from './options.js';
 
 // Random ids come from a pool of random bytes: one crypto call per 1,024 ids.
 const ID_BYTES = 16;
@@ -158,18 +157,7 @@ export function checkJobOptions(
     args: args.length === 0 ? NO_ARGS : [...args],
     executor: (options.executor as string | undefined) ?? 'default',
     jobstore: (options.jobstore as string | undefined) ?? 'default',
-    misfireGraceTime:
-      options.misfireGraceTime === undefined
-        ? defaults.misfireGraceTime
-        : checkSecondsOrNull(options.misfireGraceTime, 'misfireGraceTime'),
-    coalesce: options.coalesce === undefined ? defaults.coalesce : checkBoolean(options.coalesce, 'coalesce'),
-    maxInstances:
-      options.maxInstances === undefined
-        ? defaults.maxInstances
-        : checkIntegerFrom(options.maxInstances, 'maxInstances', 1),
-    timeout:
-      options.timeout === undefined ? defaults.timeout : checkSecondsOrNull(options.timeout, 'timeout'),
-    retry: options.retry === undefined ? defaults.retry : checkRetry(options.retry),
+    ...checkPolicy(options, defaults),
     nextRunTime,
     replaceExisting:
       options.replaceExisting === undefined
@@ -184,11 +172,7 @@ const CHANGE_KEYS = new Set([
   'args',
   'trigger',
   'executor',
-  'misfireGraceTime',
-  'coalesce',
-  'maxInstances',
-  'timeout',
-  'retry',
+  ...JOB_POLICY_NAMES,
   'nextRunTime',
 ]);
 
@@ -210,6 +194,10 @@ export async function applyChanges(
       );
     }
     if (value === undefined) continue;
+    if (isPolicyField(key)) {
+      (out as unknown as Record<string, unknown>)[key] = JOB_POLICY[key].check(value, key);
+      continue;
+    }
     switch (key) {
       case 'name':
         if (typeof value !== 'string')
@@ -237,21 +225,6 @@ export async function applyChanges(
           throw new TypeError(`Expected executor to be a non-empty string, got ${describeValue(value)}`);
         }
         out.executor = value;
-        break;
-      case 'misfireGraceTime':
-        out.misfireGraceTime = checkSecondsOrNull(value, 'misfireGraceTime');
-        break;
-      case 'timeout':
-        out.timeout = checkSecondsOrNull(value, 'timeout');
-        break;
-      case 'retry':
-        out.retry = checkRetry(value);
-        break;
-      case 'coalesce':
-        out.coalesce = checkBoolean(value, 'coalesce');
-        break;
-      case 'maxInstances':
-        out.maxInstances = checkIntegerFrom(value, 'maxInstances', 1);
         break;
       case 'nextRunTime':
         out.nextRunTime =

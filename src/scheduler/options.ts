@@ -3,12 +3,20 @@
  */
 
 import { hostname } from 'node:os';
-import { checkIntegerFrom, checkSeconds, checkSecondsFromZero, checkSecondsOrNull } from '../checks.js';
+import { checkIntegerFrom, checkSeconds, checkSecondsFromZero } from '../checks.js';
 import { describeValue } from '../describe.js';
 import type { Executor } from '../executors/base.js';
 import type { JobFunction } from '../job.js';
+import {
+  checkBoolean,
+  checkPolicy,
+  isPolicyField,
+  JOB_POLICY_NAMES,
+  type JobPolicy,
+  policyDefaults,
+} from '../job-fields.js';
 import { type Logger, silentLogger, stderrLogger } from '../logger.js';
-import { checkRetry, type RetryOptions, type RetryPolicy } from '../retry.js';
+import type { RetryOptions } from '../retry.js';
 import type { JobStore } from '../stores/base.js';
 import { didYouMean, JOB_OPTION_NAMES } from '../suggest.js';
 import {
@@ -23,19 +31,8 @@ import type { DateInput } from '../time/inputs.js';
 import { getZone, localZoneName } from '../time/zone.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
 
-/** Defaults applied to every job that does not set them. */
-export interface JobDefaults {
-  /** Seconds after its fire time a run may still start; `null` = no limit. Default 1. */
-  misfireGraceTime: number | null;
-  /** Run a backlog of missed fire times once instead of once each. Default true. */
-  coalesce: boolean;
-  /** Runs of one job allowed at once. Default 1. */
-  maxInstances: number;
-  /** Seconds a run may take before it is aborted; `null` = no limit. Default null. */
-  timeout: number | null;
-  /** How failed runs are tried again; `null` = they are not. Default null. */
-  retry: RetryPolicy | null;
-}
+/** Defaults applied to every job that does not set them: the job's run policy (see `JobPolicy`). */
+export type JobDefaults = JobPolicy;
 
 /** The `runHistory` scheduler option, filled in. */
 export interface RunHistorySettings {
@@ -168,12 +165,7 @@ const SCHEDULER_OPTION_KEYS = new Set([
   'runHistory',
 ]);
 
-/** Validates a boolean option. */
-export function checkBoolean(value: unknown, option: string): boolean {
-  if (typeof value !== 'boolean')
-    throw new TypeError(`Expected ${option} to be a boolean, got ${describeValue(value)}`);
-  return value;
-}
+export { checkBoolean };
 
 /** Validates and completes job defaults. */
 export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaults {
@@ -181,21 +173,14 @@ export function resolveJobDefaults(given: unknown, base: JobDefaults): JobDefaul
   if (typeof given !== 'object' || given === null) {
     throw new TypeError(`Expected jobDefaults to be an object, got ${describeValue(given)}`);
   }
-  const out = { ...base };
-  for (const [key, value] of Object.entries(given)) {
-    if (key === 'misfireGraceTime')
-      out.misfireGraceTime = checkSecondsOrNull(value, 'jobDefaults.misfireGraceTime');
-    else if (key === 'timeout') out.timeout = checkSecondsOrNull(value, 'jobDefaults.timeout');
-    else if (key === 'coalesce') out.coalesce = checkBoolean(value, 'jobDefaults.coalesce');
-    else if (key === 'maxInstances')
-      out.maxInstances = checkIntegerFrom(value, 'jobDefaults.maxInstances', 1);
-    else if (key === 'retry') out.retry = checkRetry(value, 'jobDefaults.retry');
-    else
+  for (const key of Object.keys(given)) {
+    if (!isPolicyField(key)) {
       throw new TypeError(
-        `Unknown option ${JSON.stringify(key)} in jobDefaults (${didYouMean(key, JOB_DEFAULT_NAMES)}expected one of ${JOB_DEFAULT_NAMES.join(', ')})`,
+        `Unknown option ${JSON.stringify(key)} in jobDefaults (${didYouMean(key, JOB_POLICY_NAMES)}expected one of ${JOB_POLICY_NAMES.join(', ')})`,
       );
+    }
   }
-  return out;
+  return checkPolicy(given as Record<string, unknown>, base, 'jobDefaults.');
 }
 
 const STORE_METHODS = [
@@ -231,8 +216,6 @@ export function checkAlias(value: unknown, option: string): string {
   return value;
 }
 
-const JOB_DEFAULT_NAMES = ['misfireGraceTime', 'coalesce', 'maxInstances', 'timeout', 'retry'];
-
 /** The validated, non-plugin scheduler settings. */
 export interface SchedulerSettings {
   timezone: string;
@@ -251,7 +234,7 @@ export interface SchedulerSettings {
 export function defaultSettings(): SchedulerSettings {
   return {
     timezone: localZoneName(),
-    jobDefaults: { misfireGraceTime: 1, coalesce: true, maxInstances: 1, timeout: null, retry: null },
+    jobDefaults: policyDefaults(),
     jobstoreRetryIntervalMs: 10_000,
     daemon: false,
     logger: stderrLogger,

@@ -5,7 +5,8 @@
  */
 import { SerializationError, TaskLookupError } from '../errors.js';
 import { Job, type JobFields } from '../job.js';
-import { checkRetry, type RetryPolicy } from '../retry.js';
+import { type JobPolicy, policyDefaults, policyOf, readStoredPolicy } from '../job-fields.js';
+import type { RetryPolicy } from '../retry.js';
 import { decodeArgs, encodeArgs, type Json } from '../serialization.js';
 import type { Trigger, TriggerJSON } from '../triggers/base.js';
 import { triggerFromJSON } from '../triggers/registry.js';
@@ -15,7 +16,7 @@ import type { StoreHost } from './base.js';
 export const STATE_VERSION = 1;
 
 /** The JSON a persistent store keeps for a job. */
-export interface JobState {
+export interface JobState extends Omit<JobPolicy, 'retry'> {
   version: number;
   id: string;
   name: string;
@@ -23,10 +24,6 @@ export interface JobState {
   args: Json[];
   trigger: TriggerJSON;
   executor: string;
-  misfireGraceTime: number | null;
-  coalesce: boolean;
-  maxInstances: number;
-  timeout: number | null;
   /** Absent in states written before retries existed: read as `null`. */
   retry?: RetryPolicy | null;
 }
@@ -79,11 +76,7 @@ export function encodeJob(job: Job): JobRow {
     args: encodeArgs(job.args),
     trigger,
     executor: job.executor,
-    misfireGraceTime: job.misfireGraceTime,
-    coalesce: job.coalesce,
-    maxInstances: job.maxInstances,
-    timeout: job.timeout,
-    retry: job.retry,
+    ...policyOf(job),
   };
   return {
     id: job.id,
@@ -99,7 +92,6 @@ function field<T>(state: Record<string, unknown>, key: string, check: (v: unknow
 }
 
 const isString = (v: unknown) => typeof v === 'string';
-const isSecondsOrNull = (v: unknown) => v === null || (typeof v === 'number' && v >= 0);
 
 /**
  * Restores a stored job. Rejects (with the reason) when the state is corrupt, or its task or
@@ -173,11 +165,9 @@ export function decodeBrokenJob(host: StoreHost, alias: string, row: JobRow, rea
       trigger: new UnrestorableTrigger(state.trigger),
       executor: text('executor', 'default'),
       jobstore: alias,
+      ...policyDefaults(),
+      // It never runs here: no grace time to show.
       misfireGraceTime: null,
-      coalesce: true,
-      maxInstances: 1,
-      timeout: null,
-      retry: null,
       nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
     });
   }
@@ -212,11 +202,7 @@ function fieldsOf(
     trigger,
     executor,
     jobstore: alias,
-    misfireGraceTime: field<number | null>(state, 'misfireGraceTime', isSecondsOrNull),
-    coalesce: field<boolean>(state, 'coalesce', (v) => typeof v === 'boolean'),
-    maxInstances: field<number>(state, 'maxInstances', (v) => Number.isInteger(v) && (v as number) >= 1),
-    timeout: field<number | null>(state, 'timeout', isSecondsOrNull),
-    retry: state.retry === undefined ? null : checkRetry(state.retry, 'the stored retry'),
+    ...readStoredPolicy(state),
     nextRunTime: row.nextRunTime === null ? null : new Date(row.nextRunTime),
   };
 }
