@@ -2,11 +2,13 @@
  * The bodies of the scheduler's job API (`addJob`, `modifyJob`, `runJob`, `getJobs`, ...): the
  * public methods of `Scheduler`, with their doc comments, call these.
  */
+
 import { describeValue } from '../describe.js';
 import { ConflictingIdError, JobLookupError, SchedulerNotRunningError } from '../errors.js';
 import type { EventName, EventPayload } from '../events.js';
 import type { Executor } from '../executors/base.js';
 import { Job, type JobChanges, type JobFunction } from '../job.js';
+import { policyOf } from '../job-fields.js';
 import type { JobStore } from '../stores/base.js';
 import { UnrestorableTrigger } from '../stores/state.js';
 import { isModuleRef } from '../tasks.js';
@@ -109,11 +111,7 @@ export class JobApi {
         trigger: resolvedTrigger,
         executor: checked.executor,
         jobstore: checked.jobstore,
-        misfireGraceTime: checked.misfireGraceTime,
-        coalesce: checked.coalesce,
-        maxInstances: checked.maxInstances,
-        timeout: checked.timeout,
-        retry: checked.retry,
+        ...policyOf(checked),
         nextRunTime: checked.nextRunTime ?? null,
       }),
     });
