@@ -1,6 +1,10 @@
 /**
- * The `tickwork` command: `tickwork next` and `tickwork describe` read a schedule from the
- * command line. Exit codes: 0 done, 1 failed, 2 usage.
+ * The `tickwork` command: `next` and `describe` read a schedule from the command line; `jobs`,
+ * `pause`, `resume`, `remove`, `run` and `runs` work on a persistent store; `dashboard` serves
+ * one. Exit codes: 0 done, 1 failed, 2 usage.
+ *
+ * Over 400 lines because each command is its own short function here, with its usage text and
+ * its table and JSON output: one file a reader scans from the command name to what it prints.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -2,6 +2,10 @@
  * BaseExecutor: what every executor shares: `maxInstances` counting, the misfire check when a
  * run starts, timeouts and aborts, a concurrency limit with a FIFO queue, and reporting results
  * as events. Subclasses say how one run is carried out (`runJob`).
+ *
+ * Over 400 lines because the hot path of a run (submit, start, settle, release, report) is kept
+ * in one class with private fields, so that the common case (one run time, no timeout) runs
+ * without extra frames or allocations; splitting it would put that path behind public methods.
  */
 import { asyncDispose } from '../dispose.js';
 import { JobTimeoutError, MaxInstancesReachedError, ShutdownAbortError } from '../errors.js';

@@ -4,6 +4,9 @@
  * with their new next run times (claiming the runs), and submits the runs to their executors;
  * then it sleeps until the earliest next run time of all stores (at most 60 s at once, so
  * wall-clock jumps are noticed).
+ *
+ * Over 400 lines because it is one pass and what it decides for each acquired job (runs,
+ * misses, claims, max_instances, removal) in one place; the pure rules are in `run-rules.ts`.
  */
 import { MaxInstancesReachedError } from '../errors.js';
 import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../events.js';
