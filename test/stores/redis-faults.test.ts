@@ -118,7 +118,8 @@ it('notices an emptied server at the next heartbeat, says so loudly and recreate
         ),
       'the emptied store reported',
     );
-    expect(await admin.exists(versionKeys[0] as string)).toBe(1);
+    // The schema is recreated right after the error is logged: waited for, not raced.
+    await waitFor(async () => (await admin.exists(versionKeys[0] as string)) === 1, 'the schema recreated');
     // The store works again.
     await scheduler.addJob('redis-faults:noop', 'interval', { hours: 1, id: 'new' });
     expect((await scheduler.getJobs()).map((j) => j.id)).toEqual(['new']);
