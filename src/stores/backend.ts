@@ -13,6 +13,11 @@
  * Run history rows are kept per store; a claim's history row and its retry are written in the
  * same transaction that deletes the claim, and only when the claim was still there, so each
  * attempt is recorded (and tried again) by exactly one process.
+ *
+ * A call may fail after the database applied it (its reply lost). A backend keeps no memory of
+ * that: `PersistentJobStore` notes what such a call may have left behind and, before its next
+ * acquisition, asks for exactly that to be undone through `acquire`'s `retakeOwn`,
+ * `giveUpClaims` and `giveUpTaken`, on every backend alike.
  */
 import type { Job } from '../job.js';
 import type { JobRow } from './state.js';
@@ -31,6 +36,12 @@ export interface ReleaseRow {
   remove: boolean;
   /** Run times to claim for the releasing scheduler. */
   runTimes: number[];
+}
+
+/** A run claim's key. */
+export interface RunKey {
+  jobId: string;
+  runTime: number;
 }
 
 /** A claimed run. */
@@ -150,10 +161,12 @@ export interface StoreBackend {
    * Atomically takes up to `limit` jobs due at `now` whose lease is free or expired, earliest
    * first: sets their lease to (`owner`, `leaseUntil`) and a new token. A lease has expired when
    * its end is at or before `now` (`acquiredUntil <= now`): one ending exactly at `now` is over,
-   * here and in `nextRunTime`, on every backend. Jobs leased by `owner`
-   * itself may be taken too, always or after one of its calls failed: a scheduler's passes over
-   * one store never overlap, so such a lease is left by a pass that failed before releasing,
-   * perhaps after the database applied the acquisition. Jobs whose id is in `skip` (jobs this
+   * here and in `nextRunTime`, on every backend. With `retakeOwn`, jobs leased by `owner` itself
+   * are taken too (however long their lease still runs); without it they are left until their
+   * lease ends, like anyone's. The store asks for this when such leases may be left over: by a
+   * pass that failed before releasing (perhaps after the database applied the acquisition), or
+   * by an earlier process under the same scheduler id; a scheduler's passes over one store never
+   * overlap, so its own leases are stale when it acquires. Jobs whose id is in `skip` (jobs this
    * scheduler cannot restore, left to others) are not taken.
    */
   acquire(
@@ -162,6 +175,7 @@ export interface StoreBackend {
     leaseUntil: number,
     limit: number,
     skip?: readonly string[],
+    retakeOwn?: boolean,
   ): Promise<AcquiredRow[]>;
   /**
    * Atomically, for each release whose job is still leased by `owner` with the same token: sets
@@ -186,7 +200,8 @@ export interface StoreBackend {
    * list and becomes a run claim of `owner` (with its attempt) expiring at `claimUntil`. Each
    * retry is taken by exactly one caller. A retry whose job is gone and that has no state is
    * deleted. Retries of jobs whose id is in `skip` (jobs this scheduler cannot restore, left to
-   * others) are not taken.
+   * others) are not taken. `callId` names this call (unique among the calls of every process),
+   * for `giveUpTaken` should its reply be lost.
    */
   takeRetries(
     owner: string,
@@ -194,6 +209,7 @@ export interface StoreBackend {
     claimUntil: number,
     limit: number,
     skip?: readonly string[],
+    callId?: string,
   ): Promise<TakenRetry[]>;
   /**
    * Queues one run outside the job's schedule (`runJob`): a waiting retry row of attempt 1 due at
@@ -212,8 +228,22 @@ export interface StoreBackend {
    * while that is `batch`). Served by an index.
    */
   pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number>;
-  /** Extends every run claim of `owner` to `until` (a heartbeat while its runs go on). */
+  /** Extends every run claim of `owner` to `until`, except those given up (a heartbeat while its runs go on). */
   renewRuns(owner: string, until: number): Promise<void>;
+  /**
+   * Gives up those of these run claims (keyed by job id and run time) that `owner` holds: claims
+   * a `release` whose reply was lost may have made, for runs that never started. A claim given
+   * up expires before any time (`renewRuns` leaves it alone), so the next `takeAbandonedRuns`
+   * takes it and it is reported as abandoned. Claims that are not there, or are another
+   * scheduler's, are left alone.
+   */
+  giveUpClaims(owner: string, runs: readonly RunKey[]): Promise<void>;
+  /**
+   * Gives up, as `giveUpClaims` does, the run claims of `owner` made by the `takeRetries` calls
+   * named (their `callId`) whose reply was lost. Only a backend whose claims record the call
+   * that made them can find them; one that cannot says so where it implements this.
+   */
+  giveUpTaken(owner: string, callIds: readonly string[]): Promise<void>;
   /**
    * Takes the run claims whose expiry is before `now` (`expiry < now`: a claim expiring exactly
    * at `now` is still held, on every backend) for reporting: extends them to `until`

@@ -10,14 +10,29 @@
  * arrived (or when it holds `MAX_BATCH` rows). And wake-up hints are folded: at most one per
  * `HINT_WINDOW_MS`, the first at once, the changes after it announced together when the window
  * ends, so the last change is always announced.
+ *
+ * A call whose reply is lost (a timeout, a dropped connection) may or may not have been applied.
+ * The store notes what such an acquire, release or take of retries may have left behind, and
+ * before its next acquisition has the backend undo exactly that (see `#recover`): leases taken
+ * back, run claims given up so they are reported as abandoned. The backends keep no such state.
  */
+import { randomBytes } from 'node:crypto';
 import { checkSeconds } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, JobPausedError, SchedulerNotRunningError } from '../errors.js';
 import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
-import type { FinishedRunRow, ReleaseRow, RunQueryRow, RunRecordRow, StoreBackend } from './backend.js';
+import type {
+  AcquiredRow,
+  FinishedRunRow,
+  ReleaseRow,
+  RunKey,
+  RunQueryRow,
+  RunRecordRow,
+  StoreBackend,
+  TakenRetry,
+} from './backend.js';
 import type { AbandonedRun, AcquiredJob, AcquiredRetry, JobRelease, JobStore, StoreHost } from './base.js';
 import { decodeBrokenJob, decodeJob, encodeJob, type JobRow } from './state.js';
 
@@ -124,6 +139,20 @@ export abstract class PersistentJobStore implements JobStore {
   // The open hint window's timer, and whether a change came in during it.
   #hintWindow: TimerHandle | null = null;
   #hintOwed = false;
+  // What calls whose reply was lost may have left in the database (see `#recover`). Whether the
+  // next acquire takes back jobs leased to this scheduler: true at start (an earlier process
+  // under this scheduler id may have left leases) and after an acquire or release failed.
+  #retakeOwn = true;
+  // Jobs this store acquired and has not released: a pass that failed in between left them
+  // leased, and the next acquire takes them back.
+  #leased = new Set<string>();
+  // Run claims a failed release may have made: nobody runs them.
+  #doubtfulRuns: RunKey[] = [];
+  // `callId`s of failed `takeRetries` calls: nobody runs the claims they may have made.
+  #doubtfulTakes: string[] = [];
+  // This store object's random token and its count of `takeRetries` calls, which make call ids.
+  readonly #instance = randomBytes(8).toString('hex');
+  #takeCount = 0;
 
   constructor(options: PersistentStoreOptions) {
     this.#leaseMs =
@@ -145,6 +174,10 @@ export abstract class PersistentJobStore implements JobStore {
     this.#broken.clear();
     this.#skipped.clear();
     this.#cache.clear();
+    this.#retakeOwn = true;
+    this.#leased.clear();
+    this.#doubtfulRuns = [];
+    this.#doubtfulTakes = [];
     if (backend.listen !== undefined) {
       try {
         await backend.listen(() => host.wakeup());
@@ -452,10 +485,11 @@ export abstract class PersistentJobStore implements JobStore {
    */
   async acquireDueJobs(now: Date, limit: number): Promise<AcquiredJob[]> {
     const owner = this.#scheduler.schedulerId;
+    await this.#recover(owner);
     const skip = await this.#stillSkipped(clock.now());
     // The lease runs from the moment of taking, not from `now` (the pass's due cutoff): a long
     // pass must not take jobs under leases that have already run out.
-    const rows = await this.#db.acquire(owner, now.getTime(), clock.now() + this.#leaseMs, limit, skip);
+    const rows = await this.#acquire(owner, now.getTime(), clock.now() + this.#leaseMs, limit, skip);
     const acquired: AcquiredJob[] = [];
     const giveBack: ReleaseRow[] = [];
     for (const row of rows) {
@@ -480,10 +514,94 @@ export abstract class PersistentJobStore implements JobStore {
       });
     }
     if (giveBack.length > 0) {
-      await this.#db.release(owner, giveBack, clock.now() + this.#leaseMs);
+      await this.#release(owner, giveBack);
       this.#changed();
     }
     return acquired;
+  }
+
+  /**
+   * Has the backend undo what calls whose reply was lost may have left behind, before the next
+   * acquisition: the run claims of a failed release or take of retries are given up (nobody runs
+   * them; reported as abandoned, they are tried again if their job says so). What is undone is
+   * forgotten only once the backend confirms; a failure here fails the call, to try again.
+   */
+  async #recover(owner: string): Promise<void> {
+    const runs = this.#doubtfulRuns;
+    if (runs.length > 0) {
+      await this.#db.giveUpClaims(owner, runs);
+      // Only appended to meanwhile: what was given up is its beginning.
+      this.#doubtfulRuns = this.#doubtfulRuns.slice(runs.length);
+    }
+    const takes = this.#doubtfulTakes;
+    if (takes.length > 0) {
+      await this.#db.giveUpTaken(owner, takes);
+      this.#doubtfulTakes = this.#doubtfulTakes.slice(takes.length);
+    }
+  }
+
+  /**
+   * `acquire`, taking back this scheduler's own leases when some may be left over (see
+   * `#retakeOwn` and `#leased`). A failed call may have been applied: the next one takes back.
+   */
+  async #acquire(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+    skip: string[],
+  ): Promise<AcquiredRow[]> {
+    const retakeOwn = this.#retakeOwn || this.#leased.size > 0;
+    let rows: AcquiredRow[];
+    try {
+      rows = await this.#db.acquire(owner, now, leaseUntil, limit, skip, retakeOwn);
+    } catch (error) {
+      this.#retakeOwn = true;
+      throw error;
+    }
+    // Own leases this call did not take back (not due any more, beyond the limit) end in time.
+    this.#retakeOwn = false;
+    this.#leased = new Set(rows.map((r) => r.id));
+    return rows;
+  }
+
+  /**
+   * `release`. A failed call may have been applied: its jobs may still be leased to this
+   * scheduler (the next acquire takes them back), and the run claims it asked for may exist
+   * with nobody to run them (given up before the next acquisition).
+   */
+  async #release(owner: string, rows: ReleaseRow[]): Promise<Array<boolean[] | null>> {
+    let results: Array<boolean[] | null>;
+    try {
+      results = await this.#db.release(owner, rows, clock.now() + this.#leaseMs);
+    } catch (error) {
+      this.#retakeOwn = true;
+      for (const r of rows)
+        for (const runTime of r.runTimes) this.#doubtfulRuns.push({ jobId: r.id, runTime });
+      throw error;
+    }
+    for (const r of rows) this.#leased.delete(r.id);
+    return results;
+  }
+
+  /**
+   * `takeRetries`, named by a call id. A failed call may have been applied: the claims it may
+   * have made are given up before the next acquisition.
+   */
+  async #takeRetries(
+    owner: string,
+    now: number,
+    claimUntil: number,
+    limit: number,
+    skip: string[],
+  ): Promise<TakenRetry[]> {
+    const callId = `${this.#instance}:${++this.#takeCount}`;
+    try {
+      return await this.#db.takeRetries(owner, now, claimUntil, limit, skip, callId);
+    } catch (error) {
+      this.#doubtfulTakes.push(callId);
+      throw error;
+    }
   }
 
   /** The ids of broken jobs not to take now; drops those that may be taken again. */
@@ -522,7 +640,7 @@ export abstract class PersistentJobStore implements JobStore {
       remove: r.remove,
       runTimes: r.runTimes.map((t) => t.getTime()),
     }));
-    const results = await this.#db.release(this.#scheduler.schedulerId, rows, clock.now() + this.#leaseMs);
+    const results = await this.#release(this.#scheduler.schedulerId, rows);
     return releases.map((r, i) => {
       if (r.remove) this.#cache.delete(r.id);
       const flags = results[i];
@@ -556,9 +674,10 @@ export abstract class PersistentJobStore implements JobStore {
    */
   async acquireRetries(now: Date, limit: number): Promise<AcquiredRetry[]> {
     const owner = this.#scheduler.schedulerId;
+    await this.#recover(owner);
     const skip = await this.#stillSkipped(clock.now());
     const until = clock.now() + this.#leaseMs;
-    const taken = await this.#db.takeRetries(owner, now.getTime(), until, limit, skip);
+    const taken = await this.#takeRetries(owner, now.getTime(), until, limit, skip);
     const out: AcquiredRetry[] = [];
     const giveBack: FinishedRunRow[] = [];
     for (const t of taken) {

@@ -11,7 +11,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReleaseRow, StoreBackend } from '../../src/stores/backend.js';
-import type { JobRow } from '../../src/stores/state.js';
+import type { StoreHost } from '../../src/stores/base.js';
+import { PersistentJobStore } from '../../src/stores/persistent.js';
+import { encodeJob, type JobRow } from '../../src/stores/state.js';
+import { setClock } from '../../src/time/clock.js';
+import { fakeLogger, makeJob, T0 } from '../helpers/scheduler.js';
 
 /** How a store's test file gives the suite its backends. */
 export interface BackendFactory {
@@ -44,6 +48,79 @@ const numbered = (n: number): JobRow[] =>
 
 /** Far past every time the tests use: every claim has expired by then. */
 const LATER = 1e12;
+
+/** The methods whose calls `lossyStore` can make fail. */
+export type LossyMethod = 'acquire' | 'release' | 'takeRetries';
+
+/** A job row a store can restore (its task is any name: the test host resolves every one). */
+export const jobRow = (id: string, nextRunTime: number | null): JobRow =>
+  encodeJob(makeJob(id, nextRunTime === null ? null : new Date(nextRunTime), { taskRef: 'suite.task' }));
+
+class StoreOver extends PersistentJobStore {
+  constructor(readonly backend: StoreBackend) {
+    super({});
+  }
+
+  protected override async createBackend(): Promise<StoreBackend> {
+    return this.backend;
+  }
+}
+
+/**
+ * A PersistentJobStore of scheduler `schedulerId` over `backend` (opened and closed by the test,
+ * without wake-up hints), started on a clock that stands at `now` and fires no timer (so no
+ * heartbeat runs unless the test calls it). `loseReply(method)` makes the next call of `method`
+ * go through and then fail, as when its reply is lost (a timeout, a dropped connection);
+ * `failNext(method)` makes it fail without reaching the database. `stop()` shuts the store
+ * down and gives the clock back.
+ */
+export async function lossyStore(backend: StoreBackend, schedulerId: string, now: number) {
+  const lost = new Set<string>();
+  const failing = new Set<string>();
+  const wrapped = new Proxy(backend, {
+    get(target, key) {
+      if (key === 'open' || key === 'close') return async () => undefined;
+      if (key === 'listen' || key === 'notify') return undefined;
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== 'function' || typeof key !== 'string') return value;
+      return async (...args: unknown[]) => {
+        if (failing.delete(key)) throw new Error(`${key} failed`);
+        const result = await value.apply(target, args);
+        if (lost.delete(key)) throw new Error(`The reply of ${key} was lost`);
+        return result;
+      };
+    },
+  });
+  const fail = () => Promise.reject(new Error('no scheduler'));
+  const host = {
+    logger: fakeLogger(),
+    schedulerId,
+    reportBrokenJob: () => undefined,
+    wakeup: () => undefined,
+    restoreTask: async () => () => undefined,
+    reportAbandonedRuns: async () => [],
+    modifyJob: fail,
+    rescheduleJob: fail,
+    pauseJob: fail,
+    resumeJob: fail,
+    removeJob: fail,
+  } as StoreHost;
+  setClock({ now: () => now, setTimeout: () => null, clearTimeout: () => undefined });
+  const store = new StoreOver(wrapped);
+  await store.start(host, 'default');
+  return {
+    store,
+    loseReply: (method: LossyMethod) => lost.add(method),
+    failNext: (method: LossyMethod) => failing.add(method),
+    async stop() {
+      try {
+        await store.shutdown();
+      } finally {
+        setClock();
+      }
+    },
+  };
+}
 
 export function describeBackendSuite(name: string, factory: BackendFactory): void {
   describe(`${name} (StoreBackend contract)`, () => {
@@ -401,6 +478,72 @@ export function describeBackendSuite(name: string, factory: BackendFactory): voi
       expect(await db.takeRetries('A', 0, 1_000, 10)).toEqual([
         { row: { id: 'a', nextRunTime: null, state: '{"v":1}' }, runTime: 50, attempt: 1 },
       ]);
+    });
+
+    it('gives up the run claims of a release whose reply was lost, before the next acquisition', async () => {
+      const db = await factory.create();
+      const T = T0.getTime();
+      const FAR = T + 1e9;
+      const { store, loseReply, stop } = await lossyStore(db, 'A', T);
+      try {
+        await db.insert(jobRow('a', T));
+        const [{ token }] = await store.acquireDueJobs(new Date(T), 10);
+        loseReply('release');
+        await expect(
+          store.releaseJobs([
+            { id: 'a', token, nextRunTime: new Date(T + 60_000), remove: false, runTimes: [new Date(T)] },
+          ]),
+        ).rejects.toThrow(/lost/);
+        // Applied: the job moved on, and its run at T is claimed by A, which does not run it.
+        expect((await db.get('a'))?.nextRunTime).toBe(T + 60_000);
+        // The store gives that claim up before it acquires again: renewal passes it by, and it
+        // is reported as abandoned (then tried again if its job says so) instead of held forever.
+        expect(await store.acquireDueJobs(new Date(T), 10)).toEqual([]);
+        await db.renewRuns('A', FAR);
+        expect(await db.takeAbandonedRuns(T, FAR)).toEqual([
+          { jobId: 'a', runTime: T, attempt: 1, schedulerId: 'A' },
+        ]);
+      } finally {
+        await stop();
+      }
+    });
+
+    it('takes its own leases back at once after an acquire whose reply was lost or a failed release', async () => {
+      const db = await factory.create();
+      const other = await factory.peer();
+      const T = T0.getTime();
+      const FAR = T + 1e9;
+      const { store, loseReply, failNext, stop } = await lossyStore(db, 'A', T);
+      try {
+        await db.insert(jobRow('a', T));
+        loseReply('acquire');
+        await expect(store.acquireDueJobs(new Date(T), 10)).rejects.toThrow(/lost/);
+        // Applied: the job is leased to A, so nobody else takes it; A takes it back at once.
+        expect(await other.acquire('B', T, T + 1_000, 10)).toEqual([]);
+        const [again] = await store.acquireDueJobs(new Date(T), 10);
+        expect(again.job.id).toBe('a');
+        // A release that fails before the database sees it: the lease is still A's.
+        failNext('release');
+        const release = (token: number) => ({
+          id: 'a',
+          token,
+          nextRunTime: new Date(T + 10_000),
+          remove: false,
+          runTimes: [new Date(T)],
+        });
+        await expect(store.releaseJobs([release(again.token)])).rejects.toThrow(/failed/);
+        expect(await other.acquire('B', T, T + 1_000, 10)).toEqual([]);
+        const [third] = await store.acquireDueJobs(new Date(T), 10);
+        expect(third.token).toBeGreaterThan(again.token);
+        expect(await store.releaseJobs([release(third.token)])).toEqual([[new Date(T)]]);
+        // Giving up touched only claims there at the time: the run claimed now is renewed.
+        await db.renewRuns('A', FAR);
+        expect(await db.takeAbandonedRuns(T + 1, FAR)).toEqual([]);
+        // Released, the lease is over (it ran to T + 30 s): anyone takes the job when it is due.
+        expect((await other.acquire('B', T + 10_000, T + 20_000, 10)).map((r) => r.id)).toEqual(['a']);
+      } finally {
+        await stop();
+      }
     });
 
     it('leaves the retries of skipped jobs waiting, for a process that can restore them', async () => {

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RetryRow, RunOutcomeName, RunRecordRow, TakenRetry } from '../../src/stores/backend.js';
 import { RedisBackend, type RedisClientLike } from '../../src/stores/redis/backend.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { fakeLogger } from '../helpers/scheduler.js';
+import { fakeLogger, T0 } from '../helpers/scheduler.js';
+import { jobRow, lossyStore } from './backend-suite.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -300,14 +301,44 @@ describe('RedisBackend takeRetries', () => {
     await claim(db, 'a', [100]);
     await db.completeRuns([{ jobId: 'a', runTime: 100, attempt: 1, retry: retry('a', 100, 2, 1_000) }]);
     loseReply = true;
-    await expect(db.takeRetries('A', 1_000, 30_000, 10)).rejects.toThrow(/timed out/);
-    // Applied: nobody else takes it, and the claim is not renewed but reported.
+    await expect(db.takeRetries('A', 1_000, 30_000, 10, [], 'call-1')).rejects.toThrow(/timed out/);
+    // Applied: nobody else takes it; given up (as the store does before its next take), the
+    // claim is not renewed but reported. Another call's claims are not given up.
     expect(await (await backend(keyPrefix)).takeRetries('B', 1_000, 30_000, 10)).toEqual([]);
+    await db.giveUpTaken('A', ['call-0']);
+    await db.renewRuns('A', 50_000);
+    expect(await db.takeAbandonedRuns(30_001, 60_000)).toEqual([]);
+    await db.giveUpTaken('A', ['call-1']);
     expect(await db.takeRetries('A', 1_000, 30_000, 10)).toEqual([]);
     await db.renewRuns('A', 50_000);
     expect(await db.takeAbandonedRuns(1_001, 60_000)).toEqual([
       { jobId: 'a', runTime: 100, attempt: 2, schedulerId: 'A' },
     ]);
+  });
+});
+
+describe('RedisJobStore after a take of retries whose reply was lost', () => {
+  it('gives up the claims that take made before it takes again, so they are reported', async () => {
+    const keyPrefix = freshPrefix();
+    const db = await backend(keyPrefix);
+    const T = T0.getTime();
+    const { store, loseReply, stop } = await lossyStore(db, 'A', T);
+    try {
+      await db.insert(jobRow('a', T + 60_000));
+      expect(await db.queueRun({ jobId: 'a', runTime: T, attempt: 1, dueAt: T })).toBe('queued');
+      loseReply('takeRetries');
+      await expect(store.acquireRetries(new Date(T), 10)).rejects.toThrow(/lost/);
+      // Applied: nobody else takes the run, and A does not run it.
+      expect(await (await backend(keyPrefix)).takeRetries('B', T, T + 1_000, 10)).toEqual([]);
+      // Before its next take the store gives that claim up: reported, not renewed.
+      expect(await store.acquireRetries(new Date(T), 10)).toEqual([]);
+      await db.renewRuns('A', T + 1e9);
+      expect(await db.takeAbandonedRuns(T, T + 1e9)).toEqual([
+        { jobId: 'a', runTime: T, attempt: 1, schedulerId: 'A' },
+      ]);
+    } finally {
+      await stop();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import type {
   ReleaseRow,
   RetryRow,
   RunClaim,
+  RunKey,
   RunOutcomeName,
   RunQueryRow,
   RunRecordRow,
@@ -75,6 +76,12 @@ interface ClaimRecord {
   scheduler_id: string;
 }
 
+/** A retry taken by `takeRetries`: its job's row (or its own state), run time and attempt. */
+interface TakenRecord extends JobRecord {
+  run_time: string;
+  attempt: number;
+}
+
 interface HistoryRecord {
   job_id: string;
   job_name: string;
@@ -89,13 +96,26 @@ interface HistoryRecord {
 }
 
 // bigint columns come back from pg as strings (they may exceed 2^53; epoch ms never do).
-const toRow = (r: JobRecord): JobRow => ({
+const jobRowOf = (r: JobRecord): JobRow => ({
   id: r.id,
   nextRunTime: r.next_run_time === null ? null : Number(r.next_run_time),
   state: r.state,
 });
 
-const toRecord = (r: HistoryRecord): RunRecordRow => ({
+const runClaimOf = (r: ClaimRecord): RunClaim => ({
+  jobId: r.job_id,
+  runTime: Number(r.run_time),
+  attempt: r.attempt,
+  schedulerId: r.scheduler_id,
+});
+
+const takenRetryOf = (r: TakenRecord): TakenRetry => ({
+  row: jobRowOf(r),
+  runTime: Number(r.run_time),
+  attempt: r.attempt,
+});
+
+const runRecordOf = (r: HistoryRecord): RunRecordRow => ({
   jobId: r.job_id,
   jobName: r.job_name,
   scheduledRunTime: Number(r.scheduled_run_time),
@@ -115,7 +135,7 @@ const timeParam = (t: number): number =>
 /** A count as a LIMIT or OFFSET parameter: `null` (no bound) when infinite. */
 const countParam = (n: number): number | null => (Number.isFinite(n) ? Math.max(0, n) : null);
 
-const byRunTimeThenId = (a: AcquiredRow, b: AcquiredRow): number =>
+const byRunTimeThenId = (a: JobRow, b: JobRow): number =>
   (a.nextRunTime ?? 0) - (b.nextRunTime ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 // Reconnect delays of the LISTEN connection after it is lost.
@@ -139,9 +159,6 @@ export class PostgresBackend implements StoreBackend {
   readonly #logger: Logger;
   // Payload of this backend's notifications, so it can ignore its own.
   readonly #origin = randomBytes(12).toString('hex');
-  // Run claims of a release that failed (it may have been applied anyway): expired at the next
-  // acquire, so they are reported as abandoned instead of renewed forever.
-  #doubtfulRuns: Array<{ jobId: string; runTime: number }> = [];
   #closed = false;
   #onChange: (() => void) | null = null;
   #listener: PostgresPoolClient | null = null;
@@ -215,14 +232,14 @@ export class PostgresBackend implements StoreBackend {
       `SELECT id, next_run_time, state FROM ${this.#n.jobs} WHERE id = $1`,
       [id],
     );
-    return result.rows.length === 0 ? null : toRow(result.rows[0]);
+    return result.rows.length === 0 ? null : jobRowOf(result.rows[0]);
   }
 
   async all(): Promise<JobRow[]> {
     const result = await this.#pool.query<JobRecord>(
       `SELECT id, next_run_time, state FROM ${this.#n.jobs} ORDER BY next_run_time ASC NULLS LAST, id`,
     );
-    return result.rows.map(toRow);
+    return result.rows.map(jobRowOf);
   }
 
   async due(now: number): Promise<JobRow[]> {
@@ -231,7 +248,7 @@ export class PostgresBackend implements StoreBackend {
        WHERE next_run_time <= $1 ORDER BY next_run_time, id`,
       [now],
     );
-    return result.rows.map(toRow);
+    return result.rows.map(jobRowOf);
   }
 
   async nextRunTime(now: number): Promise<number | null> {
@@ -320,25 +337,15 @@ export class PostgresBackend implements StoreBackend {
     leaseUntil: number,
     limit: number,
     skip: readonly string[] = [],
+    retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const n = this.#n;
-    if (this.#doubtfulRuns.length > 0) {
-      // Claims of a release whose reply was lost: if it was applied, nobody runs them. Expire
-      // them (renewal skips them) so the next look for abandoned runs reports them.
-      const runs = this.#doubtfulRuns;
-      await this.#pool.query(
-        `UPDATE ${n.runs} AS r SET expires_at = -1
-         FROM unnest($2::text[], $3::bigint[]) AS c(job_id, run_time)
-         WHERE r.scheduler_id = $1 AND r.job_id = c.job_id AND r.run_time = c.run_time`,
-        [owner, runs.map((r) => r.jobId), runs.map((r) => r.runTime)],
-      );
-      this.#doubtfulRuns = [];
-    }
     // SKIP LOCKED: schedulers acquiring at the same moment take different jobs instead of waiting.
     const result = await this.#pool.query<JobRecord & { token: string }>(
       `WITH picked AS (
          SELECT id FROM ${n.jobs}
-         WHERE next_run_time <= $2 AND (acquired_until IS NULL OR acquired_until <= $2 OR acquired_by = $1)
+         WHERE next_run_time <= $2
+           AND (acquired_until IS NULL OR acquired_until <= $2 OR ($6 AND acquired_by = $1))
            AND NOT (id = ANY($5::text[]))
          ORDER BY next_run_time, id
          LIMIT $4
@@ -348,9 +355,9 @@ export class PostgresBackend implements StoreBackend {
        SET acquired_by = $1, acquired_until = $3, token = j.token + 1
        FROM picked WHERE j.id = picked.id
        RETURNING j.id, j.next_run_time, j.state, j.token`,
-      [owner, now, leaseUntil, limit, skip],
+      [owner, now, leaseUntil, limit, skip, retakeOwn],
     );
-    return result.rows.map((r) => ({ ...toRow(r), token: Number(r.token) })).sort(byRunTimeThenId);
+    return result.rows.map((r) => ({ ...jobRowOf(r), token: Number(r.token) })).sort(byRunTimeThenId);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
@@ -374,10 +381,8 @@ export class PostgresBackend implements StoreBackend {
     }
     // One statement, so one transaction: the fenced updates and deletes, then the run claims of
     // exactly the releases that applied (the CTEs see each other's RETURNING).
-    let result: { rows: Array<{ id: string; run_time: string | null }> };
-    try {
-      result = await this.#pool.query<{ id: string; run_time: string | null }>(
-        `WITH input AS (
+    const result = await this.#pool.query<{ id: string; run_time: string | null }>(
+      `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::boolean[])
            AS r(id, token, next_run_time, remove)
        ),
@@ -404,13 +409,8 @@ export class PostgresBackend implements StoreBackend {
          RETURNING job_id, run_time
        )
        SELECT id, NULL::bigint AS run_time FROM applied UNION ALL SELECT job_id, run_time FROM claims`,
-        [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
-      );
-    } catch (error) {
-      for (let i = 0; i < claimIds.length; i++)
-        this.#doubtfulRuns.push({ jobId: claimIds[i], runTime: claimTimes[i] });
-      throw error;
-    }
+      [owner, ids, tokens, nextRunTimes, removes, claimUntil, claimIds, claimTimes],
+    );
     // Run times claimed already (someone else's run) come back without a row of their own.
     const applied = new Set<string>();
     const claimed = new Set<string>();
@@ -515,7 +515,7 @@ export class PostgresBackend implements StoreBackend {
     // deleted by another taker since this statement's snapshot is skipped when locked. Only the
     // retries whose claim was inserted leave the list: a run time claimed meanwhile keeps its
     // retry waiting. Due retries of a job that is gone, without a state to run from, are dropped.
-    const result = await this.#pool.query<JobRecord & { run_time: string; attempt: number }>(
+    const result = await this.#pool.query<TakenRecord>(
       `WITH dropped AS (
          DELETE FROM ${n.retries} AS r
          WHERE r.due_at <= $2 AND r.state IS NULL
@@ -546,13 +546,13 @@ export class PostgresBackend implements StoreBackend {
        ORDER BY t.due_at, t.job_id, t.run_time, t.attempt`,
       [owner, now, claimUntil, countParam(limit), skip],
     );
-    return result.rows.map((r) => ({ row: toRow(r), runTime: Number(r.run_time), attempt: r.attempt }));
+    return result.rows.map(takenRetryOf);
   }
 
   async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
     const { text, values } = runsQuery(this.#n, query);
     const result = await this.#pool.query<HistoryRecord>(text, values);
-    return result.rows.map(toRecord);
+    return result.rows.map(runRecordOf);
   }
 
   async pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number> {
@@ -571,6 +571,27 @@ export class PostgresBackend implements StoreBackend {
     );
   }
 
+  /** Sets the expiry of those claims of `owner` to -1: before any time, and skipped by renewal. */
+  async giveUpClaims(owner: string, runs: readonly RunKey[]): Promise<void> {
+    if (runs.length === 0) return;
+    await this.#pool.query(
+      `UPDATE ${this.#n.runs} AS r SET expires_at = -1
+       FROM unnest($2::text[], $3::bigint[]) AS c(job_id, run_time)
+       WHERE r.scheduler_id = $1 AND r.job_id = c.job_id AND r.run_time = c.run_time`,
+      [owner, runs.map((r) => r.jobId), runs.map((r) => r.runTime)],
+    );
+  }
+
+  /**
+   * Gives up nothing: a claim row here does not record the `takeRetries` call that made it, so
+   * the claims of a call whose reply was lost cannot be told from this scheduler's other claims
+   * (runs going on), and giving up those would report running runs as abandoned. They stay held
+   * and renewed while this scheduler lives, as before this path was shared; once it stops they
+   * expire and another scheduler reports them as abandoned. Finding them needs a column of the
+   * taking call in the runs table (a migration, as the Redis layout's `runs:taker`).
+   */
+  async giveUpTaken(_owner: string, _callIds: readonly string[]): Promise<void> {}
+
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
     // Row locks make each expired claim come back to exactly one of the schedulers asking (the
     // second re-checks the expiry after the first has moved it).
@@ -579,12 +600,7 @@ export class PostgresBackend implements StoreBackend {
        RETURNING job_id, run_time, attempt, scheduler_id`,
       [now, until],
     );
-    return result.rows.map((r) => ({
-      jobId: r.job_id,
-      runTime: Number(r.run_time),
-      attempt: r.attempt,
-      schedulerId: r.scheduler_id,
-    }));
+    return result.rows.map(runClaimOf);
   }
 
   /** LISTENs on a connection of its own; calls `onChange` for other processes' notifications. */

@@ -14,6 +14,7 @@ import type {
   ReleaseRow,
   RetryRow,
   RunClaim,
+  RunKey,
   RunOutcomeName,
   RunQueryRow,
   RunRecordRow,
@@ -112,15 +113,35 @@ function asTime(value: unknown): number | null {
   return value === null || value === undefined || value === false ? null : Number(asText(value));
 }
 
-/** Triples (id, next run time, state) from a script's flat reply. */
-function rowsOf(reply: unknown, what: string): JobRow[] {
+/** A script's flat reply cut into records of `width` values each. */
+function recordsOf(reply: unknown, what: string, width: number): unknown[][] {
   const flat = asArray(reply, what);
-  const rows: JobRow[] = [];
-  for (let i = 0; i + 2 < flat.length; i += 3) {
-    rows.push({ id: asText(flat[i]), nextRunTime: asTime(flat[i + 1]), state: asText(flat[i + 2]) });
-  }
-  return rows;
+  const records: unknown[][] = [];
+  for (let i = 0; i + width - 1 < flat.length; i += width) records.push(flat.slice(i, i + width));
+  return records;
 }
+
+/** A job's row from a record that starts (id, next run time or nil, state). */
+const jobRowOf = (r: unknown[]): JobRow => ({
+  id: asText(r[0]),
+  nextRunTime: asTime(r[1]),
+  state: asText(r[2]),
+});
+
+/** A claim from a record (job id, run time, scheduler id, attempt). */
+const runClaimOf = (r: unknown[]): RunClaim => ({
+  jobId: asText(r[0]),
+  runTime: Number(asText(r[1])),
+  attempt: Number(asText(r[3])),
+  schedulerId: asText(r[2]),
+});
+
+/** A taken retry from a record (job id, next run time or nil, state, run time, attempt). */
+const takenRetryOf = (r: unknown[]): TakenRetry => ({
+  row: jobRowOf(r),
+  runTime: Number(asText(r[3])),
+  attempt: Number(asText(r[4])),
+});
 
 // Redis orders equal scores by the bytes of the member: paused jobs are sorted the same way.
 function byBytes(a: JobRow, b: JobRow): number {
@@ -166,7 +187,7 @@ function recordJson(r: RunRecordRow): string {
 }
 
 /** A stored history row, or `null` when the text is not one this code wrote. */
-function parseRecord(text: string): RunRecordRow | null {
+function runRecordOf(text: string): RunRecordRow | null {
   let r: Record<string, unknown>;
   try {
     r = JSON.parse(text);
@@ -204,17 +225,6 @@ export class RedisBackend implements StoreBackend {
   readonly #token: string;
   readonly #logger: Logger;
   #subscriber: RedisSubscriberLike | null = null;
-  // An acquire or release failed: the server may have applied it without the reply reaching us,
-  // leaving jobs leased to this scheduler that it does not know it holds. The next acquire takes
-  // them back instead of leaving them until their lease ends (this scheduler's passes over the
-  // store run one at a time, so its own leases are stale when it acquires).
-  #retakeOwn = false;
-  // Run claims of a release that failed: if it was applied, nobody will run them, so they are
-  // given up (and reported as abandoned) instead of being renewed.
-  #doubtfulRuns: Array<string | number> = [];
-  // Ids of takeRetries calls that failed: the claims they may have made are given up the same way.
-  #doubtfulTakes: string[] = [];
-  #takeCount = 0;
 
   constructor(options: RedisBackendOptions) {
     this.#client = options.client;
@@ -302,18 +312,18 @@ export class RedisBackend implements StoreBackend {
     const reply = await this.#run('get', [id]);
     if (reply === null || reply === undefined) return null;
     const [state, next] = asArray(reply, 'get');
-    return { id, nextRunTime: asTime(next), state: asText(state) };
+    return jobRowOf([id, next, state]);
   }
 
   async all(): Promise<JobRow[]> {
-    const rows = rowsOf(await this.#run('all', []), 'all');
+    const rows = recordsOf(await this.#run('all', []), 'all', 3).map(jobRowOf);
     const firstPaused = rows.findIndex((r) => r.nextRunTime === null);
     if (firstPaused < 0) return rows;
     return rows.slice(0, firstPaused).concat(rows.slice(firstPaused).sort(byBytes));
   }
 
   async due(now: number): Promise<JobRow[]> {
-    return rowsOf(await this.#run('due', [now]), 'due');
+    return recordsOf(await this.#run('due', [now]), 'due', 3).map(jobRowOf);
   }
 
   async nextRunTime(now: number): Promise<number | null> {
@@ -358,48 +368,19 @@ export class RedisBackend implements StoreBackend {
     leaseUntil: number,
     limit: number,
     skip: readonly string[] = [],
+    retakeOwn = false,
   ): Promise<AcquiredRow[]> {
-    await this.#giveUpDoubtful(owner);
-    let reply: unknown;
-    try {
-      reply = await this.#run('acquire', [
-        owner,
-        now,
-        leaseUntil,
-        limit,
-        this.#retakeOwn ? '1' : '0',
-        ...skip,
-      ]);
-    } catch (error) {
-      this.#retakeOwn = true;
-      throw error;
-    }
-    this.#retakeOwn = false;
-    const flat = asArray(reply, 'acquire');
-    const rows: AcquiredRow[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      rows.push({
-        id: asText(flat[i]),
-        nextRunTime: asTime(flat[i + 1]),
-        state: asText(flat[i + 2]),
-        token: Number(flat[i + 3]),
-      });
-    }
-    return rows;
+    const reply = await this.#run('acquire', [owner, now, leaseUntil, limit, retakeOwn ? '1' : '0', ...skip]);
+    return recordsOf(reply, 'acquire', 4).map((r) => ({ ...jobRowOf(r), token: Number(r[3]) }));
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
     const applied: Array<boolean[] | null> = [];
     let args: Array<string | number> = [];
     const send = async () => {
-      let reply: unknown;
-      try {
-        reply = await this.#run('release', [owner, claimUntil, ...args]);
-      } catch (error) {
-        this.#retakeOwn = true;
-        for (const r of releases) for (const t of r.runTimes) this.#doubtfulRuns.push(r.id, t);
-        throw error;
-      }
+      // A call that fails leaves the earlier calls applied: the store gives up the claims of
+      // every release of the list, which nobody runs once the whole release fails.
+      const reply = await this.#run('release', [owner, claimUntil, ...args]);
       for (const entry of asArray(reply, 'release')) {
         applied.push(Array.isArray(entry) ? entry.map((flag) => Number(flag) === 1) : null);
       }
@@ -415,16 +396,18 @@ export class RedisBackend implements StoreBackend {
     return applied;
   }
 
-  /** Gives up the claims of calls whose reply was lost: nobody runs them, so they are reported. */
-  async #giveUpDoubtful(owner: string): Promise<void> {
-    if (this.#doubtfulRuns.length > 0) {
-      await this.#run('expireRuns', [owner, ...this.#doubtfulRuns]);
-      this.#doubtfulRuns = [];
-    }
-    if (this.#doubtfulTakes.length > 0) {
-      await this.#run('giveUpTaken', [owner, ...this.#doubtfulTakes]);
-      this.#doubtfulTakes = [];
-    }
+  /** Gives up those claims of `owner` (expiry -inf: before any time, and skipped by renewal). */
+  async giveUpClaims(owner: string, runs: readonly RunKey[]): Promise<void> {
+    if (runs.length === 0) return;
+    const args: Array<string | number> = [owner];
+    for (const r of runs) args.push(r.jobId, r.runTime);
+    await this.#run('giveUpClaims', args);
+  }
+
+  /** Gives up the claims of `owner` that the named `takeRetries` calls made (P`runs:taker`). */
+  async giveUpTaken(owner: string, callIds: readonly string[]): Promise<void> {
+    if (callIds.length === 0) return;
+    await this.#run('giveUpTaken', [owner, ...callIds]);
   }
 
   async completeRuns(runs: FinishedRunRow[]): Promise<void> {
@@ -452,27 +435,11 @@ export class RedisBackend implements StoreBackend {
     claimUntil: number,
     limit: number,
     skip: readonly string[] = [],
+    callId = '',
   ): Promise<TakenRetry[]> {
     if (limit <= 0) return [];
-    await this.#giveUpDoubtful(owner);
-    const callId = `${this.#token}:${++this.#takeCount}`;
-    let reply: unknown;
-    try {
-      reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId, ...skip]);
-    } catch (error) {
-      this.#doubtfulTakes.push(callId);
-      throw error;
-    }
-    const flat = asArray(reply, 'takeRetries');
-    const taken: TakenRetry[] = [];
-    for (let i = 0; i + 4 < flat.length; i += 5) {
-      taken.push({
-        row: { id: asText(flat[i]), nextRunTime: asTime(flat[i + 1]), state: asText(flat[i + 2]) },
-        runTime: Number(asText(flat[i + 3])),
-        attempt: Number(asText(flat[i + 4])),
-      });
-    }
-    return taken;
+    const reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId, ...skip]);
+    return recordsOf(reply, 'takeRetries', 5).map(takenRetryOf);
   }
 
   async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
@@ -490,7 +457,7 @@ export class RedisBackend implements StoreBackend {
     if (query.outcomes !== undefined) args.push(...query.outcomes);
     const rows: RunRecordRow[] = [];
     for (const entry of asArray(await this.#run('runs', args), 'runs')) {
-      const row = parseRecord(asText(entry));
+      const row = runRecordOf(asText(entry));
       if (row === null) {
         this.#logger.warn(
           { value: asText(entry).slice(0, 200) },
@@ -549,17 +516,8 @@ export class RedisBackend implements StoreBackend {
   }
 
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
-    const flat = asArray(await this.#run('takeAbandonedRuns', [now, until]), 'takeAbandonedRuns');
-    const claims: RunClaim[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      claims.push({
-        jobId: asText(flat[i]),
-        runTime: Number(asText(flat[i + 1])),
-        attempt: Number(asText(flat[i + 3])),
-        schedulerId: asText(flat[i + 2]),
-      });
-    }
-    return claims;
+    const reply = await this.#run('takeAbandonedRuns', [now, until]);
+    return recordsOf(reply, 'takeAbandonedRuns', 4).map(runClaimOf);
   }
 
   /** Subscribes a second connection to the store's channel; messages this store sent are ignored. */

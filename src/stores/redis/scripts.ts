@@ -367,8 +367,8 @@ return 1
 `),
 
   /**
-   * ARGV: owner, now, lease end, limit, retake ('1': also take jobs owner itself holds, whose
-   * acquisition or release it never heard back from), then ids not to take. Takes due jobs
+   * ARGV: owner, now, lease end, limit, retake ('1': also take jobs owner itself holds, which
+   * its store says may be left over, as `StoreBackend.acquire` tells), then ids not to take. Takes due jobs
    * without a live lease (one ending at now is over, as in nextRunTime), earliest first. Returns
    * flat quadruples (id, next run time, state, token).
    */
@@ -511,13 +511,15 @@ return 'queued'
    * ARGV: owner, now, claim end, limit, the id of this call, then the ids of jobs to skip. Takes
    * due retries, earliest first, whose job is there and not paused, or gone with the retry holding its state, and whose run
    * time is not claimed (an earlier attempt still holds it): each leaves the waiting set and
-   * becomes a claim of owner with its attempt, marked with the call's id (for `giveUpTaken`).
+   * becomes a claim of owner with its attempt, marked with the call's id ('' = none) for
+   * `giveUpTaken`.
    * Retries of jobs gone that hold no state are deleted (nothing can run them). Returns flat
    * quintuples (job id, next run time or nil, state, run time, attempt): the job's row, or for a
    * job gone, the retry's state without a next run time.
    */
   takeRetries: script(`
-local owner, nowText, claimEnd, limit, callId = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local owner, nowText, claimEnd, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local callId = ARGV[5] ~= '' and ARGV[5] or nil
 local skip = {}
 for i = 6, #ARGV do skip[ARGV[i]] = true end
 local out = {}
@@ -669,7 +671,7 @@ return deleted
    * holds: claims of a release whose reply was lost, for runs that were never started. Their
    * expiry becomes -inf, which renewal skips, so the next look for abandoned runs reports them.
    */
-  expireRuns: script(`
+  giveUpClaims: script(`
 for i = 2, #ARGV, 2 do
   local key = ARGV[i + 1] .. ':' .. ARGV[i]
   if redis.call('HGET', runsKey, key) == ARGV[1] then
@@ -681,7 +683,7 @@ return 1
 
   /**
    * ARGV: owner, then ids of `takeRetries` calls whose reply was lost. Gives up the claims those
-   * calls made for owner (runs that were never started), as `expireRuns` does.
+   * calls made for owner (runs that were never started), as `giveUpClaims` does.
    */
   giveUpTaken: script(`
 local calls = {}

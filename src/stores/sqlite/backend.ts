@@ -17,6 +17,7 @@ import type {
   ReleaseRow,
   RetryRow,
   RunClaim,
+  RunKey,
   RunOutcomeName,
   RunQueryRow,
   RunRecordRow,
@@ -50,11 +51,10 @@ export interface SqliteDatabase {
 /** Opens a database file with one driver. */
 export type SqliteOpen = (path: string) => SqliteDatabase;
 
-interface Row {
+interface JobRecord {
   id: string;
   next_run_time: number | null;
   state: string;
-  token?: number;
 }
 
 /** Longest time one driver call may wait for a lock, blocking the event loop (ms). */
@@ -94,7 +94,7 @@ async function whenUnlocked<T>(call: () => T): Promise<T> {
   }
 }
 
-interface HistoryRow {
+interface HistoryRecord {
   job_id: string;
   job_name: string;
   scheduled_run_time: number;
@@ -107,18 +107,38 @@ interface HistoryRow {
   scheduler_id: string;
 }
 
-interface DueRetry {
+interface ClaimRecord {
   job_id: string;
   run_time: number;
   attempt: number;
-  /** `null` when the job is gone (the retry then runs from its own state). */
-  next_run_time: number | null;
-  state: string;
+  scheduler_id: string;
 }
 
-const toJobRow = (r: Row): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
+/**
+ * A retry due to be taken: its job's row (`next_run_time` null when the job is gone, the retry
+ * then running from its own state), run time and attempt.
+ */
+interface TakenRecord extends JobRecord {
+  run_time: number;
+  attempt: number;
+}
 
-const toRecord = (r: HistoryRow): RunRecordRow => ({
+const jobRowOf = (r: JobRecord): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
+
+const runClaimOf = (r: ClaimRecord): RunClaim => ({
+  jobId: r.job_id,
+  runTime: r.run_time,
+  attempt: r.attempt,
+  schedulerId: r.scheduler_id,
+});
+
+const takenRetryOf = (r: TakenRecord): TakenRetry => ({
+  row: jobRowOf(r),
+  runTime: r.run_time,
+  attempt: r.attempt,
+});
+
+const runRecordOf = (r: HistoryRecord): RunRecordRow => ({
   jobId: r.job_id,
   jobName: r.job_name,
   scheduledRunTime: r.scheduled_run_time,
@@ -131,7 +151,7 @@ const toRecord = (r: HistoryRow): RunRecordRow => ({
   schedulerId: r.scheduler_id,
 });
 
-function byRunTime(a: JobRow, b: JobRow): number {
+function byRunTimeThenId(a: JobRow, b: JobRow): number {
   return (a.nextRunTime as number) - (b.nextRunTime as number) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
@@ -171,7 +191,8 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     acquire: db.prepare(
       `UPDATE ${jobs} SET acquired_by = @owner, acquired_until = @until, token = token + 1
        WHERE id IN (SELECT id FROM ${jobs}
-         WHERE next_run_time <= @now AND (acquired_until IS NULL OR acquired_until <= @now OR acquired_by = @owner)
+         WHERE next_run_time <= @now
+           AND (acquired_until IS NULL OR acquired_until <= @now OR (@retake AND acquired_by = @owner))
            AND id NOT IN (SELECT value FROM json_each(@skip))
          ORDER BY next_run_time, id LIMIT @limit)
        RETURNING id, next_run_time, state, token`,
@@ -193,7 +214,11 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     ),
     deleteRunsOf: db.prepare(`DELETE FROM ${runs} WHERE job_id = ?`),
     deleteAllRuns: db.prepare(`DELETE FROM ${runs}`),
-    renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ?`),
+    // A claim given up (expiry -1) is not renewed.
+    renewRuns: db.prepare(`UPDATE ${runs} SET expires_at = ? WHERE scheduler_id = ? AND expires_at >= 0`),
+    giveUpClaim: db.prepare(
+      `UPDATE ${runs} SET expires_at = -1 WHERE scheduler_id = ? AND job_id = ? AND run_time = ?`,
+    ),
     takeAbandoned: db.prepare(
       `UPDATE ${runs} SET expires_at = @until WHERE expires_at < @now
        RETURNING job_id, run_time, attempt, scheduler_id`,
@@ -214,7 +239,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     // state). A retry whose run time is still claimed waits (two attempts of one run never hold a
     // claim at once).
     dueRetries: db.prepare(
-      `SELECT r.job_id, r.run_time, r.attempt, j.next_run_time, coalesce(j.state, r.state) AS state
+      `SELECT r.job_id AS id, r.run_time, r.attempt, j.next_run_time, coalesce(j.state, r.state) AS state
        FROM ${retries} r LEFT JOIN ${jobs} j ON j.id = r.job_id
        WHERE r.due_at <= @now AND (j.next_run_time IS NOT NULL OR (j.id IS NULL AND r.state IS NOT NULL))
          AND r.job_id NOT IN (SELECT value FROM json_each(@skip))
@@ -320,7 +345,7 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
       }
     }),
     queueRun: db.transaction((row: RetryRow): QueueRunResult => {
-      const job = sql.get.get(row.jobId) as Row | undefined;
+      const job = sql.get.get(row.jobId) as JobRecord | undefined;
       if (job === undefined) return 'no_job';
       if (job.next_run_time === null) return 'paused';
       if (job.next_run_time === row.runTime) return 'exists';
@@ -339,14 +364,10 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
       (owner: string, now: number, claimUntil: number, limit: number, skip: string) => {
         const taken: TakenRetry[] = [];
         sql.deleteStatelessRetries.run(now);
-        for (const r of sql.dueRetries.all({ now, limit, skip }) as DueRetry[]) {
-          if (sql.claimRun.run(r.job_id, r.run_time, r.attempt, owner, claimUntil).changes === 0) continue;
-          sql.deleteRetry.run(r.job_id, r.run_time, r.attempt);
-          taken.push({
-            row: { id: r.job_id, nextRunTime: r.next_run_time, state: r.state },
-            runTime: r.run_time,
-            attempt: r.attempt,
-          });
+        for (const r of sql.dueRetries.all({ now, limit, skip }) as TakenRecord[]) {
+          if (sql.claimRun.run(r.id, r.run_time, r.attempt, owner, claimUntil).changes === 0) continue;
+          sql.deleteRetry.run(r.id, r.run_time, r.attempt);
+          taken.push(takenRetryOf(r));
         }
         return taken;
       },
@@ -357,6 +378,9 @@ function makeTransactions(db: SqliteDatabase, sql: Statements) {
         deleted += sql.pruneExcess.run({ max: maxPerJob, limit: batch - deleted }).changes;
       }
       return deleted;
+    }),
+    giveUpClaims: db.transaction((owner: string, runs: readonly RunKey[]) => {
+      for (const r of runs) sql.giveUpClaim.run(owner, r.jobId, r.runTime);
     }),
     pause: db.transaction((row: JobRow) => {
       const changed = sql.update.run(row.nextRunTime, row.state, row.id).changes > 0;
@@ -503,16 +527,16 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async get(id: string): Promise<JobRow | null> {
-    const row = (await whenUnlocked(() => this.#q.get.get(id))) as Row | undefined;
-    return row === undefined ? null : toJobRow(row);
+    const row = (await whenUnlocked(() => this.#q.get.get(id))) as JobRecord | undefined;
+    return row === undefined ? null : jobRowOf(row);
   }
 
   async all(): Promise<JobRow[]> {
-    return ((await whenUnlocked(() => this.#q.all.all())) as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.all.all())) as JobRecord[]).map(jobRowOf);
   }
 
   async due(now: number): Promise<JobRow[]> {
-    return ((await whenUnlocked(() => this.#q.due.all(now))) as Row[]).map(toJobRow);
+    return ((await whenUnlocked(() => this.#q.due.all(now))) as JobRecord[]).map(jobRowOf);
   }
 
   async nextRunTime(now: number): Promise<number | null> {
@@ -553,6 +577,7 @@ export class SqliteBackend implements StoreBackend {
     leaseUntil: number,
     limit: number,
     skip: readonly string[] = [],
+    retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const rows = (await whenUnlocked(() =>
       this.#q.acquire.all({
@@ -561,9 +586,10 @@ export class SqliteBackend implements StoreBackend {
         now,
         limit,
         skip: skip.length === 0 ? '[]' : JSON.stringify(skip),
+        retake: retakeOwn ? 1 : 0,
       }),
-    )) as Required<Row>[];
-    return rows.map((r) => ({ ...toJobRow(r), token: r.token })).sort(byRunTime);
+    )) as Array<JobRecord & { token: number }>;
+    return rows.map((r) => ({ ...jobRowOf(r), token: r.token })).sort(byRunTimeThenId);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
@@ -602,8 +628,8 @@ export class SqliteBackend implements StoreBackend {
       if (query.since !== undefined) params.since = query.since;
       if (query.until !== undefined) params.until = query.until;
       return statement.all(params);
-    })) as HistoryRow[];
-    return rows.map(toRecord);
+    })) as HistoryRecord[];
+    return rows.map(runRecordOf);
   }
 
   #runsQuery(key: string): SqliteStatement {
@@ -626,18 +652,23 @@ export class SqliteBackend implements StoreBackend {
     await whenUnlocked(() => this.#q.renewRuns.run(until, owner));
   }
 
+  /** Sets the expiry of those claims of `owner` to -1: before any time, and skipped by renewal. */
+  async giveUpClaims(owner: string, runs: readonly RunKey[]): Promise<void> {
+    if (runs.length === 0) return;
+    await whenUnlocked(() => this.#tx.giveUpClaims.immediate(owner, runs));
+  }
+
+  /**
+   * Gives up nothing: a claim row here does not record the `takeRetries` call that made it, so
+   * the claims of a failed call cannot be told from this scheduler's other claims (runs going
+   * on). A failed call here made none anyway: the driver is synchronous, and a transaction that
+   * throws was rolled back (a reply cannot be lost on the way). Finding them otherwise needs a
+   * column of the taking call in the runs table (a migration, as the Redis layout's `runs:taker`).
+   */
+  async giveUpTaken(_owner: string, _callIds: readonly string[]): Promise<void> {}
+
   async takeAbandonedRuns(now: number, until: number): Promise<RunClaim[]> {
-    const rows = (await whenUnlocked(() => this.#q.takeAbandoned.all({ now, until }))) as Array<{
-      job_id: string;
-      run_time: number;
-      attempt: number;
-      scheduler_id: string;
-    }>;
-    return rows.map((r) => ({
-      jobId: r.job_id,
-      runTime: r.run_time,
-      attempt: r.attempt,
-      schedulerId: r.scheduler_id,
-    }));
+    const rows = (await whenUnlocked(() => this.#q.takeAbandoned.all({ now, until }))) as ClaimRecord[];
+    return rows.map(runClaimOf);
   }
 }
