@@ -96,6 +96,15 @@ export function policyDefaults(): JobPolicy {
  * else from `base`.
  */
 export function checkPolicy(options: Record<string, unknown>, base: JobPolicy, prefix = ''): JobPolicy {
+  let given = false;
+  for (const key in options) {
+    if (options[key] !== undefined && isPolicyField(key)) {
+      given = true;
+      break;
+    }
+  }
+  // Most jobs set none of them: the defaults object itself (never written to).
+  if (!given) return base;
   const out = {} as Record<keyof JobPolicy, unknown>;
   for (const name of JOB_POLICY_NAMES) {
     const value = options[name];
