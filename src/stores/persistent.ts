@@ -15,6 +15,10 @@
  * The store notes what such an acquire, release or take of retries may have left behind, and
  * before its next acquisition has the backend undo exactly that (see `#recover`): leases taken
  * back, run claims given up so they are reported as abandoned. The backends keep no such state.
+ *
+ * Over 400 lines because it is everything the three database stores share (encoding, the job
+ * cache, leases, heartbeats, abandoned runs, retries, run now, hints, lost replies) over one
+ * small backend interface, so that each backend stays a plain list of operations.
  */
 import { randomBytes } from 'node:crypto';
 import { checkSeconds } from '../checks.js';

@@ -2,6 +2,10 @@
  * The StoreBackend of PostgresJobStore, on a `pg`-like pool: every operation is one statement
  * (batched through arrays, so a pass over 10,000 jobs is one round trip), migrations run under
  * an advisory lock, and LISTEN/NOTIFY carries wake-up hints between processes.
+ *
+ * Over 400 lines because it implements the whole `StoreBackend` contract (jobs, leases, run claims,
+ * history, retries, hints) for one database, each operation one SQL statement kept beside the
+ * method that sends it; the migrations have a file of their own.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../logger.js';

@@ -2,6 +2,9 @@
  * The StoreBackend of RedisJobStore: each operation is one Lua script from `scripts.ts` (which
  * also documents the key layout), sent with EVALSHA and, when the server does not know the
  * script yet (first use, or a restarted server), with EVAL.
+ *
+ * Over 400 lines because it implements the whole `StoreBackend` contract (jobs, leases, run claims,
+ * history, retries, migrations, hints) for one database; each operation is a short method.
  */
 import { createHash } from 'node:crypto';
 import { SchemaVersionError } from '../../errors.js';

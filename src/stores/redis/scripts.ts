@@ -49,6 +49,9 @@
  *
  * Wake-up hints go on the pub/sub channel P`changes`, each message holding the random token of
  * the store object that sent it.
+ *
+ * Over 400 lines because it is the Lua source of every script, each a few dozen lines that must
+ * be read together with the key layout above.
  */
 
 /** The schema version this code writes; a store with a newer one is refused. */

@@ -6,6 +6,10 @@
  * transaction) must not be waited for inside the driver: its busy timeout is a few milliseconds,
  * and a call that finds the file locked is tried again after an asynchronous, growing pause, so
  * the event loop keeps turning while the lock is held.
+ *
+ * Over 400 lines because it implements the whole `StoreBackend` contract (jobs, leases, run claims,
+ * history, retries, hints) for one database, with its prepared statements beside the methods
+ * that run them; the migrations and the drivers have files of their own.
  */
 import { statSync } from 'node:fs';
 import { SchemaVersionError } from '../../errors.js';
