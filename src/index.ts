@@ -16,6 +16,7 @@ export {
   type JobHost,
   type RescheduleOptions,
 } from './job.js';
+export type { JobPolicy } from './job-fields.js';
 export type { Logger } from './logger.js';
 export type { RetryOn, RetryOptions, RetryPolicy } from './retry.js';
 export type { JobRun, JobRunOutcome, RunError, RunQuery } from './runs.js';

@@ -87,12 +87,12 @@ export interface JobStore {
   /** Adds a job; rejects with `ConflictingIdError` if its id exists. */
   addJob(job: Job): Promise<void>;
   /**
-   * Optional, for stores that hold jobs in this process: `addJob` and `updateJob` done at once
-   * (throwing instead of rejecting). The scheduler calls them when no pass or other call holds
-   * the store, so adding many jobs costs no promise each. A subclass that changes `addJob` or
-   * `updateJob` changes these too.
+   * Optional, for stores that hold jobs in this process: `addJob` done at once (throwing instead
+   * of rejecting). The scheduler calls it when no pass or other call holds the store, so adding
+   * many jobs costs no promise each. A subclass that changes `addJob` changes this too.
    */
   addJobNow?(job: Job): void;
+  /** Optional, with `addJobNow`: `updateJob` done at once (for `replaceExisting`). */
   updateJobNow?(job: Job): void;
   /** Replaces the stored job with this id; rejects with `JobLookupError` if there is none. */
   updateJob(job: Job): Promise<void>;
