@@ -33,7 +33,8 @@ function place(url: string, fn: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
 }
 
-async function main(): Promise<void> {
+/** A trivial async task, and a promise that resolves once it has run `n` times. */
+function countdown(): { task: () => Promise<void>; all: Promise<void> } {
   let done = 0;
   let finished: () => void = () => {};
   const all = new Promise<void>((resolve) => {
@@ -42,6 +43,11 @@ async function main(): Promise<void> {
   const task = async () => {
     if (++done === n) finished();
   };
+  return { task, all };
+}
+
+async function main(): Promise<void> {
+  const { task, all } = countdown();
   const scheduler = new BackgroundScheduler({ timezone: 'UTC', runHistory: history ? {} : false });
   await scheduler.start({ paused: true });
   const at = new Date(Date.now());
@@ -115,14 +121,7 @@ async function floorRound(keepHistory: boolean): Promise<number> {
   for (let i = 0; i < n; i++) ids.set(`job-${i.toString(16).padStart(28, '0')}`, { i });
   const keys = [...ids.keys()];
   const history: object[] = [];
-  let done = 0;
-  let finished: () => void = () => {};
-  const all = new Promise<void>((resolve) => {
-    finished = resolve;
-  });
-  const task = async () => {
-    if (++done === n) finished();
-  };
+  const { task, all } = countdown();
   globalThis.gc?.();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
