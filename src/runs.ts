@@ -122,24 +122,19 @@ export function toJobRun(row: RunRecordRow, jobstore: string): JobRun {
 
 /**
  * The latest run of each of `jobs` (keyed by the objects given), for tables that show a job's
- * last outcome: one query for the recent runs, then one per job not among them.
+ * last outcome: one `getLatestRuns` query per store.
  */
 export async function latestRuns<J extends { id: string; jobstore: string }>(
-  scheduler: { getRuns(query: RunQuery): Promise<JobRun[]> },
+  scheduler: { getLatestRuns(jobIds: readonly string[]): Promise<JobRun[]> },
   jobs: readonly J[],
 ): Promise<Map<J, JobRun>> {
   const latest = new Map<J, JobRun>();
   if (jobs.length === 0) return latest;
   const byKey = new Map(jobs.map((j) => [`${j.jobstore}\u0000${j.id}`, j]));
-  for (const run of await scheduler.getRuns({ limit: 1000 })) {
+  for (const run of await scheduler.getLatestRuns(jobs.map((j) => j.id))) {
     const job = byKey.get(`${run.jobstore}\u0000${run.jobId}`);
     if (job !== undefined && !latest.has(job)) latest.set(job, run);
   }
-  const rest = jobs.filter((j) => !latest.has(j));
-  const found = await Promise.all(
-    rest.map((j) => scheduler.getRuns({ jobId: j.id, jobstore: j.jobstore, limit: 1 })),
-  );
-  for (const [i, runs] of found.entries()) if (runs.length > 0) latest.set(rest[i], runs[0]);
   return latest;
 }
 

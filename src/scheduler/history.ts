@@ -9,7 +9,7 @@ import type { RunEnd } from '../executors/base.js';
 import type { Job } from '../job.js';
 import { nextTryAt } from '../retry.js';
 import { errorJson, type JobRun, RUN_OUTCOMES, type RunQuery, retvalJson, toJobRun } from '../runs.js';
-import type { FinishedRunRow, RunOutcomeName, RunQueryRow } from '../stores/backend.js';
+import type { FinishedRunRow, RunOutcomeName, RunQueryRow, RunRecordRow } from '../stores/backend.js';
 import type { JobStore } from '../stores/base.js';
 import { clock } from '../time/clock.js';
 import { toEpochMs } from '../time/inputs.js';
@@ -185,6 +185,38 @@ export function checkRunQuery(
 }
 
 /** Reads the history of `stores`, newest first across them. */
+/** Checks the job ids of `getLatestRuns`: an array of strings (duplicates dropped). */
+export function checkJobIds(jobIds: unknown): string[] {
+  if (!Array.isArray(jobIds)) {
+    throw new TypeError(`Expected jobIds to be an array of job ids, got ${describeValue(jobIds)}`);
+  }
+  for (const [i, id] of jobIds.entries()) {
+    if (typeof id !== 'string') {
+      throw new TypeError(`Expected jobIds[${i}] to be a string, got ${describeValue(id)}`);
+    }
+  }
+  return [...new Set(jobIds as string[])];
+}
+
+/** The newest run of each job in each store, newest first (`Scheduler.getLatestRuns`). */
+export async function readLatestRuns(stores: Array<[string, JobStore]>, jobIds: string[]): Promise<JobRun[]> {
+  const all: JobRun[] = [];
+  if (jobIds.length === 0) return all;
+  for (const [alias, store] of stores) {
+    let rows: RunRecordRow[];
+    if (store.getLatestRuns !== undefined) {
+      rows = await store.getLatestRuns(jobIds);
+    } else if (store.getRuns !== undefined) {
+      const getRuns = store.getRuns.bind(store);
+      rows = (await Promise.all(jobIds.map((jobId) => getRuns({ jobId, limit: 1 })))).flat();
+    } else {
+      continue;
+    }
+    for (const row of rows) all.push(toJobRun(row, alias));
+  }
+  return all.sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime());
+}
+
 export async function readRuns(stores: Array<[string, JobStore]>, query: RunQueryRow): Promise<JobRun[]> {
   const all: JobRun[] = [];
   for (const [alias, store] of stores) {

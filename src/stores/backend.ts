@@ -223,6 +223,11 @@ export interface StoreBackend {
   /** History rows, newest `finishedAt` first (ties: the later written first), at most `limit`. */
   runs(query: RunQueryRow): Promise<RunRecordRow[]>;
   /**
+   * The newest history row of each of these jobs that has one (ties: the later written), in one
+   * round trip, each by the index of its job's rows.
+   */
+  latestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]>;
+  /**
    * Deletes at most `batch` history rows that finished before `before`, or that are older than
    * the newest `maxPerJob` of their job; resolves to how many it deleted (the caller calls again
    * while that is `batch`). Served by an index.

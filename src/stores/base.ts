@@ -152,6 +152,11 @@ export interface JobStore {
   /** History rows, newest first. */
   getRuns?(query: RunQueryRow): Promise<RunRecordRow[]>;
   /**
+   * Optional: the newest history row of each of these jobs that has one, in one query (without
+   * it the scheduler asks `getRuns` job by job).
+   */
+  getLatestRuns?(jobIds: readonly string[]): Promise<RunRecordRow[]>;
+  /**
    * Deletes history rows finished before `before` (epoch ms) or older than the newest
    * `maxPerJob` of their job, in batches; resolves to how many it deleted.
    */

@@ -207,6 +207,17 @@ export class MemoryJobStore implements JobStore {
     return out;
   }
 
+  /** The newest history row of each of these jobs that has one (ties: the later written). */
+  async getLatestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]> {
+    const wanted = new Set(jobIds);
+    const out: RunRecordRow[] = [];
+    const rows = this.#historyByEnd();
+    for (let i = rows.length - 1; i >= 0 && wanted.size > 0; i--) {
+      if (wanted.delete(rows[i].jobId)) out.push(rows[i]);
+    }
+    return out;
+  }
+
   /** Drops history rows finished before `before`, and all but the newest `maxPerJob` of each job. */
   async pruneRuns(before: number, maxPerJob: number): Promise<number> {
     const rows = this.#historyByEnd();

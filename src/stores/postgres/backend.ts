@@ -559,6 +559,20 @@ export class PostgresBackend implements StoreBackend {
     return result.rows.map(runRecordOf);
   }
 
+  async latestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]> {
+    if (jobIds.length === 0) return [];
+    const result = await this.#pool.query<HistoryRecord>(
+      `SELECT h.job_id, h.job_name, h.scheduled_run_time, h.started_at, h.finished_at, h.outcome, h.error,
+         h.retval, h.attempt, h.scheduler_id
+       FROM unnest($1::text[]) AS j(id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM ${this.#n.history} WHERE job_id = j.id ORDER BY finished_at DESC, id DESC LIMIT 1
+       ) AS h`,
+      [[...jobIds]],
+    );
+    return result.rows.map(runRecordOf);
+  }
+
   async pruneRuns(before: number, maxPerJob: number, batch: number): Promise<number> {
     const result = await this.#pool.query(pruneRunsSql(this.#n), [
       timeParam(before),

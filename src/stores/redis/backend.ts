@@ -445,6 +445,25 @@ export class RedisBackend implements StoreBackend {
     return recordsOf(reply, 'takeRetries', 5).map(takenRetryOf);
   }
 
+  async latestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]> {
+    if (jobIds.length === 0) return [];
+    const rows: RunRecordRow[] = [];
+    for (const entry of asArray(await this.#run('latestRuns', [...jobIds]), 'latestRuns')) {
+      const text = asText(entry);
+      if (text === '') continue;
+      const row = runRecordOf(text);
+      if (row === null) {
+        this.#logger.warn(
+          { value: text.slice(0, 200) },
+          'RedisJobStore: a run history row is not one this code wrote; skipped',
+        );
+        continue;
+      }
+      rows.push(row);
+    }
+    return rows;
+  }
+
   async runs(query: RunQueryRow): Promise<RunRecordRow[]> {
     const limit = Math.min(Math.floor(query.limit), Number.MAX_SAFE_INTEGER);
     if (!(limit > 0) || query.outcomes?.length === 0) return [];

@@ -575,6 +575,22 @@ return out
    * ('-inf', '+inf') for all. Returns the JSON of up to limit history rows, newest first (ties:
    * the later written first).
    */
+  /**
+   * ARGV: job ids. Returns, for each in turn, the JSON of its newest history row (ties: the
+   * later written), or '' when it has none.
+   */
+  latestRuns: script(`
+local out = {}
+for i = 1, #ARGV do
+  local tag = jobTag(ARGV[i])
+  local newest = redis.call('ZREVRANGEBYLEX', historyJobsKey, '(' .. tag .. TAG_END, '[' .. tag, 'LIMIT', 0, 1)
+  local json = false
+  if #newest > 0 then json = redis.call('HGET', historyKey, string.sub(newest[1], -SEQ_DIGITS)) end
+  out[i] = json or ''
+end
+return out
+`),
+
   runs: script(`
 local limit, byJob = tonumber(ARGV[1]), ARGV[2] == 'job'
 local low, high

@@ -636,6 +636,20 @@ export class SqliteBackend implements StoreBackend {
     return rows.map(runRecordOf);
   }
 
+  async latestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]> {
+    if (jobIds.length === 0) return [];
+    const rows = await whenUnlocked(() => {
+      const statement = this.#runsQuery('j');
+      const out: HistoryRecord[] = [];
+      for (const jobId of jobIds) {
+        const found = statement.all({ jobId, limit: 1 }) as HistoryRecord[];
+        if (found.length > 0) out.push(found[0]);
+      }
+      return out;
+    });
+    return rows.map(runRecordOf);
+  }
+
   #runsQuery(key: string): SqliteStatement {
     if (this.#open === null) throw this.#orphaned ?? new Error('The SQLite job store is not open');
     let statement = this.#open.runsQueries.get(key);

@@ -66,6 +66,29 @@ export function describeHistoryTests(t: Suite): void {
       expect(takeErrors(h)).toEqual(['Job "bad" raised an error']);
     });
 
+    it('getLatestRuns gives the newest run of each job asked for, newest first; a job with none is absent', async () => {
+      const h = await open();
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 10, id: 'often', args: ['o'] });
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 15, id: 'seldom', args: ['s'] });
+      await h.scheduler.addJob(recordTask, 'interval', { hours: 1, id: 'never', args: ['n'] });
+      await advanceTo(at(10 * SECOND));
+      await advanceTo(at(15 * SECOND));
+      await advanceTo(at(20 * SECOND));
+      const latest = await h.scheduler.getLatestRuns(['seldom', 'never', 'often', 'unknown', 'often']);
+      expect(latest.map((r) => [r.jobId, r.jobstore, r.scheduledRunTime.toISOString()])).toEqual([
+        ['often', 'default', at(20 * SECOND).toISOString()],
+        ['seldom', 'default', at(15 * SECOND).toISOString()],
+      ]);
+      expect(await h.scheduler.getLatestRuns([])).toEqual([]);
+      expect(await h.scheduler.getLatestRuns(['often'], 'default')).toHaveLength(1);
+      await expect(h.scheduler.getLatestRuns('often' as unknown as string[])).rejects.toThrow(
+        'Expected jobIds to be an array of job ids, got "often"',
+      );
+      await expect(h.scheduler.getLatestRuns(['often', 7 as unknown as string])).rejects.toThrow(
+        'Expected jobIds[1] to be a string, got 7',
+      );
+    });
+
     it('tries a failed run again after its delay, with the attempt counted, until it succeeds', async () => {
       const h = await open();
       await h.scheduler.addJob(flakyTask, 'interval', {
