@@ -115,14 +115,11 @@ export class MemoryJobStore implements JobStore {
         out.push(null);
         continue;
       }
-      entry.lease = 0;
       if (release.remove) {
         this.removeJobNow(release.id);
       } else {
         entry.job.nextRunTime = release.nextRunTime;
-        entry.key = keyOf(entry.job);
-        if (entry.key === Number.POSITIVE_INFINITY) this.#cancelRetries(release.id);
-        else this.#insert(entry);
+        this.#putBack(entry);
       }
       out.push(release.runTimes);
     }
@@ -131,13 +128,20 @@ export class MemoryJobStore implements JobStore {
 
   /** Puts back in the heap every job still held by an acquisition that was never released. */
   #endLeases(): void {
-    for (const entry of this.#held) {
-      if (entry.lease === 0) continue;
-      entry.lease = 0;
-      if (this.#byId.get(entry.job.id) === entry && entry.key !== Number.POSITIVE_INFINITY)
-        this.#insert(entry);
-    }
+    // An entry updated or removed meanwhile had its lease ended then.
+    for (const entry of this.#held) if (entry.lease !== 0) this.#putBack(entry);
     this.#held = [];
+  }
+
+  /**
+   * Ends an acquired entry's lease and puts it back by its job's next run time: in the heap, or
+   * paused (its waiting retries cancelled, as pausing does).
+   */
+  #putBack(entry: Entry): void {
+    entry.lease = 0;
+    entry.key = keyOf(entry.job);
+    if (entry.key === Number.POSITIVE_INFINITY) this.#cancelRetries(entry.job.id);
+    else this.#insert(entry);
   }
 
   /** The earliest next run time or retry, or `null`. */
@@ -289,15 +293,12 @@ export class MemoryJobStore implements JobStore {
     const entry = this.#byId.get(job.id);
     if (entry === undefined) throw new JobLookupError(job.id);
     entry.job = job;
-    const key = keyOf(job);
     if (entry.lease !== 0) {
       // Acquired: the update ends the lease (its release is ignored) and puts the job back.
-      entry.lease = 0;
-      entry.key = key;
-      if (key === Number.POSITIVE_INFINITY) this.#cancelRetries(job.id);
-      else this.#insert(entry);
+      this.#putBack(entry);
       return;
     }
+    const key = keyOf(job);
     if (key === entry.key) return;
     const old = entry.key;
     entry.key = key;
