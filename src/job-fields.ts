@@ -27,7 +27,7 @@ interface PolicyField<T> {
   readonly default: T;
   /** Checks a value given for option `option`; returns what the job holds. */
   check(value: unknown, option: string): T;
-  /** Whether a value read from stored JSON is valid (`undefined`: the state predates the field). */
+  /** Reads a value from stored JSON, throwing when corrupt (`undefined`: the state predates the field). */
   readStored(value: unknown): T;
 }
 

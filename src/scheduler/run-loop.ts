@@ -223,8 +223,9 @@ export class RunLoop {
   }
 
   /**
-   * Takes the store's due retries (on a shared store at most what the executors can start soon) and hands each to its job's executor as
-   * one more attempt of its fire time; a retry the executor refuses is recorded as such.
+   * Takes the store's due retries (on a shared store, at most what the executors can start soon)
+   * and hands each to its job's executor as one more attempt of its fire time; a retry the
+   * executor refuses is recorded as such.
    */
   async #processRetries(store: JobStore, alias: string, nowDate: Date, shared: boolean): Promise<void> {
     if (store.acquireRetries === undefined) return;
