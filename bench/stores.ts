@@ -23,6 +23,7 @@
  *   QUICK=1 npm run bench:stores         (smaller sizes, for a smoke run)
  *   STORES=sqlite,redis npm run bench:stores
  *   PEERS=0 npm run bench:stores          (tickwork only)
+ *   CASES=burst,steady npm run bench:stores   (only these cases; the others print n/a)
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -58,6 +59,7 @@ type Result = { ms: number; jobs: number } | { error: string };
 
 const QUICK = process.env.QUICK === '1';
 const PEERS = process.env.PEERS !== '0';
+const CASES = process.env.CASES?.split(',').map((s) => s.trim());
 const ADD_N = QUICK ? 5_000 : 20_000;
 // Fewer jobs one by one: one write each (one fsync each on Postgres), so the rate is plain soon.
 const ADD_SEQ_N = QUICK ? 500 : 2_000;
@@ -78,6 +80,9 @@ function openStore(config: BenchStore): JobStore {
 }
 
 type Mode = 'add' | 'add-seq' | 'burst' | 'burst-no-history' | 'steady';
+
+/** Whether `CASES` (when set) asks for this case. */
+const wants = (mode: Mode) => CASES === undefined || CASES.includes(mode);
 
 /** Calls `add(i)` for each i below n: `CHUNK` calls at a time, or one by one. */
 async function addAll(n: number, oneByOne: boolean, add: (i: number) => Promise<unknown>): Promise<void> {
@@ -305,6 +310,21 @@ async function runSteady(
       lateness.push(late);
     }
   }
+  if (process.env.STEADY_DEBUG === '1') {
+    // Per second: the lateness p50 / p99 / max, to see where a tail comes from.
+    const bySecond = new Map<number, number[]>();
+    for (const result of results as Array<{ runs: Array<[number, number, number]> }>) {
+      for (const [, second, late] of result.runs)
+        bySecond.set(second, [...(bySecond.get(second) ?? []), late]);
+    }
+    for (const [second, list] of [...bySecond].sort((x, y) => x[0] - y[0])) {
+      list.sort((x, y) => x - y);
+      const q = (f: number) => list[Math.floor(f * (list.length - 1))];
+      process.stderr.write(
+        `second ${second}: ${list.length} runs, p50 ${q(0.5)} p99 ${q(0.99)} max ${q(1)} ms\n`,
+      );
+    }
+  }
   lateness.sort((a, b) => a - b);
   const at = (q: number) =>
     lateness.length === 0 ? Number.NaN : lateness[Math.floor(q * (lateness.length - 1))];
@@ -449,26 +469,53 @@ async function main(): Promise<void> {
         system: 'tickwork',
         store: name,
         settings: 'PromisePoolExecutor (maxWorkers 10)',
-        add: await runChild<Result>('tickwork', 'add', { target: configFor(name), n: ADD_N }),
-        addSeq: await runChild<Result>('tickwork', 'add-seq', { target: configFor(name), n: ADD_SEQ_N }),
-        burst: await runChild<Result>('tickwork', 'burst', { target: configFor(name), n: BURST_N }),
-        burstNoHistory: await runChild<Result>('tickwork', 'burst-no-history', {
-          target: configFor(name),
-          n: BURST_N,
-        }),
-        steady: name === 'memory' ? null : await runSteady('tickwork', configFor(name)),
+        add: !wants('add')
+          ? null
+          : await runChild<Result>('tickwork', 'add', { target: configFor(name), n: ADD_N }),
+        addSeq: !wants('add-seq')
+          ? null
+          : await runChild<Result>('tickwork', 'add-seq', { target: configFor(name), n: ADD_SEQ_N }),
+        burst: !wants('burst')
+          ? null
+          : await runChild<Result>('tickwork', 'burst', { target: configFor(name), n: BURST_N }),
+        burstNoHistory: !wants('burst-no-history')
+          ? null
+          : await runChild<Result>('tickwork', 'burst-no-history', {
+              target: configFor(name),
+              n: BURST_N,
+            }),
+        steady: name === 'memory' || !wants('steady') ? null : await runSteady('tickwork', configFor(name)),
       };
       rows.push(row);
+      if (name !== 'memory' && wants('steady')) {
+        // The same steady case with runs claimed 0.25 s ahead of their time (off by default).
+        rows.push({
+          system: 'tickwork',
+          store: name,
+          settings: 'PromisePoolExecutor (maxWorkers 10), claimAhead 0.25',
+          add: null,
+          addSeq: null,
+          burst: null,
+          burstNoHistory: null,
+          steady: await runSteady('tickwork', { ...(configFor(name) as StoreConfig), claimAhead: 0.25 }),
+        });
+      }
       log(`tickwork on ${name}: done`);
       if (!PEERS || (name !== 'postgres' && name !== 'redis')) continue;
       rows.push({
         system: 'bullmq',
         store: name,
         settings: `concurrency ${BULLMQ_CONCURRENCY}${name === 'postgres' ? ', Postgres backend' : ''}`,
-        add: await runChild<Result>('bullmq', 'add', { target: peerStore(name), n: ADD_N }),
-        addSeq: await runChild<Result>('bullmq', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }),
-        burst: await runChild<Result>('bullmq', 'burst', { target: peerStore(name), n: BURST_N }),
-        steady: await runSteady('bullmq', peerStore(name)),
+        add: !wants('add')
+          ? null
+          : await runChild<Result>('bullmq', 'add', { target: peerStore(name), n: ADD_N }),
+        addSeq: !wants('add-seq')
+          ? null
+          : await runChild<Result>('bullmq', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }),
+        burst: !wants('burst')
+          ? null
+          : await runChild<Result>('bullmq', 'burst', { target: peerStore(name), n: BURST_N }),
+        steady: !wants('steady') ? null : await runSteady('bullmq', peerStore(name)),
       });
       log(`BullMQ on ${name}: done`);
       if (name !== 'postgres' || pgbossNode === null) continue;
@@ -490,9 +537,15 @@ async function main(): Promise<void> {
         system: 'pg-boss',
         store: name,
         settings: `batchSize ${fmt(PGBOSS_BATCH)} (burst), polling ${PGBOSS_POLL_SECONDS} s; Node ${pgbossNode.version}`,
-        add: await runChild<Result>('pg-boss', 'add', { target: peerStore(name), n: ADD_N }, node),
-        addSeq: await runChild<Result>('pg-boss', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }, node),
-        burst: await runChild<Result>('pg-boss', 'burst', { target: peerStore(name), n: BURST_N }, node),
+        add: !wants('add')
+          ? null
+          : await runChild<Result>('pg-boss', 'add', { target: peerStore(name), n: ADD_N }, node),
+        addSeq: !wants('add-seq')
+          ? null
+          : await runChild<Result>('pg-boss', 'add-seq', { target: peerStore(name), n: ADD_SEQ_N }, node),
+        burst: !wants('burst')
+          ? null
+          : await runChild<Result>('pg-boss', 'burst', { target: peerStore(name), n: BURST_N }, node),
         steady: { error: 'not possible: a pg-boss schedule sends at most one job a minute' },
       });
       log(`pg-boss on ${name}: done`);

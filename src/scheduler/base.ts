@@ -99,6 +99,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     isStopped: () => this.#state === STATE_STOPPED,
     isRunning: () => this.#state === STATE_RUNNING,
     emit: (name, payload) => this.#emit(name, payload),
+    heldRuns: {
+      jobChanged: (alias, job, cancel) => this.#loop.jobChanged(alias, job, cancel),
+      storeCleared: (alias) => this.#loop.storeCleared(alias),
+    },
   });
   readonly #recorder = new RunRecorder(
     () => this.schedulerId,
@@ -341,7 +345,10 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   }
 
   /** Removes a job store (shutting it down). */
-  removeJobstore(alias: string, shutdown = true): Promise<void> {
+  async removeJobstore(alias: string, shutdown = true): Promise<void> {
+    this.#plugins.lookupStore(alias);
+    // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there.
+    await this.#loop.storeRemoved(alias);
     return this.#plugins.removeStore(alias, shutdown, () => this.#emit('jobstore_removed', { alias }));
   }
 

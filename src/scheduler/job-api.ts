@@ -27,6 +27,7 @@ import type { SchedulerSettings } from './options.js';
 import type { PendingJob, PendingJobs } from './pending.js';
 import type { Plugins } from './plugins.js';
 import { formatJobTable } from './print.js';
+import type { RunLoop } from './run-loop.js';
 
 /** What the job API needs from its scheduler. */
 export interface JobApiContext {
@@ -43,6 +44,8 @@ export interface JobApiContext {
   /** Whether the state is `STATE_RUNNING`. */
   isRunning(): boolean;
   emit<N extends EventName>(name: N, payload: EventPayload<N>): void;
+  /** The run loop's runs claimed ahead of their time, which job changes reach. */
+  heldRuns: Pick<RunLoop, 'jobChanged' | 'storeCleared'>;
 }
 
 /** A job built from `addJob`'s arguments, before the store and executor have checked it. */
@@ -239,6 +242,9 @@ export class JobApi {
       this.#ctx.pending.replace(pending, modified, changes.nextRunTime !== undefined);
     } else {
       await plugins.mutexFor(alias).run(() => store.updateJob(modified));
+      // A new schedule (paused, rescheduled) cancels the runs claimed ahead for the old one.
+      const rescheduled = changes.nextRunTime !== undefined || changes.trigger !== undefined;
+      await this.#ctx.heldRuns.jobChanged(alias, modified, rescheduled);
     }
     this.#ctx.emit('job_modified', { jobId: id, jobstore: alias });
     if (this.#ctx.isRunning()) scheduler.wakeup();
@@ -288,7 +294,10 @@ export class JobApi {
     const { plugins } = this.#ctx;
     const { alias, pending } = await this.findJob(id, jobstore);
     if (pending !== null) this.#ctx.pending.remove(pending);
-    else await plugins.mutexFor(alias).run(() => plugins.lookupStore(alias).removeJob(id));
+    else {
+      await plugins.mutexFor(alias).run(() => plugins.lookupStore(alias).removeJob(id));
+      await this.#ctx.heldRuns.jobChanged(alias, id, true);
+    }
     this.#ctx.scheduler.logger.info({ jobId: id, jobstore: alias }, `Removed job ${JSON.stringify(id)}`);
     this.#ctx.emit('job_removed', { jobId: id, jobstore: alias });
   }
@@ -301,6 +310,7 @@ export class JobApi {
     for (const [alias, store] of this.#ctx.isStopped() ? [] : plugins.stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
       await plugins.mutexFor(alias).run(() => store.removeAllJobs());
+      this.#ctx.heldRuns.storeCleared(alias);
       this.#ctx.emit('all_jobs_removed', { alias });
     }
   }

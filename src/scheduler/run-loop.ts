@@ -16,10 +16,11 @@ import type { FinishedRunRow } from '../stores/backend.js';
 import type { JobRelease, JobStore, StoreHost } from '../stores/base.js';
 import { leasesOf } from '../stores/leases.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
+import { type HeldRun, HeldRuns } from './held-runs.js';
 import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
-import { type MissedRun, missedRunTimes, splitMissed } from './run-rules.js';
+import { type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
 
 // Jobs handled between two turns of the event loop during a large burst.
 const BATCH = 1000;
@@ -59,8 +60,15 @@ export class RunLoop {
   readonly #nextDue = new Map<string, number>();
   // A shared-store pass stopped for want of free executor slots: the next finished run wakes us.
   #wantsSlots = false;
+  // Runs claimed ahead of their time (a store's claimAheadMs), started when it comes.
+  readonly #held: HeldRuns;
 
-  constructor(private readonly ctx: LoopContext) {}
+  constructor(private readonly ctx: LoopContext) {
+    this.#held = new HeldRuns(
+      (runs) => this.#startHeld(runs),
+      () => ctx.daemon(),
+    );
+  }
 
   /** Starts passes (the first one at once). */
   start(): void {
@@ -69,12 +77,99 @@ export class RunLoop {
     this.wakeup();
   }
 
-  /** Stops passes; resolves once the pass under way (if any) is done. */
+  /**
+   * Stops passes; resolves once the pass under way (if any) is done and the runs claimed ahead
+   * of their time are given back to their stores (see `#giveBack`).
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#clearTimers();
     await this.#pass;
     await Promise.all(this.#busy.values());
+    await this.#giveBack(this.#held.takeAll());
+  }
+
+  /**
+   * A job of `alias` changed through this scheduler: its runs claimed ahead of their time run the
+   * job as changed, unless its schedule changed (`cancel`: paused, rescheduled, removed), when they
+   * do not run and their claims are deleted (a removed job's went with it). Resolves once that is
+   * written.
+   */
+  async jobChanged(alias: string, job: Job | string, cancel: boolean): Promise<void> {
+    if (!cancel && typeof job !== 'string') {
+      this.#held.replaceJob(alias, job);
+      return;
+    }
+    const dropped = this.#held.take(alias, typeof job === 'string' ? job : job.id);
+    if (dropped.length === 0) return;
+    const store = this.ctx.stores.get(alias);
+    if (typeof job === 'string' || store?.completeRuns === undefined) return;
+    await store.completeRuns(
+      dropped.map((r) => ({ jobId: r.job.id, runTime: r.runTime.getTime(), attempt: 1 })),
+    );
+  }
+
+  /** Every job of `alias` was removed (with the claims of its runs): its held runs do not run. */
+  storeCleared(alias: string): void {
+    this.#held.take(alias);
+  }
+
+  /** The store `alias` is being removed from the scheduler: its held runs are given back to it. */
+  storeRemoved(alias: string): Promise<void> {
+    return this.#giveBack(this.#held.take(alias));
+  }
+
+  /**
+   * Gives runs claimed ahead back to their stores, each a waiting run of its job due at its fire
+   * time (as `runJob` queues one): any scheduler on the store takes it then, exactly once. A store
+   * that fails to take them back leaves their claims, reported as abandoned.
+   */
+  async #giveBack(runs: HeldRun[]): Promise<void> {
+    const byStore = new Map<string, FinishedRunRow[]>();
+    for (const { job, alias, runTime } of runs) {
+      const t = runTime.getTime();
+      let rows = byStore.get(alias);
+      if (rows === undefined) byStore.set(alias, (rows = []));
+      rows.push({
+        jobId: job.id,
+        runTime: t,
+        attempt: 1,
+        job,
+        retry: { jobId: job.id, runTime: t, attempt: 1, dueAt: t },
+      });
+    }
+    for (const [alias, rows] of byStore) {
+      try {
+        await this.ctx.stores.get(alias)?.completeRuns?.(rows);
+      } catch (error) {
+        this.ctx.host.logger.error(
+          { err: error, jobstore: alias },
+          `Job store ${JSON.stringify(alias)}: giving back ${rows.length} run(s) claimed ahead failed; they will be reported as abandoned`,
+        );
+      }
+    }
+  }
+
+  /** Starts held runs whose time has come; writes the rows of those that could not start. */
+  #startHeld(runs: HeldRun[]): void {
+    const finished = new Map<string, FinishedRunRow[]>();
+    for (const { job, alias, runTime } of runs) {
+      let rows = finished.get(alias);
+      if (rows === undefined) finished.set(alias, (rows = []));
+      this.#submitRuns(job, alias, [runTime], 1, rows);
+    }
+    for (const [alias, rows] of finished) {
+      if (rows.length === 0) continue;
+      this.ctx.stores
+        .get(alias)
+        ?.completeRuns?.(rows)
+        .catch((error: unknown) =>
+          this.ctx.host.logger.error(
+            { err: error, jobstore: alias },
+            `Job store ${JSON.stringify(alias)}: recording ${rows.length} run(s) that did not start failed`,
+          ),
+        );
+    }
   }
 
   /** Runs a pass soon; many calls in a row make one pass. */
@@ -120,7 +215,8 @@ export class RunLoop {
       if (free === undefined || Number.isNaN(free)) return Number.POSITIVE_INFINITY;
       total += Math.max(0, free);
     }
-    return Math.floor(total);
+    // Held runs will take slots when their time comes.
+    return Math.max(0, Math.floor(total) - this.#held.size);
   }
 
   #clearTimers(): void {
@@ -272,6 +368,10 @@ export class RunLoop {
     const nowDate = new Date(now);
     const leases = leasesOf(store);
     const shared = store.shared === true;
+    // On a shared store, runs due within claimAheadMs are claimed now and held until their time.
+    const ahead = shared ? Math.max(0, store.claimAheadMs ?? 0) : 0;
+    const until = now + ahead;
+    const untilDate = ahead === 0 ? nowDate : new Date(until);
     // A local store holds no claims: rows for runs that did not start are only worth writing
     // as history.
     const rowsOfUnstarted = shared || this.ctx.recordsRuns();
@@ -283,7 +383,7 @@ export class RunLoop {
         full = this.#wantsSlots = true;
         break;
       }
-      const acquired = await leases.acquire(nowDate, limit);
+      const acquired = await leases.acquire(untilDate, limit);
       const releases: JobRelease[] = [];
       const noExecutor = new Set<string>();
       // Fire times past their grace time: claimed (each, or a long run as one by its first fire
@@ -296,7 +396,7 @@ export class RunLoop {
           releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
           continue;
         }
-        const { runTimes, next, missed } = missedRunTimes(job, now, nowDate);
+        const { runTimes, next, missed } = runTimesUntil(job, now, until, nowDate);
         if (missed !== null) missedRuns.set(job.id, missed);
         releases.push({
           id: job.id,
@@ -361,7 +461,12 @@ export class RunLoop {
           });
           if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
         }
-        if (onTime.length > 0) this.#submitRuns(job, alias, onTime, 1, rowsOfUnstarted ? finished : null);
+        let startNow = onTime;
+        if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
+          startNow = onTime.filter((t) => t.getTime() <= now);
+          for (const t of onTime) if (t.getTime() > now) this.#held.add(job, alias, t);
+        }
+        if (startNow.length > 0) this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
         if (releases[i].remove) removedIds.push(job.id);
       }
       // Reported once the batch is written and its runs have started (they start on a microtask,
@@ -376,6 +481,10 @@ export class RunLoop {
     const next = await store.getNextRunTime();
     const poll = store.pollIntervalMs;
     let nextMs = next === null ? null : next.getTime();
+    // A run time beyond this pass's window is looked at claimAheadMs before it comes; one within
+    // it that the pass did not take (a retry, taken when due; a job left to others or for want
+    // of slots) is looked at when due.
+    if (nextMs !== null && nextMs > until) nextMs -= ahead;
     // Due jobs left for want of slots are not a reason to look again at once.
     if (full && nextMs !== null && nextMs <= clock.now()) nextMs = null;
     if (poll === undefined) return nextMs;

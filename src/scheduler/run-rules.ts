@@ -94,6 +94,23 @@ export function missedRunTimes(job: Job, now: number, nowDate = new Date(now)): 
 }
 
 /**
+ * `missedRunTimes` at `now`, then the fire times after `now` up to `until` (inclusive) as well,
+ * each a run of its own (they are not late, so neither missed nor coalesced): what a pass that
+ * claims runs ahead of their time takes. The same bound on run times applies to both.
+ */
+export function runTimesUntil(job: Job, now: number, until: number, nowDate = new Date(now)): CatchUp {
+  const due = missedRunTimes(job, now, nowDate);
+  let t = due.next;
+  if (until <= now || t === null || t.getTime() > until || due.runTimes.length >= MAX_RUN_TIMES) return due;
+  const runTimes = due.runTimes;
+  while (t !== null && t.getTime() <= until && runTimes.length < MAX_RUN_TIMES) {
+    runTimes.push(t);
+    t = job.trigger.getNextFireTime(t, nowDate);
+  }
+  return { runTimes, next: t, missed: due.missed };
+}
+
+/**
  * Whether a run of `runTime` (epoch ms) starting at `now` is missed: later than the job's grace
  * time allows. The one misfire rule, for the pass and for executors starting queued runs.
  */

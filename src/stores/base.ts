@@ -172,4 +172,11 @@ export interface JobStore {
    * processes may change its jobs without a wake-up reaching this one.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * Shared stores: how long before their fire time the scheduler claims runs, in milliseconds
+   * (it then starts each on its own timer at its time), so that the round trips of claiming are
+   * over when the time comes. `acquireDueJobs` is then asked for jobs due by that much later.
+   * 0 or absent: runs are claimed when due.
+   */
+  readonly claimAheadMs?: number;
 }

@@ -21,7 +21,7 @@
  * small backend interface, so that each backend stays a plain list of operations.
  */
 import { randomBytes } from 'node:crypto';
-import { checkSeconds } from '../checks.js';
+import { checkSeconds, checkSecondsFromZero } from '../checks.js';
 import { describeValue } from '../describe.js';
 import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, JobPausedError, SchedulerNotRunningError } from '../errors.js';
@@ -52,6 +52,13 @@ export interface PersistentStoreOptions {
    * even when no wake-up hint arrives. Default 1.
    */
   pollInterval?: number;
+  /**
+   * Seconds before their fire time that a scheduler claims runs (they then start on its own
+   * timer, at their time): the round trips of claiming are over by then. 0 claims them when due.
+   * At most half of `leaseTime`. Default 0 (off): a process that dies, or a change made in
+   * another process, in that time before a fire leaves the claimed run abandoned or still run.
+   */
+  claimAhead?: number;
 }
 
 /** Checks that `options` is an object with only `known` keys; returns it. */
@@ -60,7 +67,7 @@ export function checkStoreOptions<T extends object>(options: unknown, store: str
     throw new TypeError(`Expected ${store} options to be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key) && key !== 'leaseTime' && key !== 'pollInterval') {
+    if (!known.includes(key) && key !== 'leaseTime' && key !== 'pollInterval' && key !== 'claimAhead') {
       throw new TypeError(`Unknown ${store} option ${JSON.stringify(key)}`);
     }
   }
@@ -101,6 +108,7 @@ interface Skipped {
 /** An add waiting for its batch. */
 interface QueuedAdd {
   row: JobRow;
+  job: Job;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -121,6 +129,8 @@ export abstract class PersistentJobStore implements JobStore {
   readonly shared = true;
   /** Longest sleep between looks at this store, in milliseconds. */
   readonly pollIntervalMs: number;
+  /** How long before their fire time runs are claimed, in milliseconds (`claimAhead`). */
+  readonly claimAheadMs: number;
   #backend: StoreBackend | null = null;
   #host: StoreHost | null = null;
   #alias = 'default';
@@ -163,6 +173,15 @@ export abstract class PersistentJobStore implements JobStore {
       (options.leaseTime === undefined ? 30 : checkSeconds(options.leaseTime, 'leaseTime')) * 1000;
     this.pollIntervalMs =
       (options.pollInterval === undefined ? 1 : checkSeconds(options.pollInterval, 'pollInterval')) * 1000;
+    const ahead =
+      options.claimAhead === undefined ? 0 : checkSecondsFromZero(options.claimAhead, 'claimAhead');
+    // Acquiring looks ahead too (see acquireDueJobs): a lease must outlast the look by far.
+    if (ahead * 1000 > this.#leaseMs / 2) {
+      throw new RangeError(
+        `Expected claimAhead to be at most half of leaseTime (${this.#leaseMs / 2000} s), got ${ahead}`,
+      );
+    }
+    this.claimAheadMs = ahead * 1000;
   }
 
   /** Makes the backend (loading the driver); called once per start. */
@@ -330,11 +349,7 @@ export abstract class PersistentJobStore implements JobStore {
     }
     try {
       const job = await decodeJob(this.#scheduler, this.#alias, row);
-      this.#cache.delete(row.id);
-      this.#cache.set(row.id, { state: row.state, job: job.clone() });
-      if (this.#cache.size > JOB_CACHE_LIMIT) {
-        this.#cache.delete(this.#cache.keys().next().value as string);
-      }
+      this.#remember(row, job);
       this.#broken.delete(row.id);
       this.#skipped.delete(row.id);
       return job;
@@ -344,6 +359,18 @@ export abstract class PersistentJobStore implements JobStore {
         this.#scheduler.reportBrokenJob(row.id, this.#alias, error);
       }
       return { error };
+    }
+  }
+
+  /**
+   * Keeps a job restored from `row`, or added or updated as `row` by this process (which is then
+   * its state in the store: the first pass that takes it need not restore it).
+   */
+  #remember(row: JobRow, job: Job): void {
+    this.#cache.delete(row.id);
+    this.#cache.set(row.id, { state: row.state, job: job.clone() });
+    if (this.#cache.size > JOB_CACHE_LIMIT) {
+      this.#cache.delete(this.#cache.keys().next().value as string);
     }
   }
 
@@ -413,7 +440,7 @@ export abstract class PersistentJobStore implements JobStore {
     const row = encodeJob(job);
     if (this.#backend === null) throw new SchedulerNotRunningError();
     return new Promise<void>((resolve, reject) => {
-      this.#adds.push({ row, resolve, reject });
+      this.#adds.push({ row, job, resolve, reject });
       if (this.#adds.length >= MAX_BATCH) {
         this.#flushAdds();
       } else if (!this.#flushAsked) {
@@ -451,6 +478,7 @@ export abstract class PersistentJobStore implements JobStore {
     adds.forEach((add, i) => {
       if (inserted[i] === true) {
         added = true;
+        this.#remember(add.row, add.job);
         add.resolve();
       } else {
         add.reject(new ConflictingIdError(add.row.id));
@@ -461,7 +489,9 @@ export abstract class PersistentJobStore implements JobStore {
 
   /** Replaces a job; rejects with `JobLookupError` if there is none. */
   async updateJob(job: Job): Promise<void> {
-    if (!(await this.#db.update(encodeJob(job)))) throw new JobLookupError(job.id);
+    const row = encodeJob(job);
+    if (!(await this.#db.update(row))) throw new JobLookupError(job.id);
+    this.#remember(row, job);
     // Changed: a job skipped as broken is looked at afresh.
     this.#skipped.delete(job.id);
     this.#changed();

@@ -3,17 +3,18 @@
  */
 import { type JobStore, PostgresJobStore, RedisJobStore, SqliteJobStore } from '../../src/index.js';
 
+/** The timing options every persistent store takes. */
+interface Timing {
+  leaseTime?: number;
+  pollInterval?: number;
+  claimAhead?: number;
+}
+
 /** One persistent store, by kind and where it lives. */
 export type StoreConfig =
-  | { kind: 'sqlite'; path: string; leaseTime?: number; pollInterval?: number }
-  | {
-      kind: 'postgres';
-      connectionString: string;
-      tableName?: string;
-      leaseTime?: number;
-      pollInterval?: number;
-    }
-  | { kind: 'redis'; url: string; keyPrefix?: string; leaseTime?: number; pollInterval?: number };
+  | ({ kind: 'sqlite'; path: string } & Timing)
+  | ({ kind: 'postgres'; connectionString: string; tableName?: string } & Timing)
+  | ({ kind: 'redis'; url: string; keyPrefix?: string } & Timing);
 
 /** Opens the store a config describes (not started). */
 export function makeStore(config: StoreConfig): JobStore {

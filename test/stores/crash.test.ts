@@ -48,6 +48,9 @@ const JOBS = 20;
 const LEASE_MS = 1000;
 /** The store's heartbeat period (a third of the lease): how often expired claims are collected. */
 const BEAT_MS = LEASE_MS / 3;
+// Runs are claimed up to this long before their fire time (`claimAhead`; 0, the default, is
+// what this test covers).
+const CLAIM_AHEAD_MS = 0;
 const INTERVALS_MS = [200, 250, 300, 350, 400, 450, 500];
 const GRACES: Array<number | null> = [0.1, 0.3, 1, null];
 /** Longest random wait after `ready` before the kill, and longest time the store stays unused. */
@@ -89,7 +92,7 @@ interface StoreSetup {
   open(dir: string): Promise<{ config: StoreConfig; close(): Promise<void> }>;
 }
 
-const STORE_TIMES = { leaseTime: LEASE_MS / 1000, pollInterval: 0.2 };
+const STORE_TIMES = { leaseTime: LEASE_MS / 1000, pollInterval: 0.2, claimAhead: CLAIM_AHEAD_MS / 1000 };
 
 const SETUPS: StoreSetup[] = [
   {
@@ -449,8 +452,8 @@ async function addJobs(store: StoreConfig, startMs: number): Promise<Plan[]> {
  * Checks every job after a process ended (last seen at `exitAt`). A job's next run time is legal
  * when it is a fire time of its trigger, no earlier than what was seen before (`previous`) and
  * later than every fire time the ledger shows handled (a handled fire time was released with the
- * next one in the same step), and no later than the first fire time after `exitAt` (the latest
- * a release could store). Within those bounds, both legal kinds fall: the value the killed process
+ * next one in the same step), and no later than the first fire time after `exitAt` plus
+ * CLAIM_AHEAD_MS (the latest a release could store: runs are claimed that long ahead). Within those bounds, both legal kinds fall: the value the killed process
  * released last, and the earlier one still under its expiring lease. Updates `previous`.
  */
 function checkJobs(
@@ -508,7 +511,7 @@ function checkJobs(
       previous.get(plan.id) ?? plan.startMs,
       handled === undefined ? -1 : firstFireAfter(plan, handled),
     );
-    const high = firstFireAfter(plan, exitAt);
+    const high = firstFireAfter(plan, exitAt + CLAIM_AHEAD_MS);
     if (next === null || !onGrid(plan, next) || next < low || next > high) {
       const show = (t: number | null) => (t === null ? 'null' : new Date(t).toISOString());
       problems.push(
@@ -575,9 +578,11 @@ function checkLedger(
         problems.push(`abandoned, but not claimed by a killed process: ${e.line}`);
       if (e.by === e.extra) problems.push(`reported abandoned by its own claimer: ${e.line}`);
       const reporterEnd = byChild.get(e.by)?.exitAt ?? ends.get(e.by) ?? 0;
-      if (reporterEnd < e.runTime + LEASE_MS) {
+      // Claimed at the earliest CLAIM_AHEAD_MS before its fire time, the claim ran out a lease later.
+      const claimEnd = e.runTime - CLAIM_AHEAD_MS + LEASE_MS;
+      if (reporterEnd < claimEnd) {
         problems.push(
-          `reported abandoned before its claim can have run out (the reporter ended ${e.runTime + LEASE_MS - reporterEnd} ms too early): ${e.line}`,
+          `reported abandoned before its claim can have run out (the reporter ended ${claimEnd - reporterEnd} ms too early): ${e.line}`,
         );
       }
       continue;

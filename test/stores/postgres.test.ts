@@ -179,6 +179,20 @@ describe('PostgresJobStore options', () => {
     expect(() => new PostgresJobStore({ connectionString: 'postgres://x', pollInterval: -1 })).toThrow(
       /pollInterval .*got -1 \(number\)/,
     );
+    expect(() => new PostgresJobStore({ connectionString: 'postgres://x', claimAhead: -0.1 })).toThrow(
+      /claimAhead .*got -0.1 \(number\)/,
+    );
+    expect(
+      () => new PostgresJobStore({ connectionString: 'postgres://x', claimAhead: '1' as unknown as number }),
+    ).toThrow(/claimAhead .*got "1"/);
+    expect(
+      () => new PostgresJobStore({ connectionString: 'postgres://x', leaseTime: 2, claimAhead: 1.5 }),
+    ).toThrow('Expected claimAhead to be at most half of leaseTime (1 s), got 1.5');
+    // Off by default.
+    expect(new PostgresJobStore({ connectionString: 'postgres://x' }).claimAheadMs).toBe(0);
+    expect(new PostgresJobStore({ connectionString: 'postgres://x', claimAhead: 0.25 }).claimAheadMs).toBe(
+      250,
+    );
   });
 });
 
@@ -629,8 +643,14 @@ describeStoreSuite('PostgresJobStore', {
     new PostgresJobStore({
       connectionString: server.connectionString,
       tableName: (suiteTable = freshTable()),
+      claimAhead: 0.25,
     }),
-  reopen: () => new PostgresJobStore({ connectionString: server.connectionString, tableName: suiteTable }),
+  reopen: () =>
+    new PostgresJobStore({
+      connectionString: server.connectionString,
+      tableName: suiteTable,
+      claimAhead: 0.25,
+    }),
   async cleanup() {
     const t = suiteTable;
     await admin.query(`DROP TABLE IF EXISTS "${t}", "${t}_runs", "${t}_migrations"`);

@@ -72,6 +72,17 @@ function lackingOn(id: string) {
   return { store, scheduler };
 }
 
+/**
+ * Adds an interval job of `shared.record` through a scheduler that has the task (a process of
+ * the new build), which then stops: the lacking process meets the job only in the store.
+ */
+async function addElsewhere(options: Record<string, unknown>): Promise<void> {
+  const adder = schedulerOn('adder');
+  await adder.scheduler.start({ paused: true });
+  await adder.scheduler.addJob('shared.record', 'interval', options);
+  await adder.scheduler.shutdown();
+}
+
 /** Counts in the file every time scheduler `owner` takes a job. */
 function countTakes(owner: string): () => number {
   const db = sqlite();
@@ -86,7 +97,7 @@ describe('a job one process cannot restore', () => {
     const b = lackingOn('b');
     const bEvents = record(b.scheduler);
     await b.scheduler.start();
-    await b.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'tick', args: ['x', 'y'] });
+    await addElsewhere({ seconds: 1, id: 'tick', args: ['x', 'y'] });
     const takesByB = countTakes('b');
     // b takes the job at 1 s, cannot restore it, and gives it back at once.
     await vi.advanceTimersByTimeAsync(SECOND + 50);
@@ -128,7 +139,7 @@ describe('a job one process cannot restore', () => {
     const b = lackingOn('b');
     const bEvents = record(b.scheduler);
     await b.scheduler.start();
-    await b.scheduler.addJob('shared.record', 'interval', {
+    await addElsewhere({
       hours: 1,
       id: 'tick',
       args: ['x', 'y'],
@@ -166,7 +177,7 @@ describe('a job one process cannot restore', () => {
   it('leaves no lease behind after a clean shutdown', async () => {
     const b = lackingOn('b');
     await b.scheduler.start();
-    await b.scheduler.addJob('shared.record', 'interval', { seconds: 1, id: 'tick', args: ['x', 'y'] });
+    await addElsewhere({ seconds: 1, id: 'tick', args: ['x', 'y'] });
     await vi.advanceTimersByTimeAsync(SECOND + 50);
     await b.scheduler.shutdown();
     const a = schedulerOn('a');

@@ -23,6 +23,7 @@
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { BackgroundScheduler, type JobStore, PromisePoolExecutor, setClock } from '../../src/index.js';
 import { fakeLogger, named, record, T0 } from '../helpers/scheduler.js';
+import { describeClaimAheadTests } from './store-suite/claim-ahead.js';
 import {
   calls,
   type Harness,
@@ -151,5 +152,6 @@ export function describeStoreSuite(name: string, factory: StoreFactory): void {
     describeRunTests(suite);
     describeHistoryTests(suite);
     describePersistenceTests(suite);
+    describeClaimAheadTests(suite);
   });
 }

@@ -1,0 +1,105 @@
+/**
+ * Runs claimed ahead of their time on a shared store (the store's `claimAheadMs`): held here,
+ * earliest first, under one clock timer, and handed back to the run loop when their time comes.
+ */
+import type { Job } from '../job.js';
+import { clock, type TimerHandle } from '../time/clock.js';
+
+/** One claimed run waiting for its time. */
+export interface HeldRun {
+  job: Job;
+  /** The store that holds the job and the run's claim. */
+  alias: string;
+  runTime: Date;
+}
+
+/** The held runs of one scheduler. */
+export class HeldRuns {
+  // Ascending by run time; a pass adds runs mostly in that order, so inserting is cheap.
+  #runs: HeldRun[] = [];
+  #timer: TimerHandle | null = null;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  /**
+   * @param due Called with the runs whose time has come (one call per timer, earliest first).
+   * @param daemon Whether the timer should leave the process free to exit.
+   */
+  constructor(
+    private readonly due: (runs: HeldRun[]) => void,
+    private readonly daemon: () => boolean,
+  ) {}
+
+  /** How many runs are held. */
+  get size(): number {
+    return this.#runs.length;
+  }
+
+  /** Holds a run until its time. */
+  add(job: Job, alias: string, runTime: Date): void {
+    const run = { job, alias, runTime };
+    const runs = this.#runs;
+    const at = runTime.getTime();
+    let i = runs.length;
+    if (i > 0 && runs[i - 1].runTime.getTime() > at) {
+      let lo = 0;
+      let hi = runs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (runs[mid].runTime.getTime() <= at) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    }
+    runs.splice(i, 0, run);
+    if (at < this.#timerAt) this.#arm();
+  }
+
+  /** Takes out the held runs of one job of a store, or of every job of it (`jobId` absent). */
+  take(alias: string, jobId?: string): HeldRun[] {
+    const taken: HeldRun[] = [];
+    const kept: HeldRun[] = [];
+    for (const run of this.#runs) {
+      if (run.alias === alias && (jobId === undefined || run.job.id === jobId)) taken.push(run);
+      else kept.push(run);
+    }
+    if (taken.length > 0) {
+      this.#runs = kept;
+      this.#arm();
+    }
+    return taken;
+  }
+
+  /** The held runs of `job.id` in that store will run this job (the job as changed since). */
+  replaceJob(alias: string, job: Job): void {
+    for (const run of this.#runs) if (run.alias === alias && run.job.id === job.id) run.job = job;
+  }
+
+  /** Takes out every held run (the scheduler is stopping). */
+  takeAll(): HeldRun[] {
+    const runs = this.#runs;
+    this.#runs = [];
+    this.#arm();
+    return runs;
+  }
+
+  #arm(): void {
+    if (this.#timer !== null) clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    if (this.#runs.length === 0) return;
+    const at = this.#runs[0].runTime.getTime();
+    this.#timerAt = at;
+    this.#timer = clock.setTimeout(() => this.#fire(), Math.max(0, at - clock.now()), this.daemon());
+  }
+
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = clock.now();
+    let k = 0;
+    while (k < this.#runs.length && this.#runs[k].runTime.getTime() <= now) k++;
+    const due = this.#runs.splice(0, k);
+    this.#arm();
+    if (due.length > 0) this.due(due);
+  }
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { at, named, SECOND } from '../../helpers/scheduler.js';
+import { calls, recordTask, type Suite } from './harness.js';
+
+/**
+ * The JobStore suite: runs claimed ahead of their fire time on a shared store (`claimAhead`,
+ * 0.25 s in this suite's persistent stores; off by default): started at their time, not before; cancelled by a pause, a new schedule
+ * or a removal made through the scheduler; given back by a clean shutdown.
+ */
+export function describeClaimAheadTests(t: Suite): void {
+  const { open, stop, advanceTo, executed, run } = t;
+  const factory = t.factory;
+  if (!factory.persistent) return;
+  describe('runs claimed ahead of their time', () => {
+    it('claims a run 0.25 s ahead and starts it at its fire time, not before', async () => {
+      const h = await open();
+      expect(t.store.claimAheadMs).toBe(250);
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 10, id: 'tick' });
+      await advanceTo(at(10 * SECOND - 300));
+      expect((await h.scheduler.getJob('tick'))?.nextRunTime).toEqual(at(10 * SECOND));
+      await advanceTo(at(10 * SECOND - 250));
+      // Claimed: the store has moved on to the next fire time; nothing ran yet.
+      expect((await h.scheduler.getJob('tick'))?.nextRunTime).toEqual(at(20 * SECOND));
+      await advanceTo(at(10 * SECOND - 1));
+      expect(executed(h)).toEqual([]);
+      expect(named(h.events, 'job_submitted')).toEqual([]);
+      await advanceTo(at(10 * SECOND));
+      expect(executed(h)).toEqual([run('tick', at(10 * SECOND))]);
+      expect(named(h.events, 'job_executed')[0].scheduledRunTime).toEqual(at(10 * SECOND));
+    });
+
+    it('a pause, a new schedule or a removal cancels the claimed run; a modification runs the changed job', async () => {
+      const h = await open();
+      for (const id of ['paused', 'rescheduled', 'removed', 'modified']) {
+        await h.scheduler.addJob(recordTask, 'interval', {
+          seconds: 10,
+          id,
+          args: [id],
+          misfireGraceTime: null,
+        });
+      }
+      await advanceTo(at(10 * SECOND - 100));
+      await h.scheduler.pauseJob('paused');
+      await h.scheduler.rescheduleJob('rescheduled', 'interval', { seconds: 30 });
+      await h.scheduler.removeJob('removed');
+      await h.scheduler.modifyJob('modified', { args: ['changed'] });
+      await advanceTo(at(10 * SECOND));
+      expect(executed(h)).toEqual([run('modified', at(10 * SECOND))]);
+      expect(calls).toEqual([{ task: 'record', args: ['changed'] }]);
+      // The cancelled claims are gone: nothing is reported abandoned, and the rescheduled job
+      // runs on its new schedule only.
+      await advanceTo(at(40 * SECOND - 100));
+      await advanceTo(at(40 * SECOND));
+      expect(executed(h)).toContain(run('rescheduled', at(40 * SECOND - 100)));
+      expect(named(h.events, 'job_error')).toEqual([]);
+      const history = await h.scheduler.getRuns({ limit: 100 });
+      expect(history.filter((r) => r.outcome !== 'success')).toEqual([]);
+      expect(history.filter((r) => r.jobId === 'paused' || r.jobId === 'removed')).toEqual([]);
+    });
+
+    it('a clean shutdown gives the claimed run back: the next scheduler runs it once, at its time', async () => {
+      const first = await open();
+      await first.scheduler.addJob(recordTask, 'interval', {
+        seconds: 10,
+        id: 'tick',
+        misfireGraceTime: null,
+      });
+      await advanceTo(at(10 * SECOND - 200));
+      expect((await first.scheduler.getJob('tick'))?.nextRunTime).toEqual(at(20 * SECOND));
+      await stop(first);
+      expect(executed(first)).toEqual([]);
+      const second = await open(await factory.reopen());
+      await advanceTo(at(10 * SECOND));
+      await advanceTo(at(20 * SECOND));
+      expect(executed(second)).toEqual([run('tick', at(10 * SECOND)), run('tick', at(20 * SECOND))]);
+      const history = await second.scheduler.getRuns({ limit: 100 });
+      expect(history.map((r) => [r.outcome, r.scheduledRunTime])).toEqual([
+        ['success', at(20 * SECOND)],
+        ['success', at(10 * SECOND)],
+      ]);
+    });
+  });
+}
