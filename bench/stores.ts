@@ -228,6 +228,8 @@ interface SteadyReport {
   duplicates: number;
   p50: number;
   p99: number;
+  /** p99 from the second fire on: without the first, when each process meets the jobs cold. */
+  p99Warm: number;
   byProcess: number[];
 }
 
@@ -295,6 +297,7 @@ async function runSteady(
   if (failed !== undefined) return failed as Failed;
   const seen = new Set<number>();
   const lateness: number[] = [];
+  const warm: number[] = [];
   let duplicates = 0;
   const byProcess: number[] = [];
   for (const result of results as Array<{ runs: Array<[number, number, number]> }>) {
@@ -308,6 +311,7 @@ async function runSteady(
       }
       seen.add(key);
       lateness.push(late);
+      if (second > 0) warm.push(late);
     }
   }
   if (process.env.STEADY_DEBUG === '1') {
@@ -326,14 +330,17 @@ async function runSteady(
     }
   }
   lateness.sort((a, b) => a - b);
-  const at = (q: number) =>
-    lateness.length === 0 ? Number.NaN : lateness[Math.floor(q * (lateness.length - 1))];
+  warm.sort((a, b) => a - b);
+  const quantile = (list: number[], q: number) =>
+    list.length === 0 ? Number.NaN : list[Math.floor(q * (list.length - 1))];
+  const at = (q: number) => quantile(lateness, q);
   return {
     runs: seen.size,
     expected: STEADY_JOBS * STEADY_SECONDS,
     duplicates,
     p50: at(0.5),
     p99: at(0.99),
+    p99Warm: quantile(warm, 0.99),
     byProcess,
   };
 }
@@ -488,16 +495,16 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       if (name !== 'memory' && wants('steady')) {
-        // The same steady case with runs claimed 0.25 s ahead of their time (off by default).
+        // The same steady case with runs claimed when due (claimAhead 0; 0.25 s by default).
         rows.push({
           system: 'tickwork',
           store: name,
-          settings: 'PromisePoolExecutor (maxWorkers 10), claimAhead 0.25',
+          settings: 'PromisePoolExecutor (maxWorkers 10), claimAhead 0',
           add: null,
           addSeq: null,
           burst: null,
           burstNoHistory: null,
-          steady: await runSteady('tickwork', { ...(configFor(name) as StoreConfig), claimAhead: 0.25 }),
+          steady: await runSteady('tickwork', { ...(configFor(name) as StoreConfig), claimAhead: 0 }),
         });
       }
       log(`tickwork on ${name}: done`);
@@ -585,6 +592,7 @@ async function main(): Promise<void> {
     `${fmt(STEADY_JOBS)}/s for ${STEADY_SECONDS} s, ${STEADY_PROCESSES} processes: runs`,
     'lateness p50',
     'lateness p99',
+    'p99 from the 2nd second',
     'duplicates',
     'runs per process',
   ];
@@ -594,13 +602,14 @@ async function main(): Promise<void> {
     const steady = row.steady;
     const steadyCells =
       steady === null
-        ? ['n/a', '', '', '', '']
+        ? ['n/a', '', '', '', '', '']
         : 'error' in steady
-          ? [steady.error, '', '', '', '']
+          ? [steady.error, '', '', '', '', '']
           : [
               `${fmt(steady.runs)} / ${fmt(steady.expected)}`,
               `${fmt(steady.p50)} ms`,
               `${fmt(steady.p99)} ms`,
+              `${fmt(steady.p99Warm)} ms`,
               fmt(steady.duplicates),
               steady.byProcess.map((n) => fmt(n)).join(' / '),
             ];
@@ -626,7 +635,10 @@ async function main(): Promise<void> {
     const burst = perSecond(mine.burst);
     const steady = mine.steady;
     const ratio = burst === null || best === 0 ? 'n/a' : `${fmt(burst / best, 2)}x the best peer (goal 3x)`;
-    const p99 = steady === null || 'error' in steady ? 'n/a' : `${fmt(steady.p99)} ms (goal < 25 ms)`;
+    const p99 =
+      steady === null || 'error' in steady
+        ? 'n/a'
+        : `${fmt(steady.p99)} ms, ${fmt(steady.p99Warm)} ms from the 2nd second (goal < 25 ms)`;
     console.log(`\n${storeNames[store]}: burst ${ratio}; lateness p99 ${p99}`);
   }
   // The cost of the run history: the burst with it on against the burst with it off.

@@ -105,7 +105,9 @@ export function runTimesUntil(job: Job, now: number, until: number, nowDate = ne
   const runTimes = due.runTimes;
   while (t !== null && t.getTime() <= until && runTimes.length < MAX_RUN_TIMES) {
     runTimes.push(t);
-    t = job.trigger.getNextFireTime(t, nowDate);
+    // Asked as at `t` itself: a trigger gives no fire time before "now" (a cron trigger's next
+    // fire after a future `t`, asked at the real now, would be `t` again).
+    t = job.trigger.getNextFireTime(t, t.getTime() > now ? t : nowDate);
   }
   return { runTimes, next: t, missed: due.missed };
 }

@@ -55,8 +55,9 @@ export interface PersistentStoreOptions {
   /**
    * Seconds before their fire time that a scheduler claims runs (they then start on its own
    * timer, at their time): the round trips of claiming are over by then. 0 claims them when due.
-   * At most half of `leaseTime`. Default 0 (off): a process that dies, or a change made in
-   * another process, in that time before a fire leaves the claimed run abandoned or still run.
+   * At most half of `leaseTime`. Default 0.25 (half of `leaseTime` when that is less). A process
+   * that dies in that time before a fire leaves the claimed run to be reported as abandoned, and
+   * a change made in another process in that time applies from the next fire.
    */
   claimAhead?: number;
 }
@@ -173,8 +174,11 @@ export abstract class PersistentJobStore implements JobStore {
       (options.leaseTime === undefined ? 30 : checkSeconds(options.leaseTime, 'leaseTime')) * 1000;
     this.pollIntervalMs =
       (options.pollInterval === undefined ? 1 : checkSeconds(options.pollInterval, 'pollInterval')) * 1000;
+    // By default 0.25 s, or half the lease when that is shorter.
     const ahead =
-      options.claimAhead === undefined ? 0 : checkSecondsFromZero(options.claimAhead, 'claimAhead');
+      options.claimAhead === undefined
+        ? Math.min(0.25, this.#leaseMs / 2000)
+        : checkSecondsFromZero(options.claimAhead, 'claimAhead');
     // Acquiring looks ahead too (see acquireDueJobs): a lease must outlast the look by far.
     if (ahead * 1000 > this.#leaseMs / 2) {
       throw new RangeError(

@@ -204,7 +204,7 @@ export function parseLedger(text: string): LedgerLine[] {
       let attempt: string | undefined;
       if (kind === 'error') line.rest = rest.join(' ');
       else if (kind === 'abandoned') [line.rest, attempt] = rest;
-      else if (kind === 'run' || kind === 'failed') [attempt] = rest;
+      else if (kind === 'run' || kind === 'failed' || kind === 'max_instances') [attempt] = rest;
       line.attempt = attempt === undefined && kind !== 'failed' ? 1 : Number(attempt);
       if (Number.isInteger(line.attempt) && line.attempt >= 1) {
         lines.push(line);
@@ -278,11 +278,13 @@ export interface Attempts {
   runs: Map<number, LedgerLine[]>;
   failed: Map<number, LedgerLine[]>;
   abandoned: Map<number, LedgerLine[]>;
+  /** Refused for `maxInstances`: such an attempt is recorded and not tried again. */
+  refused: Map<number, LedgerLine[]>;
 }
 
-/** The `run`, `failed` and `abandoned` lines of one (job, run time) pair, by attempt. */
+/** The `run`, `failed`, `abandoned` and `max_instances` lines of one (job, run time) pair, by attempt. */
 export function byAttempt(list: LedgerLine[]): Attempts {
-  const out: Attempts = { runs: new Map(), failed: new Map(), abandoned: new Map() };
+  const out: Attempts = { runs: new Map(), failed: new Map(), abandoned: new Map(), refused: new Map() };
   for (const line of list) {
     const map =
       line.kind === 'run'
@@ -291,7 +293,9 @@ export function byAttempt(list: LedgerLine[]): Attempts {
           ? out.failed
           : line.kind === 'abandoned'
             ? out.abandoned
-            : null;
+            : line.kind === 'max_instances'
+              ? out.refused
+              : null;
     if (map === null) continue;
     const at = map.get(line.attempt);
     if (at === undefined) map.set(line.attempt, [line]);
@@ -307,7 +311,8 @@ export function byAttempt(list: LedgerLine[]): Attempts {
 export function awaitedAttempt(attempts: Attempts, failAttempts: number): number | null {
   for (let k = 1; k <= failAttempts; k++) {
     if (!attempts.runs.has(k) || attempts.abandoned.has(k)) return null;
-    if (!attempts.runs.has(k + 1) && !attempts.abandoned.has(k + 1)) return k + 1;
+    if (!attempts.runs.has(k + 1) && !attempts.abandoned.has(k + 1) && !attempts.refused.has(k + 1))
+      return k + 1;
   }
   return null;
 }
@@ -366,7 +371,8 @@ export function checkLedger(
       continue;
     }
     const runs = list.filter((l) => l.kind === 'run');
-    const missed = list.filter((l) => l.kind === 'missed' || l.kind === 'max_instances');
+    // A fire time's decision not to run it (a retry refused for maxInstances ends only its chain).
+    const missed = list.filter((l) => (l.kind === 'missed' || l.kind === 'max_instances') && l.attempt === 1);
     if (missed.length > 1 || (missed.length > 0 && runs.length > 0)) {
       report.problems.push(`${key}: decided more than once (${shown()})`);
     }

@@ -188,11 +188,10 @@ describe('PostgresJobStore options', () => {
     expect(
       () => new PostgresJobStore({ connectionString: 'postgres://x', leaseTime: 2, claimAhead: 1.5 }),
     ).toThrow('Expected claimAhead to be at most half of leaseTime (1 s), got 1.5');
-    // Off by default.
-    expect(new PostgresJobStore({ connectionString: 'postgres://x' }).claimAheadMs).toBe(0);
-    expect(new PostgresJobStore({ connectionString: 'postgres://x', claimAhead: 0.25 }).claimAheadMs).toBe(
-      250,
-    );
+    // 0.25 s by default, or half the lease when that is shorter; 0 claims runs when due.
+    expect(new PostgresJobStore({ connectionString: 'postgres://x' }).claimAheadMs).toBe(250);
+    expect(new PostgresJobStore({ connectionString: 'postgres://x', leaseTime: 0.2 }).claimAheadMs).toBe(100);
+    expect(new PostgresJobStore({ connectionString: 'postgres://x', claimAhead: 0 }).claimAheadMs).toBe(0);
   });
 });
 
@@ -643,13 +642,11 @@ describeStoreSuite('PostgresJobStore', {
     new PostgresJobStore({
       connectionString: server.connectionString,
       tableName: (suiteTable = freshTable()),
-      claimAhead: 0.25,
     }),
   reopen: () =>
     new PostgresJobStore({
       connectionString: server.connectionString,
       tableName: suiteTable,
-      claimAhead: 0.25,
     }),
   async cleanup() {
     const t = suiteTable;

@@ -546,9 +546,8 @@ describeBackendSuite('RedisBackend', {
 let suitePrefix = '';
 describeStoreSuite('RedisJobStore', {
   persistent: true,
-  create: () =>
-    new RedisJobStore({ url: server.url, keyPrefix: (suitePrefix = freshPrefix()), claimAhead: 0.25 }),
-  reopen: () => new RedisJobStore({ url: server.url, keyPrefix: suitePrefix, claimAhead: 0.25 }),
+  create: () => new RedisJobStore({ url: server.url, keyPrefix: (suitePrefix = freshPrefix()) }),
+  reopen: () => new RedisJobStore({ url: server.url, keyPrefix: suitePrefix }),
   async cleanup() {
     const keys = await admin.keys(`${suitePrefix}*`);
     if (keys.length > 0) await admin.del(...keys);

@@ -60,9 +60,9 @@ for (const driver of drivers) {
     persistent: true,
     async create() {
       dir = await mkdtemp(join(tmpdir(), 'tickwork-sqlite-suite-'));
-      return new SqliteJobStore({ path: path(), driver, claimAhead: 0.25 });
+      return new SqliteJobStore({ path: path(), driver });
     },
-    reopen: () => new SqliteJobStore({ path: path(), driver, claimAhead: 0.25 }),
+    reopen: () => new SqliteJobStore({ path: path(), driver }),
     async cleanup() {
       if (dir !== null) await rm(dir, { recursive: true, force: true });
       dir = null;

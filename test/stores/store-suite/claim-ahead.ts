@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { CronTrigger, IntervalTrigger, OrTrigger } from '../../../src/index.js';
 import { at, named, SECOND } from '../../helpers/scheduler.js';
 import { calls, recordTask, type Suite } from './harness.js';
 
 /**
  * The JobStore suite: runs claimed ahead of their fire time on a shared store (`claimAhead`,
- * 0.25 s in this suite's persistent stores; off by default): started at their time, not before; cancelled by a pause, a new schedule
+ * 0.25 s by default): started at their time, not before; cancelled by a pause, a new schedule
  * or a removal made through the scheduler; given back by a clean shutdown.
  */
 export function describeClaimAheadTests(t: Suite): void {
@@ -27,6 +28,28 @@ export function describeClaimAheadTests(t: Suite): void {
       await advanceTo(at(10 * SECOND));
       expect(executed(h)).toEqual([run('tick', at(10 * SECOND))]);
       expect(named(h.events, 'job_executed')[0].scheduledRunTime).toEqual(at(10 * SECOND));
+    });
+
+    it('every trigger kind firing each second runs each fire time once (cron, interval, or)', async () => {
+      const h = await open();
+      await h.scheduler.addJob(recordTask, 'cron', { second: '*', id: 'cron' });
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 1, id: 'interval' });
+      const or = new OrTrigger([
+        new CronTrigger({ second: '*/2', timezone: 'UTC' }),
+        new IntervalTrigger({ seconds: 3, startDate: at(0), timezone: 'UTC' }),
+      ]);
+      await h.scheduler.addJob(recordTask, or, { id: 'or' });
+      for (let ms = 50; ms <= 6 * SECOND; ms += 50) await advanceTo(at(ms));
+      const fires = (id: string, seconds: number[]) => seconds.map((s) => run(id, at(s * SECOND)));
+      expect(executed(h).sort()).toEqual(
+        [
+          ...fires('cron', [0, 1, 2, 3, 4, 5, 6]),
+          ...fires('interval', [1, 2, 3, 4, 5, 6]),
+          ...fires('or', [0, 2, 3, 4, 6]),
+        ].sort(),
+      );
+      expect((await h.scheduler.getJob('cron'))?.nextRunTime).toEqual(at(7 * SECOND));
+      expect(named(h.events, 'job_missed')).toEqual([]);
     });
 
     it('a pause, a new schedule or a removal cancels the claimed run; a modification runs the changed job', async () => {
