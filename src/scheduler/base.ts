@@ -100,7 +100,9 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     isRunning: () => this.#state === STATE_RUNNING,
     emit: (name, payload) => this.#emit(name, payload),
     heldRuns: {
-      jobChanged: (alias, job, cancel) => this.#loop.jobChanged(alias, job, cancel),
+      cancelHeld: (alias, jobId, claimsGoWithWrite, write) =>
+        this.#loop.cancelHeld(alias, jobId, claimsGoWithWrite, write),
+      jobChanged: (alias, job) => this.#loop.jobChanged(alias, job),
       storeCleared: (alias) => this.#loop.storeCleared(alias),
     },
   });

@@ -45,7 +45,7 @@ export interface JobApiContext {
   isRunning(): boolean;
   emit<N extends EventName>(name: N, payload: EventPayload<N>): void;
   /** The run loop's runs claimed ahead of their time, which job changes reach. */
-  heldRuns: Pick<RunLoop, 'jobChanged' | 'storeCleared'>;
+  heldRuns: Pick<RunLoop, 'cancelHeld' | 'jobChanged' | 'storeCleared'>;
 }
 
 /** A job built from `addJob`'s arguments, before the store and executor have checked it. */
@@ -241,10 +241,16 @@ export class JobApi {
     if (pending !== null) {
       this.#ctx.pending.replace(pending, modified, changes.nextRunTime !== undefined);
     } else {
-      await plugins.mutexFor(alias).run(() => store.updateJob(modified));
-      // A new schedule (paused, rescheduled) cancels the runs claimed ahead for the old one.
-      const rescheduled = changes.nextRunTime !== undefined || changes.trigger !== undefined;
-      await this.#ctx.heldRuns.jobChanged(alias, modified, rescheduled);
+      // A new next run time (pause, resume, reschedule) cancels the runs claimed ahead for the
+      // old one; other changes reach them (they run the job as changed).
+      if (changes.nextRunTime !== undefined) {
+        await plugins
+          .mutexFor(alias)
+          .run(() => this.#ctx.heldRuns.cancelHeld(alias, id, false, () => store.updateJob(modified)));
+      } else {
+        await plugins.mutexFor(alias).run(() => store.updateJob(modified));
+        this.#ctx.heldRuns.jobChanged(alias, modified.clone());
+      }
     }
     this.#ctx.emit('job_modified', { jobId: id, jobstore: alias });
     if (this.#ctx.isRunning()) scheduler.wakeup();
@@ -295,8 +301,10 @@ export class JobApi {
     const { alias, pending } = await this.findJob(id, jobstore);
     if (pending !== null) this.#ctx.pending.remove(pending);
     else {
-      await plugins.mutexFor(alias).run(() => plugins.lookupStore(alias).removeJob(id));
-      await this.#ctx.heldRuns.jobChanged(alias, id, true);
+      const store = plugins.lookupStore(alias);
+      await plugins
+        .mutexFor(alias)
+        .run(() => this.#ctx.heldRuns.cancelHeld(alias, id, true, () => store.removeJob(id)));
     }
     this.#ctx.scheduler.logger.info({ jobId: id, jobstore: alias }, `Removed job ${JSON.stringify(id)}`);
     this.#ctx.emit('job_removed', { jobId: id, jobstore: alias });
@@ -309,8 +317,10 @@ export class JobApi {
     this.#ctx.pending.removeAll(jobstore);
     for (const [alias, store] of this.#ctx.isStopped() ? [] : plugins.stores) {
       if (jobstore !== undefined && alias !== jobstore) continue;
-      await plugins.mutexFor(alias).run(() => store.removeAllJobs());
-      this.#ctx.heldRuns.storeCleared(alias);
+      await plugins.mutexFor(alias).run(() => {
+        this.#ctx.heldRuns.storeCleared(alias);
+        return store.removeAllJobs();
+      });
       this.#ctx.emit('all_jobs_removed', { alias });
     }
   }

@@ -90,33 +90,48 @@ export class RunLoop {
   }
 
   /**
-   * A job of `alias` changed through this scheduler: its runs claimed ahead of their time run the
-   * job as changed, unless its schedule changed (`cancel`: paused, rescheduled, removed), when they
-   * do not run and their claims are deleted (a removed job's went with it). Resolves once that is
-   * written.
+   * Writes a change of job `jobId` of `alias` that cancels its runs claimed ahead of their time
+   * (a new next run time, a removal; called under the store's lock): they are taken out first
+   * and, unless `write` deletes them itself (a removal), their claims deleted, so that a run time
+   * given to the job again is claimed afresh rather than found claimed. Should `write` fail,
+   * they go back to the store (see `#giveBack`).
    */
-  async jobChanged(alias: string, job: Job | string, cancel: boolean): Promise<void> {
-    if (!cancel && typeof job !== 'string') {
-      this.#held.replaceJob(alias, job);
-      return;
-    }
-    const dropped = this.#held.take(alias, typeof job === 'string' ? job : job.id);
-    if (dropped.length === 0) return;
+  async cancelHeld(
+    alias: string,
+    jobId: string,
+    claimsGoWithWrite: boolean,
+    write: () => Promise<void>,
+  ): Promise<void> {
+    const taken = this.#held.take(alias, jobId);
     const store = this.ctx.stores.get(alias);
-    if (typeof job === 'string' || store?.completeRuns === undefined) return;
-    await store.completeRuns(
-      dropped.map((r) => ({ jobId: r.job.id, runTime: r.runTime.getTime(), attempt: 1 })),
-    );
+    if (taken.length > 0 && !claimsGoWithWrite) {
+      await store?.completeRuns?.(taken.map((r) => ({ jobId, runTime: r.runTime.getTime(), attempt: 1 })));
+    }
+    try {
+      await write();
+    } catch (error) {
+      if (taken.length > 0 && !claimsGoWithWrite) await this.#giveBack(taken);
+      throw error;
+    }
   }
 
-  /** Every job of `alias` was removed (with the claims of its runs): its held runs do not run. */
+  /** Job `job.id` of `alias` changed without a new schedule: its held runs run it as it is now. */
+  jobChanged(alias: string, job: Job): void {
+    this.#held.replaceJob(alias, job);
+  }
+
+  /** Every job of `alias` is being removed, with the claims of its runs: its held runs do not run. */
   storeCleared(alias: string): void {
     this.#held.take(alias);
   }
 
-  /** The store `alias` is being removed from the scheduler: its held runs are given back to it. */
-  storeRemoved(alias: string): Promise<void> {
-    return this.#giveBack(this.#held.take(alias));
+  /**
+   * The store `alias` is being removed from the scheduler: its held runs are given back to it,
+   * taken under its lock, so that a pass under way has added its own first.
+   */
+  async storeRemoved(alias: string): Promise<void> {
+    const runs = await this.ctx.mutexFor(alias).run(async () => this.#held.take(alias));
+    await this.#giveBack(runs);
   }
 
   /**
@@ -140,7 +155,9 @@ export class RunLoop {
     }
     for (const [alias, rows] of byStore) {
       try {
-        await this.ctx.stores.get(alias)?.completeRuns?.(rows);
+        const store = this.ctx.stores.get(alias);
+        if (store?.completeRuns === undefined) throw new Error('the store is gone');
+        await store.completeRuns(rows);
       } catch (error) {
         this.ctx.host.logger.error(
           { err: error, jobstore: alias },
@@ -205,9 +222,11 @@ export class RunLoop {
    * How many jobs a pass over a shared store may acquire: the sum over all executors of the runs
    * each can start within PREFETCH_MS (a job's executor is known only once it is acquired, so
    * the count is for the scheduler as a whole). Unbounded when some executor does not say, or
-   * when there is none (a job for a missing executor is then taken to be paused).
+   * when there is none (a job for a missing executor is then taken to be paused). Runs held for
+   * a later time count as taken (`countHeld`), except for retries, which are due now: they start
+   * in the slots free now, the held runs at their time.
    */
-  #capacity(): number {
+  #capacity(countHeld = true): number {
     if (this.ctx.executors.size === 0) return Number.POSITIVE_INFINITY;
     let total = 0;
     for (const executor of this.ctx.executors.values()) {
@@ -215,8 +234,7 @@ export class RunLoop {
       if (free === undefined || Number.isNaN(free)) return Number.POSITIVE_INFINITY;
       total += Math.max(0, free);
     }
-    // Held runs will take slots when their time comes.
-    return Math.max(0, Math.floor(total) - this.#held.size);
+    return Math.max(0, Math.floor(total) - (countHeld ? this.#held.size : 0));
   }
 
   #clearTimers(): void {
@@ -325,7 +343,7 @@ export class RunLoop {
    */
   async #processRetries(store: JobStore, alias: string, nowDate: Date, shared: boolean): Promise<void> {
     if (store.acquireRetries === undefined) return;
-    let capacity = shared ? this.#capacity() : Number.POSITIVE_INFINITY;
+    let capacity = shared ? this.#capacity(false) : Number.POSITIVE_INFINITY;
     for (;;) {
       if (this.#stopped || !this.ctx.isRunning()) return;
       const limit = Math.min(BATCH, capacity);
@@ -352,7 +370,7 @@ export class RunLoop {
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       if (taken.length < limit) return;
-      if (shared) capacity = this.#capacity();
+      if (shared) capacity = this.#capacity(false);
       await yieldToEventLoop();
     }
   }
@@ -477,7 +495,8 @@ export class RunLoop {
       if (acquired.length < limit) break;
       await yieldToEventLoop();
     }
-    if (!full) await this.#processRetries(store, alias, nowDate, shared);
+    // Retries are due now: they are looked at even when held runs fill the executors' slots.
+    await this.#processRetries(store, alias, nowDate, shared);
     const next = await store.getNextRunTime();
     const poll = store.pollIntervalMs;
     let nextMs = next === null ? null : next.getTime();

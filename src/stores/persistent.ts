@@ -368,11 +368,22 @@ export abstract class PersistentJobStore implements JobStore {
 
   /**
    * Keeps a job restored from `row`, or added or updated as `row` by this process (which is then
-   * its state in the store: the first pass that takes it need not restore it).
+   * its state in the store: the first pass that takes it need not restore it). A job of the
+   * caller's is kept with arguments of its own (`detach`): the caller may change its objects.
    */
-  #remember(row: JobRow, job: Job): void {
+  #remember(row: JobRow, job: Job, detach = false): void {
+    const kept = job.clone();
+    if (detach) {
+      try {
+        kept.args = structuredClone(job.args);
+      } catch {
+        // Arguments the store encodes but structuredClone cannot copy: restored when first taken.
+        this.#cache.delete(row.id);
+        return;
+      }
+    }
     this.#cache.delete(row.id);
-    this.#cache.set(row.id, { state: row.state, job: job.clone() });
+    this.#cache.set(row.id, { state: row.state, job: kept });
     if (this.#cache.size > JOB_CACHE_LIMIT) {
       this.#cache.delete(this.#cache.keys().next().value as string);
     }
@@ -482,7 +493,7 @@ export abstract class PersistentJobStore implements JobStore {
     adds.forEach((add, i) => {
       if (inserted[i] === true) {
         added = true;
-        this.#remember(add.row, add.job);
+        this.#remember(add.row, add.job, true);
         add.resolve();
       } else {
         add.reject(new ConflictingIdError(add.row.id));
@@ -495,7 +506,7 @@ export abstract class PersistentJobStore implements JobStore {
   async updateJob(job: Job): Promise<void> {
     const row = encodeJob(job);
     if (!(await this.#db.update(row))) throw new JobLookupError(job.id);
-    this.#remember(row, job);
+    this.#remember(row, job, true);
     // Changed: a job skipped as broken is looked at afresh.
     this.#skipped.delete(job.id);
     this.#changed();

@@ -81,6 +81,44 @@ export function describeClaimAheadTests(t: Suite): void {
       expect(history.filter((r) => r.jobId === 'paused' || r.jobId === 'removed')).toEqual([]);
     });
 
+    it('a job set back to its claimed fire time runs it once; a new trigger alone keeps the claimed run', async () => {
+      const h = await open();
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 10, id: 'back', misfireGraceTime: null });
+      await h.scheduler.addJob(recordTask, 'interval', {
+        seconds: 10,
+        id: 'retriggered',
+        misfireGraceTime: null,
+      });
+      await advanceTo(at(10 * SECOND - 100));
+      expect((await h.scheduler.getJob('back'))?.nextRunTime).toEqual(at(20 * SECOND));
+      // The claim of 10 s is deleted before the row says 10 s again, so it is claimed afresh.
+      await h.scheduler.modifyJob('back', { nextRunTime: at(10 * SECOND) });
+      await h.scheduler.modifyJob('retriggered', {
+        trigger: new IntervalTrigger({ seconds: 30, startDate: at(0), timezone: 'UTC' }),
+      });
+      await advanceTo(at(10 * SECOND));
+      await advanceTo(at(20 * SECOND));
+      expect(executed(h).sort()).toEqual(
+        [
+          run('back', at(10 * SECOND)),
+          run('back', at(20 * SECOND)),
+          run('retriggered', at(10 * SECOND)),
+          run('retriggered', at(20 * SECOND)),
+        ].sort(),
+      );
+      expect(named(h.events, 'job_error')).toEqual([]);
+    });
+
+    it('a job added here runs with its arguments as stored, whatever the caller does to them after', async () => {
+      const h = await open();
+      const arg = { n: 1, list: [1] };
+      await h.scheduler.addJob(recordTask, 'interval', { seconds: 10, id: 'tick', args: [arg] });
+      arg.n = 2;
+      arg.list.push(2);
+      await advanceTo(at(10 * SECOND));
+      expect(calls).toEqual([{ task: 'record', args: [{ n: 1, list: [1] }] }]);
+    });
+
     it('a clean shutdown gives the claimed run back: the next scheduler runs it once, at its time', async () => {
       const first = await open();
       await first.scheduler.addJob(recordTask, 'interval', {
