@@ -140,11 +140,8 @@ export class RunLoop {
    * that fails to take them back leaves their claims, reported as abandoned.
    */
   async #giveBack(runs: HeldRun[]): Promise<void> {
-    const byStore = new Map<string, FinishedRunRow[]>();
-    for (const { job, alias, runTime } of runs) {
+    const byStore = groupByStore(runs, (rows, { job, runTime }) => {
       const t = runTime.getTime();
-      let rows = byStore.get(alias);
-      if (rows === undefined) byStore.set(alias, (rows = []));
       rows.push({
         jobId: job.id,
         runTime: t,
@@ -152,7 +149,7 @@ export class RunLoop {
         job,
         retry: { jobId: job.id, runTime: t, attempt: 1, dueAt: t },
       });
-    }
+    });
     for (const [alias, rows] of byStore) {
       try {
         const store = this.ctx.stores.get(alias);
@@ -169,12 +166,9 @@ export class RunLoop {
 
   /** Starts held runs whose time has come; writes the rows of those that could not start. */
   #startHeld(runs: HeldRun[]): void {
-    const finished = new Map<string, FinishedRunRow[]>();
-    for (const { job, alias, runTime } of runs) {
-      let rows = finished.get(alias);
-      if (rows === undefined) finished.set(alias, (rows = []));
-      this.#submitRuns(job, alias, [runTime], 1, rows);
-    }
+    const finished = groupByStore(runs, (rows, { job, alias, runTime }) =>
+      this.#submitRuns(job, alias, [runTime], 1, rows),
+    );
     for (const [alias, rows] of finished) {
       if (rows.length === 0) continue;
       this.ctx.stores
@@ -481,8 +475,11 @@ export class RunLoop {
         }
         let startNow = onTime;
         if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
-          startNow = onTime.filter((t) => t.getTime() <= now);
-          for (const t of onTime) if (t.getTime() > now) this.#held.add(job, alias, t);
+          startNow = [];
+          for (const t of onTime) {
+            if (t.getTime() > now) this.#held.add(job, alias, t);
+            else startNow.push(t);
+          }
         }
         if (startNow.length > 0) this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
         if (releases[i].remove) removedIds.push(job.id);
@@ -609,4 +606,18 @@ export class RunLoop {
     if (!host.wantsEvent(EVENT_CODES[name])) return;
     host.dispatchEvent(makeEvent(name, host.schedulerId, payload));
   }
+}
+
+/** Held runs by store alias: `add` puts what each run leads to into the list of its store. */
+function groupByStore(
+  runs: HeldRun[],
+  add: (rows: FinishedRunRow[], run: HeldRun) => void,
+): Map<string, FinishedRunRow[]> {
+  const byStore = new Map<string, FinishedRunRow[]>();
+  for (const run of runs) {
+    let rows = byStore.get(run.alias);
+    if (rows === undefined) byStore.set(run.alias, (rows = []));
+    add(rows, run);
+  }
+  return byStore;
 }

@@ -62,13 +62,16 @@ export interface PersistentStoreOptions {
   claimAhead?: number;
 }
 
-/** Checks that `options` is an object with only `known` keys; returns it. */
+/** The options every persistent store takes, beside its own. */
+const COMMON_OPTIONS: readonly string[] = ['leaseTime', 'pollInterval', 'claimAhead'];
+
+/** Checks that `options` is an object with only `known` keys or common ones; returns it. */
 export function checkStoreOptions<T extends object>(options: unknown, store: string, known: string[]): T {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`Expected ${store} options to be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (!known.includes(key) && key !== 'leaseTime' && key !== 'pollInterval' && key !== 'claimAhead') {
+    if (!known.includes(key) && !COMMON_OPTIONS.includes(key)) {
       throw new TypeError(`Unknown ${store} option ${JSON.stringify(key)}`);
     }
   }
