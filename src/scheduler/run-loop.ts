@@ -13,8 +13,8 @@ import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../ev
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
 import type { FinishedRunRow } from '../stores/backend.js';
-import type { JobRelease, JobStore, StoreHost } from '../stores/base.js';
-import { leasesOf } from '../stores/leases.js';
+import type { AcquiredJob, JobRelease, JobStore, StoreHost } from '../stores/base.js';
+import { type Leases, leasesOf } from '../stores/leases.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
 import { type HeldRun, HeldRuns } from './held-runs.js';
 import type { UnstartedRun } from './history.js';
@@ -388,109 +388,139 @@ export class RunLoop {
     // as history.
     const rowsOfUnstarted = shared || this.ctx.recordsRuns();
     let full = false;
-    for (;;) {
-      if (this.#stopped || !this.ctx.isRunning()) break;
-      const limit = shared ? Math.min(BATCH, this.#capacity()) : BATCH;
-      if (limit < 1) {
-        full = this.#wantsSlots = true;
-        break;
-      }
-      const acquired = await leases.acquire(untilDate, limit);
-      const releases: JobRelease[] = [];
-      const noExecutor = new Set<string>();
-      // Fire times past their grace time: claimed (each, or a long run as one by its first fire
-      // time) and reported once the release that moves the job past them is stored.
-      const missedRuns = new Map<string, MissedRun>();
-      for (const { job, token } of acquired) {
-        if (!this.ctx.executors.has(job.executor)) {
-          // Paused in the store; reported once the release says so.
-          noExecutor.add(job.id);
-          releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
-          continue;
-        }
-        const { runTimes, next, missed } = runTimesUntil(job, now, until, nowDate);
-        if (missed !== null) missedRuns.set(job.id, missed);
-        releases.push({
-          id: job.id,
-          token,
-          nextRunTime: next,
-          remove: next === null,
-          runTimes: missed === null ? runTimes : [...(missed.times ?? [missed.first]), ...runTimes],
-        });
-      }
-      const claimedByJob = await leases.release(releases);
-      const finished: FinishedRunRow[] = [];
-      const removedIds: string[] = [];
-      for (let i = 0; i < acquired.length; i++) {
-        const { job } = acquired[i];
-        const claimed = claimedByJob[i];
-        if (claimed === null) {
-          this.ctx.host.logger.info(
-            { jobId: job.id },
-            `Job "${job.id}" changed or was taken by another scheduler during this pass`,
-          );
-          continue;
-        }
-        if (noExecutor.has(job.id)) {
-          this.#executorMissing(job, alias);
-          continue;
-        }
-        // Runs already past their grace time were claimed with the others: reported as missed
-        // and completed at once, so a process that dies in between leaves a claim that another
-        // reports, and no fire time goes unaccounted for.
-        let runClaims = claimed;
-        const skipped = missedRuns.get(job.id);
-        if (skipped !== undefined) {
-          const lastMs = skipped.last.getTime();
-          const claimedMissed = claimed.filter((t) => t.getTime() <= lastMs);
-          runClaims = claimed.filter((t) => t.getTime() > lastMs);
-          if (claimedMissed.length > 0) {
-            // Claimed one by one, only those this scheduler claimed are its to report; claimed
-            // as one, the claim stands for the whole run.
-            const report =
-              skipped.times === undefined
-                ? skipped
-                : {
-                    count: claimedMissed.length,
-                    first: claimedMissed[0],
-                    last: claimedMissed[claimedMissed.length - 1],
-                  };
-            this.#reportMissed(job, alias, report);
-            if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
+    // On a shared store, the next batch is asked for while this one's runs start: the store
+    // works on it meanwhile instead of waiting for the process.
+    let prefetched: { acquired: Promise<AcquiredJob[]>; limit: number } | null = null;
+    try {
+      for (;;) {
+        let limit: number;
+        let acquired: AcquiredJob[];
+        if (prefetched !== null) {
+          const pending = prefetched.acquired;
+          limit = prefetched.limit;
+          prefetched = null;
+          acquired = await pending;
+        } else {
+          if (this.#stopped || !this.ctx.isRunning()) break;
+          limit = shared ? Math.min(BATCH, this.#capacity()) : BATCH;
+          if (limit < 1) {
+            full = this.#wantsSlots = true;
+            break;
           }
+          acquired = await leases.acquire(untilDate, limit);
         }
-        // On a shared store a run already past its grace time (the coalesced run of a backlog)
-        // is reported here, its claim completed in this pass; elsewhere the executor reports it
-        // as it would start, as APScheduler does (job_submitted, then job_missed).
-        const { onTime, missed } = shared
-          ? splitMissed(job, runClaims, now)
-          : { onTime: runClaims, missed: [] };
-        if (missed.length > 0) {
-          this.#reportMissed(job, alias, {
-            count: missed.length,
-            first: missed[0],
-            last: missed[missed.length - 1],
+        const releases: JobRelease[] = [];
+        const noExecutor = new Set<string>();
+        // Fire times past their grace time: claimed (each, or a long run as one by its first fire
+        // time) and reported once the release that moves the job past them is stored.
+        const missedRuns = new Map<string, MissedRun>();
+        for (const { job, token } of acquired) {
+          if (!this.ctx.executors.has(job.executor)) {
+            // Paused in the store; reported once the release says so.
+            noExecutor.add(job.id);
+            releases.push({ id: job.id, token, nextRunTime: null, remove: false, runTimes: [] });
+            continue;
+          }
+          const { runTimes, next, missed } = runTimesUntil(job, now, until, nowDate);
+          if (missed !== null) missedRuns.set(job.id, missed);
+          releases.push({
+            id: job.id,
+            token,
+            nextRunTime: next,
+            remove: next === null,
+            runTimes: missed === null ? runTimes : [...(missed.times ?? [missed.first]), ...runTimes],
           });
-          if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
         }
-        let startNow = onTime;
-        if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
-          startNow = [];
-          for (const t of onTime) {
-            if (t.getTime() > now) this.#held.add(job, alias, t);
-            else startNow.push(t);
+        const claimedByJob = await leases.release(releases);
+        if (shared && acquired.length >= limit && !this.#stopped && this.ctx.isRunning()) {
+          // What the executors can start soon, less the runs this batch is about to hand them.
+          let claimedRuns = 0;
+          for (const claimed of claimedByJob) claimedRuns += claimed === null ? 0 : claimed.length;
+          const nextLimit = Math.min(BATCH, this.#capacity() - claimedRuns);
+          if (nextLimit >= 1) {
+            const pending = leases.acquire(untilDate, nextLimit);
+            // Awaited at the top of the next turn; a failure reaches the pass there.
+            pending.catch(() => {});
+            prefetched = { acquired: pending, limit: nextLimit };
           }
         }
-        if (startNow.length > 0) this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
-        if (releases[i].remove) removedIds.push(job.id);
+        const finished: FinishedRunRow[] = [];
+        const removedIds: string[] = [];
+        for (let i = 0; i < acquired.length; i++) {
+          const { job } = acquired[i];
+          const claimed = claimedByJob[i];
+          if (claimed === null) {
+            this.ctx.host.logger.info(
+              { jobId: job.id },
+              `Job "${job.id}" changed or was taken by another scheduler during this pass`,
+            );
+            continue;
+          }
+          if (noExecutor.has(job.id)) {
+            this.#executorMissing(job, alias);
+            continue;
+          }
+          // Runs already past their grace time were claimed with the others: reported as missed
+          // and completed at once, so a process that dies in between leaves a claim that another
+          // reports, and no fire time goes unaccounted for.
+          let runClaims = claimed;
+          const skipped = missedRuns.get(job.id);
+          if (skipped !== undefined) {
+            const lastMs = skipped.last.getTime();
+            const claimedMissed = claimed.filter((t) => t.getTime() <= lastMs);
+            runClaims = claimed.filter((t) => t.getTime() > lastMs);
+            if (claimedMissed.length > 0) {
+              // Claimed one by one, only those this scheduler claimed are its to report; claimed
+              // as one, the claim stands for the whole run.
+              const report =
+                skipped.times === undefined
+                  ? skipped
+                  : {
+                      count: claimedMissed.length,
+                      first: claimedMissed[0],
+                      last: claimedMissed[claimedMissed.length - 1],
+                    };
+              this.#reportMissed(job, alias, report);
+              if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
+            }
+          }
+          // On a shared store a run already past its grace time (the coalesced run of a backlog)
+          // is reported here, its claim completed in this pass; elsewhere the executor reports it
+          // as it would start, as APScheduler does (job_submitted, then job_missed).
+          const { onTime, missed } = shared
+            ? splitMissed(job, runClaims, now)
+            : { onTime: runClaims, missed: [] };
+          if (missed.length > 0) {
+            this.#reportMissed(job, alias, {
+              count: missed.length,
+              first: missed[0],
+              last: missed[missed.length - 1],
+            });
+            if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
+          }
+          let startNow = onTime;
+          if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
+            startNow = [];
+            for (const t of onTime) {
+              if (t.getTime() > now) this.#held.add(job, alias, t);
+              else startNow.push(t);
+            }
+          }
+          if (startNow.length > 0)
+            this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
+          if (releases[i].remove) removedIds.push(job.id);
+        }
+        // Reported once the batch is written and its runs have started (they start on a microtask,
+        // so a job that is done reports its last run's start before its removal, as it did).
+        if (finished.length > 0) await store.completeRuns?.(finished);
+        else if (removedIds.length > 0) await undefined;
+        for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
+        if (acquired.length < limit) break;
+        await yieldToEventLoop();
       }
-      // Reported once the batch is written and its runs have started (they start on a microtask,
-      // so a job that is done reports its last run's start before its removal, as it did).
-      if (finished.length > 0) await store.completeRuns?.(finished);
-      else if (removedIds.length > 0) await undefined;
-      for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
-      if (acquired.length < limit) break;
-      await yieldToEventLoop();
+    } finally {
+      // Left by a pass that failed after asking for it: its jobs go back as they were.
+      if (prefetched !== null) await this.#returnUnused(leases, alias, prefetched.acquired);
     }
     // Retries are due now: they are looked at even when held runs fill the executors' slots.
     await this.#processRetries(store, alias, nowDate, shared);
@@ -506,6 +536,31 @@ export class RunLoop {
     if (poll === undefined) return nextMs;
     const pollAt = clock.now() + poll;
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
+  }
+
+  /**
+   * Releases the jobs of an acquisition the pass did not get to, unchanged (no run claimed), so
+   * that they do not wait for their leases to run out.
+   */
+  async #returnUnused(leases: Leases, alias: string, pending: Promise<AcquiredJob[]>): Promise<void> {
+    try {
+      const acquired = await pending;
+      if (acquired.length === 0) return;
+      await leases.release(
+        acquired.map(({ job, token }) => ({
+          id: job.id,
+          token,
+          nextRunTime: job.nextRunTime,
+          remove: false,
+          runTimes: [],
+        })),
+      );
+    } catch (error) {
+      this.ctx.host.logger.error(
+        { err: error, jobstore: alias },
+        `Job store ${JSON.stringify(alias)}: handing back jobs taken for the next batch of a failed pass failed; they wait for their leases to run out`,
+      );
+    }
   }
 
   /** The rows of runs that never started (missed before submission, or refused by maxInstances). */

@@ -166,6 +166,51 @@ describe('RedisBackend completeRuns', () => {
     ]);
   });
 
+  it('completes many runs in one call, whatever their ids hold, with rows and retries of other jobs', async () => {
+    const keyPrefix = freshPrefix();
+    const db = await backend(keyPrefix);
+    // Ids with the characters a packed argument could trip on.
+    const odd = 'a,b\x1f,c\n:';
+    const other = '1,2';
+    await claim(db, odd, [100, 200]);
+    await claim(db, other, [100]);
+    await db.completeRuns([
+      // No row and no retry.
+      { jobId: odd, runTime: 100, attempt: 1 },
+      // A row and a retry of another job (the retry from its own state).
+      {
+        jobId: odd,
+        runTime: 200,
+        attempt: 1,
+        record: record(other, 2_000, 'error'),
+        retry: { ...retry(other, 200, 2, 3_000), state: '{"id":"state, with a comma"}' },
+      },
+      // A retry without a row; an empty state string reads as none.
+      { jobId: other, runTime: 100, attempt: 1, retry: { ...retry(other, 100, 2, 2_500), state: '' } },
+    ]);
+    expect(await admin.hlen(`${keyPrefix}runs`)).toBe(0);
+    expect(await db.runs({ limit: 10 })).toEqual([record(other, 2_000, 'error')]);
+    expect(await db.runs({ limit: 10, jobId: odd })).toEqual([]);
+    expect(await admin.zrange(`${keyPrefix}retries`, '0', '-1', 'WITHSCORES')).toEqual([
+      `100:2:${other}`,
+      '2500',
+      `200:2:${other}`,
+      '3000',
+    ]);
+    expect(await admin.hgetall(`${keyPrefix}retries:state`)).toEqual({
+      [`200:2:${other}`]: '{"id":"state, with a comma"}',
+    });
+    expect(keysOf(await db.takeRetries('B', 3_000, 30_000, 10))).toEqual([
+      [other, 100, 2],
+      [other, 200, 2],
+    ]);
+    // Row numbers go on from the counter across calls.
+    await claim(db, odd, [300]);
+    await db.completeRuns([{ jobId: odd, runTime: 300, attempt: 1, record: record(odd, 4_000) }]);
+    expect((await db.runs({ limit: 10 })).map((r) => r.jobId)).toEqual([odd, other]);
+    expect(await admin.get(`${keyPrefix}history:seq`)).toBe('2');
+  });
+
   it('writes no retry for a paused job, and keeps the retries of a job whose trigger ended', async () => {
     const keyPrefix = freshPrefix();
     const db = await backend(keyPrefix);

@@ -374,7 +374,17 @@ export class RedisBackend implements StoreBackend {
     retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const reply = await this.#run('acquire', [owner, now, leaseUntil, limit, retakeOwn ? '1' : '0', ...skip]);
-    return recordsOf(reply, 'acquire', 4).map((r) => ({ ...jobRowOf(r), token: Number(r[3]) }));
+    const flat = asArray(reply, 'acquire');
+    const rows: AcquiredRow[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      rows.push({
+        id: asText(flat[i]),
+        nextRunTime: asTime(flat[i + 1]),
+        state: asText(flat[i + 2]),
+        token: Number(flat[i + 3]),
+      });
+    }
+    return rows;
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
@@ -391,8 +401,9 @@ export class RedisBackend implements StoreBackend {
     };
     for (const r of releases) {
       const action = r.remove ? 'r' : r.nextRunTime === null ? 'p' : 'n';
-      args.push(r.id, r.token, action, timeArg(r.nextRunTime), r.runTimes.length);
-      for (const t of r.runTimes) args.push(t);
+      let packed = `${r.token},${action},${timeArg(r.nextRunTime)},`;
+      for (const t of r.runTimes) packed += `${t},`;
+      args.push(r.id, packed);
       if (args.length >= RELEASE_ARGS_PER_CALL) await send();
     }
     if (args.length > 0) await send();
@@ -415,13 +426,23 @@ export class RedisBackend implements StoreBackend {
 
   async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     if (runs.length === 0) return;
-    const args: Array<string | number> = [];
+    // Per run: the job id, the numbers and flags packed in one argument, then the strings the
+    // flags announce (the SCRIPTS.completeRuns layout).
+    const args: string[] = [];
     for (const { jobId, runTime, attempt, record, retry } of runs) {
-      args.push(jobId, runTime, attempt);
-      if (record === undefined) args.push('', '', '', '');
-      else args.push(record.jobId, recordJson(record), record.finishedAt, lexTime(record.finishedAt));
-      if (retry === undefined) args.push('', '', '', '', '');
-      else args.push(retry.jobId, retry.runTime, retry.attempt, retry.dueAt, retry.state ?? '');
+      const rowFlag = record === undefined ? '' : record.jobId === jobId ? '=' : '+';
+      const retryFlag = retry === undefined ? '' : retry.jobId === jobId ? '=' : '+';
+      const row = record === undefined ? ',' : `${record.finishedAt},${lexTime(record.finishedAt)}`;
+      const next = retry === undefined ? ',,' : `${retry.runTime},${retry.attempt},${retry.dueAt}`;
+      args.push(jobId, `${runTime},${attempt},${rowFlag},${row},${retryFlag},${next},`);
+      if (record !== undefined) {
+        if (rowFlag === '+') args.push(record.jobId);
+        args.push(recordJson(record));
+      }
+      if (retry !== undefined) {
+        if (retryFlag === '+') args.push(retry.jobId);
+        args.push(retry.state ?? '');
+      }
     }
     await this.#run('completeRuns', args);
   }

@@ -109,10 +109,15 @@ end
 local function claimAttempt(key)
   return tonumber(redis.call('HGET', runAttemptKey, key) or '1')
 end
+-- A first attempt is written without an attempt field (its absence reads as 1).
 local function makeClaim(key, owner, claimEnd, attempt, taker)
   redis.call('HSET', runsKey, key, owner)
   redis.call('ZADD', runUntilKey, claimEnd, key)
-  redis.call('HSET', runAttemptKey, key, attempt)
+  if tonumber(attempt) == 1 then
+    redis.call('HDEL', runAttemptKey, key)
+  else
+    redis.call('HSET', runAttemptKey, key, attempt)
+  end
   if taker then
     redis.call('HSET', runTakerKey, key, taker)
   else
@@ -124,6 +129,12 @@ local function dropClaim(key)
   redis.call('ZREM', runUntilKey, key)
   redis.call('HDEL', runAttemptKey, key)
   redis.call('HDEL', runTakerKey, key)
+end
+-- The fields of a packed argument: numbers and flags, each followed by a comma.
+local function fields(packed)
+  local out = {}
+  for field in string.gmatch(packed, '([^,]*),') do out[#out + 1] = field end
+  return out
 end
 -- A retry member split into run time, attempt and job id, or nil.
 local function parseRetry(member)
@@ -183,9 +194,6 @@ redis.call('SET', versionKey, ARGV[2])
 return tonumber(ARGV[2])
 `),
 ];
-
-/** Arguments per run of `completeRuns`. */
-const COMPLETE_RUN_ARGS = 12;
 
 /** The scripts of the store's operations (ARGV documented on each). */
 export const SCRIPTS = {
@@ -383,6 +391,8 @@ for k = 6, #ARGV do skip[ARGV[k]] = true end
 local out = {}
 local taken = 0
 local offset = 0
+-- Tokens are drawn from the counter read once and written back once.
+local seq = tonumber(redis.call('GET', seqKey) or '0')
 while taken < limit do
   local page = redis.call('ZRANGEBYSCORE', nextKey, '-inf', nowText, 'WITHSCORES', 'LIMIT', offset, 500)
   for i = 1, #page, 2 do
@@ -391,7 +401,8 @@ while taken < limit do
     if not skip[id] and (not held or tonumber(held) <= now or (retake and redis.call('HGET', ownerKey, id) == owner)) then
       local state = redis.call('HGET', jobsKey, id)
       if state then
-        local token = redis.call('INCR', seqKey)
+        seq = seq + 1
+        local token = string.format('%d', seq)
         redis.call('HSET', ownerKey, id, owner)
         redis.call('ZADD', leaseKey, leaseEnd, id)
         redis.call('HSET', tokenKey, id, token)
@@ -407,24 +418,24 @@ while taken < limit do
   if #page < 1000 then break end
   offset = offset + 500
 end
+if taken > 0 then redis.call('SET', seqKey, string.format('%d', seq)) end
 return out
 `),
 
   /**
-   * ARGV: owner, claim end, then per release: id, token, action ('n' = next run time, 'p' =
-   * pause, 'r' = remove), next run time, run count, run times. Applies a release only while the
-   * job is leased by owner under that token. A removal here is a job whose trigger ended: its
-   * waiting retries stay, to run from their state. Returns one entry per release, in order: -1
-   * when it was not applied, else an array with one flag per run time (1 = claimed for owner
-   * now, as a first attempt).
+   * ARGV: owner, claim end, then two per release: id, and its packed fields (each followed by a
+   * comma): token, action ('n' = next run time, 'p' = pause, 'r' = remove), next run time, then
+   * the run times. Applies a release only while the job is leased by owner under that token. A
+   * removal here is a job whose trigger ended: its waiting retries stay, to run from their
+   * state. Returns one entry per release, in order: -1 when it was not applied, else an array
+   * with one flag per run time (1 = claimed for owner now, as a first attempt).
    */
   release: script(`
 local owner, claimEnd = ARGV[1], ARGV[2]
 local out = {}
-local i = 3
-while i <= #ARGV do
-  local id, token, action, nextText = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local count = tonumber(ARGV[i + 4])
+for i = 3, #ARGV, 2 do
+  local id, f = ARGV[i], fields(ARGV[i + 1])
+  local token, action, nextText = f[1], f[2], f[3]
   if redis.call('HGET', ownerKey, id) == owner and redis.call('HGET', tokenKey, id) == token then
     endLease(id)
     if action == 'r' then
@@ -437,53 +448,76 @@ while i <= #ARGV do
       redis.call('ZADD', nextKey, nextText, id)
     end
     -- A run time claimed already (its job was set back to it meanwhile) is not claimed twice:
-    -- the job change stands, and its flag says 0 so this scheduler does not run it.
+    -- the job change stands, and its flag says 0 so this scheduler does not run it. A new claim
+    -- is a first attempt made by no takeRetries call: it has neither field (a claim dropped
+    -- takes both with it).
     local flags = {}
-    for j = 1, count do
-      local key = ARGV[i + 4 + j] .. ':' .. id
-      if redis.call('HEXISTS', runsKey, key) == 0 then
-        makeClaim(key, owner, claimEnd, 1, nil)
-        flags[j] = 1
+    for j = 4, #f do
+      local key = f[j] .. ':' .. id
+      if redis.call('HSETNX', runsKey, key, owner) == 1 then
+        redis.call('ZADD', runUntilKey, claimEnd, key)
+        flags[j - 3] = 1
       else
-        flags[j] = 0
+        flags[j - 3] = 0
       end
     end
     out[#out + 1] = flags
   else
     out[#out + 1] = -1
   end
-  i = i + 5 + count
 end
 return out
 `),
 
   /**
-   * ARGV: per run, `COMPLETE_RUN_ARGS` values: job id, run time, attempt; the history row's
-   * job id, JSON ('' = none), finishedAt and <time>; the retry's job id, run time, attempt, due
-   * time ('' = none) and state ('' = none). For each run whose claim of that attempt exists:
-   * deletes the claim, writes the history row, and adds the retry unless its job is there and
-   * paused (a retry of that run time and attempt waiting already stays as is). Other runs change
-   * nothing.
+   * ARGV, per run: its job id; its packed fields (each followed by a comma): run time, attempt,
+   * then the history row's flag ('' = none, '=' = of this job id, '+' = of the job id that
+   * follows), finishedAt and <time>, then the retry's flag (as the row's), run time, attempt and
+   * due time; then, as the flags say, the row's job id and JSON, and the retry's job id and state
+   * ('' = none). For each run whose claim of that attempt exists: deletes the claim, writes the
+   * history row, and adds the retry unless its job is there and paused (a retry of that run time
+   * and attempt waiting already stays as is). Other runs change nothing.
    */
   completeRuns: script(`
-for i = 1, #ARGV, ${COMPLETE_RUN_ARGS} do
-  local key = ARGV[i + 1] .. ':' .. ARGV[i]
-  if redis.call('HEXISTS', runsKey, key) == 1 and claimAttempt(key) == tonumber(ARGV[i + 2]) then
-    dropClaim(key)
-    if ARGV[i + 4] ~= '' then
-      local seq = string.format('%0' .. SEQ_DIGITS .. 'd', redis.call('INCR', historySeqKey))
-      local tag, time = jobTag(ARGV[i + 3]), ARGV[i + 6]
-      redis.call('HSET', historyKey, seq, ARGV[i + 4])
-      redis.call('ZADD', historyTimeKey, ARGV[i + 5], seq .. time .. tag)
+-- Row numbers are drawn from the counter read once and written back once.
+local rowSeq = nil
+local i = 1
+while i <= #ARGV do
+  local id, f = ARGV[i], fields(ARGV[i + 1])
+  i = i + 2
+  local rowId, json, retryId, state = nil, nil, nil, nil
+  if f[3] ~= '' then
+    if f[3] == '+' then rowId = ARGV[i]; i = i + 1 else rowId = id end
+    json = ARGV[i]
+    i = i + 1
+  end
+  if f[6] ~= '' then
+    if f[6] == '+' then retryId = ARGV[i]; i = i + 1 else retryId = id end
+    state = ARGV[i]
+    i = i + 1
+  end
+  local key = f[1] .. ':' .. id
+  local attemptField = redis.call('HGET', runAttemptKey, key)
+  -- The claim goes only when it is of that attempt; HDEL says whether there was one.
+  if tonumber(attemptField or '1') == tonumber(f[2]) and redis.call('HDEL', runsKey, key) == 1 then
+    redis.call('ZREM', runUntilKey, key)
+    if attemptField then redis.call('HDEL', runAttemptKey, key) end
+    redis.call('HDEL', runTakerKey, key)
+    if json then
+      if rowSeq == nil then rowSeq = tonumber(redis.call('GET', historySeqKey) or '0') end
+      rowSeq = rowSeq + 1
+      local seq = string.format('%0' .. SEQ_DIGITS .. 'd', rowSeq)
+      local tag, time = jobTag(rowId), f[5]
+      redis.call('HSET', historyKey, seq, json)
+      redis.call('ZADD', historyTimeKey, f[4], seq .. time .. tag)
       redis.call('ZADD', historyJobsKey, 0, tag .. time .. seq)
     end
-    local retryId = ARGV[i + 7]
-    local paused = redis.call('HEXISTS', jobsKey, retryId) == 1 and not redis.call('ZSCORE', nextKey, retryId)
-    if ARGV[i + 10] ~= '' and not paused then
-      addRetry(retryId, ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11])
+    if retryId and not (redis.call('HEXISTS', jobsKey, retryId) == 1 and not redis.call('ZSCORE', nextKey, retryId)) then
+      addRetry(retryId, f[7], f[8], f[9], state)
     end
   end
 end
+if rowSeq ~= nil then redis.call('SET', historySeqKey, string.format('%d', rowSeq)) end
 return 1
 `),
 
