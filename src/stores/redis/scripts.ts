@@ -15,7 +15,7 @@
  * | 6    | P`seq`            | string     | counter the tokens are drawn from                              |
  * | 7    | P`runs`           | hash       | `<run time>:<job id>` -> scheduler id that claimed the run     |
  * | 8    | P`runs:until`     | sorted set | `<run time>:<job id>`, scored by claim expiry (-inf: given up) |
- * | 9    | P`runs:attempt`   | hash       | `<run time>:<job id>` -> the claim's attempt                   |
+ * | 9    | P`runs:attempt`   | hash       | `<run time>:<job id>` -> the claim's attempt, past the first   |
  * | 10   | P`runs:taker`     | hash       | `<run time>:<job id>` -> which `takeRetries` call made it      |
  * | 11   | P`retries`        | sorted set | `<run time>:<attempt>:<job id>`, scored by due time            |
  * | 12   | P`retries:byjob`  | sorted set | `<tag><run time>:<attempt>`, all scored 0 (by job)             |
@@ -43,9 +43,11 @@
  * is finishedAt plus 8.64e15 (the span of a JavaScript date) in 17 zero-padded digits, so that
  * byte order is time order; P`history:bytime` breaks finishedAt ties by `<seq>` the same way.
  *
- * Data written before claims kept their attempt reads as it always did: a claim without a
- * P`runs:attempt` field is a first attempt (every claim this code makes has one), and the keys
- * of retries and history are absent until used. So the layout version stays 1.
+ * A claim without a P`runs:attempt` field is a first attempt: first attempts are written without
+ * one (a field fewer per run), as were all claims before attempts were kept, and a field of 1
+ * reads the same. A claim without a P`runs:taker` field was made by no `takeRetries` call. The
+ * keys of retries and history are absent until used. So the layout version stays 1, and
+ * processes of earlier versions can share the store with this one.
  *
  * Wake-up hints go on the pub/sub channel P`changes`, each message holding the random token of
  * the store object that sent it.

@@ -1,0 +1,88 @@
+/**
+ * A pass over a shared store asks for its next batch of due jobs while the current batch's runs
+ * start. A pass that fails after asking hands that batch back unchanged, so its jobs are taken
+ * by the next pass, not once their leases have run out.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { BackgroundScheduler, PromisePoolExecutor, registerTask, SqliteJobStore } from '../../src/index.js';
+import type { FinishedRunRow } from '../../src/stores/backend.js';
+import { pollUntil } from '../helpers/wait.js';
+
+registerTask('next-batch:noop', () => undefined);
+
+/** A store whose next `failures` writes of finished runs fail. */
+class FailingWrites extends SqliteJobStore {
+  failures = 0;
+
+  override async completeRuns(runs: FinishedRunRow[]): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('store is down');
+    }
+    await super.completeRuns(runs);
+  }
+}
+
+/** An executor that says it can start any number of runs, so that a pass takes full batches. */
+class Unbounded extends PromisePoolExecutor {
+  override freeSlots(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+it('hands back the next batch of a pass that failed, for another process to take at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tickwork-next-batch-'));
+  const path = join(dir, 'jobs.db');
+  // Leases, and the failing process's pause after a failure, far longer than the test: a job
+  // left leased to it would not run in the test.
+  const failing = new FailingWrites({ path, leaseTime: 600 });
+  const first = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: failing },
+    executors: { default: new Unbounded() },
+    jobstoreRetryInterval: 600,
+    logger: false,
+  });
+  const second = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: new SqliteJobStore({ path, leaseTime: 600 }) },
+    logger: false,
+  });
+  cleanups.push(async () => {
+    for (const scheduler of [first, second]) {
+      if (scheduler.running) await scheduler.shutdown({ wait: false });
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const missedFirst = new Set<string>();
+  const missedSecond = new Set<string>();
+  first.on('job_missed', (e) => missedFirst.add(e.jobId));
+  second.on('job_missed', (e) => missedSecond.add(e.jobId));
+  await first.start({ paused: true });
+  await second.start({ paused: true });
+  // 1,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
+  // and writes the rows of the missed runs after each batch. That write fails the pass after it
+  // has asked for the second batch.
+  const runDate = new Date(Date.now() - 3_600_000);
+  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
+  await Promise.all(
+    ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime: 1, id })),
+  );
+  failing.failures = 1;
+  first.resume();
+  expect(await pollUntil(() => failing.failures === 0, Date.now() + 20_000)).toBe(true);
+  expect(missedFirst.size).toBe(1_000);
+  // The other 500 went back to the store as they were: the second process takes them now.
+  second.resume();
+  expect(await pollUntil(() => missedSecond.size === 500, Date.now() + 20_000)).toBe(true);
+  expect(new Set([...missedFirst, ...missedSecond]).size).toBe(ids.length);
+  expect(await second.getJobs()).toEqual([]);
+}, 60_000);
