@@ -393,6 +393,8 @@ export class RunLoop {
     let prefetched: { acquired: Promise<AcquiredJob[]>; limit: number } | null = null;
     try {
       for (;;) {
+        // A batch asked for before a pause or shutdown is handed back (finally, below).
+        if (this.#stopped || !this.ctx.isRunning()) break;
         let limit: number;
         let acquired: AcquiredJob[];
         if (prefetched !== null) {
@@ -401,7 +403,6 @@ export class RunLoop {
           prefetched = null;
           acquired = await pending;
         } else {
-          if (this.#stopped || !this.ctx.isRunning()) break;
           limit = shared ? Math.min(BATCH, this.#capacity()) : BATCH;
           if (limit < 1) {
             full = this.#wantsSlots = true;
@@ -519,7 +520,7 @@ export class RunLoop {
         await yieldToEventLoop();
       }
     } finally {
-      // Left by a pass that failed after asking for it: its jobs go back as they were.
+      // Left by a pass that failed, or stopped, after asking for it: its jobs go back as they were.
       if (prefetched !== null) await this.#returnUnused(leases, alias, prefetched.acquired);
     }
     // Retries are due now: they are looked at even when held runs fill the executors' slots.
@@ -539,8 +540,8 @@ export class RunLoop {
   }
 
   /**
-   * Releases the jobs of an acquisition the pass did not get to, unchanged (no run claimed), so
-   * that they do not wait for their leases to run out.
+   * Releases the jobs of an acquisition the pass did not get to (it failed or stopped first),
+   * unchanged (no run claimed), so that any process can take them at once.
    */
   async #returnUnused(leases: Leases, alias: string, pending: Promise<AcquiredJob[]>): Promise<void> {
     try {
@@ -558,7 +559,7 @@ export class RunLoop {
     } catch (error) {
       this.ctx.host.logger.error(
         { err: error, jobstore: alias },
-        `Job store ${JSON.stringify(alias)}: handing back jobs taken for the next batch of a failed pass failed; they wait for their leases to run out`,
+        `Job store ${JSON.stringify(alias)}: handing back the jobs taken for a next batch that did not run failed; this process takes them back at its next pass, other processes once their leases run out`,
       );
     }
   }

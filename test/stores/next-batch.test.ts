@@ -1,7 +1,8 @@
 /**
  * A pass over a shared store asks for its next batch of due jobs while the current batch's runs
- * start. A pass that fails after asking hands that batch back unchanged, so its jobs are taken
- * by the next pass, not once their leases have run out.
+ * start. A pass that fails, or a scheduler that pauses or shuts down, after asking hands that
+ * batch back unchanged, so that any process takes its jobs at once, not once their leases have
+ * run out.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -84,5 +85,53 @@ it('hands back the next batch of a pass that failed, for another process to take
   second.resume();
   expect(await pollUntil(() => missedSecond.size === 500, Date.now() + 20_000)).toBe(true);
   expect(new Set([...missedFirst, ...missedSecond]).size).toBe(ids.length);
+  expect(await second.getJobs()).toEqual([]);
+}, 60_000);
+
+it('does not run a batch it asked for once shutting down: another process takes it at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tickwork-next-batch-'));
+  const path = join(dir, 'jobs.db');
+  const first = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: new SqliteJobStore({ path, leaseTime: 600 }) },
+    executors: { default: new Unbounded() },
+    logger: false,
+  });
+  const second = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: new SqliteJobStore({ path, leaseTime: 600 }) },
+    logger: false,
+  });
+  cleanups.push(async () => {
+    for (const scheduler of [first, second]) {
+      if (scheduler.running) await scheduler.shutdown({ wait: false });
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ranFirst = new Set<string>();
+  const ranSecond = new Set<string>();
+  let stopping: Promise<unknown> | null = null;
+  // The first run of the first batch shuts the first process down; the pass has asked for the
+  // second batch by then.
+  first.on('job_submitted', () => {
+    stopping ??= first.shutdown();
+  });
+  first.on('job_executed', (e) => ranFirst.add(e.jobId));
+  second.on('job_executed', (e) => ranSecond.add(e.jobId));
+  await first.start({ paused: true });
+  await second.start({ paused: true });
+  const runDate = new Date(Date.now() - 60_000);
+  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
+  await Promise.all(
+    ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime: null, id })),
+  );
+  first.resume();
+  expect(await pollUntil(() => stopping !== null, Date.now() + 20_000)).toBe(true);
+  await stopping;
+  // The batch being submitted runs to its end; the one asked for went back untouched.
+  expect(ranFirst.size).toBe(1_000);
+  second.resume();
+  expect(await pollUntil(() => ranSecond.size === 500, Date.now() + 20_000)).toBe(true);
+  expect(new Set([...ranFirst, ...ranSecond]).size).toBe(ids.length);
   expect(await second.getJobs()).toEqual([]);
 }, 60_000);
