@@ -374,17 +374,7 @@ export class RedisBackend implements StoreBackend {
     retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const reply = await this.#run('acquire', [owner, now, leaseUntil, limit, retakeOwn ? '1' : '0', ...skip]);
-    const flat = asArray(reply, 'acquire');
-    const rows: AcquiredRow[] = [];
-    for (let i = 0; i + 3 < flat.length; i += 4) {
-      rows.push({
-        id: asText(flat[i]),
-        nextRunTime: asTime(flat[i + 1]),
-        state: asText(flat[i + 2]),
-        token: Number(flat[i + 3]),
-      });
-    }
-    return rows;
+    return recordsOf(reply, 'acquire', 4).map((r) => ({ ...jobRowOf(r), token: Number(r[3]) }));
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {

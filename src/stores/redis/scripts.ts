@@ -111,26 +111,24 @@ end
 local function claimAttempt(key)
   return tonumber(redis.call('HGET', runAttemptKey, key) or '1')
 end
--- A first attempt is written without an attempt field (its absence reads as 1).
+-- Claims a run for owner unless it is claimed already (false then). A first attempt gets no
+-- attempt field (its absence reads as 1), a claim of no takeRetries call no taker field: a
+-- claim that goes takes both with it (dropClaim), so a free run time has neither.
 local function makeClaim(key, owner, claimEnd, attempt, taker)
-  redis.call('HSET', runsKey, key, owner)
+  if redis.call('HSETNX', runsKey, key, owner) == 0 then return false end
   redis.call('ZADD', runUntilKey, claimEnd, key)
-  if tonumber(attempt) == 1 then
-    redis.call('HDEL', runAttemptKey, key)
-  else
-    redis.call('HSET', runAttemptKey, key, attempt)
-  end
-  if taker then
-    redis.call('HSET', runTakerKey, key, taker)
-  else
-    redis.call('HDEL', runTakerKey, key)
-  end
+  if tonumber(attempt) ~= 1 then redis.call('HSET', runAttemptKey, key, attempt) end
+  if taker then redis.call('HSET', runTakerKey, key, taker) end
+  return true
 end
-local function dropClaim(key)
-  redis.call('HDEL', runsKey, key)
+-- Deletes a claim with its fields; false when there was none. attemptField: the claim's attempt
+-- field as read already (false: it has none), or nil.
+local function dropClaim(key, attemptField)
+  if redis.call('HDEL', runsKey, key) == 0 then return false end
   redis.call('ZREM', runUntilKey, key)
-  redis.call('HDEL', runAttemptKey, key)
+  if attemptField ~= false then redis.call('HDEL', runAttemptKey, key) end
   redis.call('HDEL', runTakerKey, key)
+  return true
 end
 -- The fields of a packed argument: numbers and flags, each followed by a comma.
 local function fields(packed)
@@ -450,18 +448,10 @@ for i = 3, #ARGV, 2 do
       redis.call('ZADD', nextKey, nextText, id)
     end
     -- A run time claimed already (its job was set back to it meanwhile) is not claimed twice:
-    -- the job change stands, and its flag says 0 so this scheduler does not run it. A new claim
-    -- is a first attempt made by no takeRetries call: it has neither field (a claim dropped
-    -- takes both with it).
+    -- the job change stands, and its flag says 0 so this scheduler does not run it.
     local flags = {}
     for j = 4, #f do
-      local key = f[j] .. ':' .. id
-      if redis.call('HSETNX', runsKey, key, owner) == 1 then
-        redis.call('ZADD', runUntilKey, claimEnd, key)
-        flags[j - 3] = 1
-      else
-        flags[j - 3] = 0
-      end
+      flags[j - 3] = makeClaim(f[j] .. ':' .. id, owner, claimEnd, 1, nil) and 1 or 0
     end
     out[#out + 1] = flags
   else
@@ -500,11 +490,8 @@ while i <= #ARGV do
   end
   local key = f[1] .. ':' .. id
   local attemptField = redis.call('HGET', runAttemptKey, key)
-  -- The claim goes only when it is of that attempt; HDEL says whether there was one.
-  if tonumber(attemptField or '1') == tonumber(f[2]) and redis.call('HDEL', runsKey, key) == 1 then
-    redis.call('ZREM', runUntilKey, key)
-    if attemptField then redis.call('HDEL', runAttemptKey, key) end
-    redis.call('HDEL', runTakerKey, key)
+  -- The claim goes only when it is of that attempt (and there is one).
+  if tonumber(attemptField or '1') == tonumber(f[2]) and dropClaim(key, attemptField) then
     if json then
       if rowSeq == nil then rowSeq = tonumber(redis.call('GET', historySeqKey) or '0') end
       rowSeq = rowSeq + 1
@@ -584,12 +571,10 @@ while taken < limit do
     elseif not state then
       dropRetry(id, runTime, attempt)
     else
-      local key = runTime .. ':' .. id
-      if paused or redis.call('HEXISTS', runsKey, key) == 1 then
+      if paused or not makeClaim(runTime .. ':' .. id, owner, claimEnd, attempt, callId) then
         kept = kept + 1
       else
         dropRetry(id, runTime, attempt)
-        makeClaim(key, owner, claimEnd, attempt, callId)
         out[#out + 1] = id
         out[#out + 1] = nextTime
         out[#out + 1] = state
