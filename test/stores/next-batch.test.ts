@@ -39,18 +39,27 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-it('hands back the next batch of a pass that failed, for another process to take at once', async () => {
+/**
+ * Two processes on one SQLite file (the first on `firstStore`), both started paused, and 1,500
+ * date jobs due `ago` ms ago with `misfireGraceTime`. The first takes full batches
+ * (`Unbounded`); leases last far longer than the test, so a job left leased to it would not be
+ * taken again in the test.
+ */
+async function twoProcesses<S extends SqliteJobStore>(
+  firstStore: (path: string) => S,
+  firstOptions: { jobstoreRetryInterval?: number },
+  ago: number,
+  misfireGraceTime: number | null,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'tickwork-next-batch-'));
   const path = join(dir, 'jobs.db');
-  // Leases, and the failing process's pause after a failure, far longer than the test: a job
-  // left leased to it would not run in the test.
-  const failing = new FailingWrites({ path, leaseTime: 600 });
+  const store = firstStore(path);
   const first = new BackgroundScheduler({
     timezone: 'UTC',
-    jobstores: { default: failing },
+    jobstores: { default: store },
     executors: { default: new Unbounded() },
-    jobstoreRetryInterval: 600,
     logger: false,
+    ...firstOptions,
   });
   const second = new BackgroundScheduler({
     timezone: 'UTC',
@@ -63,23 +72,33 @@ it('hands back the next batch of a pass that failed, for another process to take
     }
     await rm(dir, { recursive: true, force: true });
   });
+  await first.start({ paused: true });
+  await second.start({ paused: true });
+  const runDate = new Date(Date.now() - ago);
+  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
+  await Promise.all(
+    ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime, id })),
+  );
+  return { first, second, store, ids };
+}
+
+it('hands back the next batch of a pass that failed, for another process to take at once', async () => {
+  // 1,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
+  // and writes the rows of the missed runs after each batch. That write fails the pass after it
+  // has asked for the second batch; its pause after a failure outlasts the test.
+  const { first, second, store, ids } = await twoProcesses(
+    (path) => new FailingWrites({ path, leaseTime: 600 }),
+    { jobstoreRetryInterval: 600 },
+    3_600_000,
+    1,
+  );
   const missedFirst = new Set<string>();
   const missedSecond = new Set<string>();
   first.on('job_missed', (e) => missedFirst.add(e.jobId));
   second.on('job_missed', (e) => missedSecond.add(e.jobId));
-  await first.start({ paused: true });
-  await second.start({ paused: true });
-  // 1,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
-  // and writes the rows of the missed runs after each batch. That write fails the pass after it
-  // has asked for the second batch.
-  const runDate = new Date(Date.now() - 3_600_000);
-  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
-  await Promise.all(
-    ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime: 1, id })),
-  );
-  failing.failures = 1;
+  store.failures = 1;
   first.resume();
-  expect(await pollUntil(() => failing.failures === 0, Date.now() + 20_000)).toBe(true);
+  expect(await pollUntil(() => store.failures === 0, Date.now() + 20_000)).toBe(true);
   expect(missedFirst.size).toBe(1_000);
   // The other 500 went back to the store as they were: the second process takes them now.
   second.resume();
@@ -89,25 +108,12 @@ it('hands back the next batch of a pass that failed, for another process to take
 }, 60_000);
 
 it('does not run a batch it asked for once shutting down: another process takes it at once', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'tickwork-next-batch-'));
-  const path = join(dir, 'jobs.db');
-  const first = new BackgroundScheduler({
-    timezone: 'UTC',
-    jobstores: { default: new SqliteJobStore({ path, leaseTime: 600 }) },
-    executors: { default: new Unbounded() },
-    logger: false,
-  });
-  const second = new BackgroundScheduler({
-    timezone: 'UTC',
-    jobstores: { default: new SqliteJobStore({ path, leaseTime: 600 }) },
-    logger: false,
-  });
-  cleanups.push(async () => {
-    for (const scheduler of [first, second]) {
-      if (scheduler.running) await scheduler.shutdown({ wait: false });
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { first, second, ids } = await twoProcesses(
+    (path) => new SqliteJobStore({ path, leaseTime: 600 }),
+    {},
+    60_000,
+    null,
+  );
   const ranFirst = new Set<string>();
   const ranSecond = new Set<string>();
   let stopping: Promise<unknown> | null = null;
@@ -118,13 +124,6 @@ it('does not run a batch it asked for once shutting down: another process takes 
   });
   first.on('job_executed', (e) => ranFirst.add(e.jobId));
   second.on('job_executed', (e) => ranSecond.add(e.jobId));
-  await first.start({ paused: true });
-  await second.start({ paused: true });
-  const runDate = new Date(Date.now() - 60_000);
-  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
-  await Promise.all(
-    ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime: null, id })),
-  );
   first.resume();
   expect(await pollUntil(() => stopping !== null, Date.now() + 20_000)).toBe(true);
   await stopping;
