@@ -42,11 +42,16 @@ async function dashboard(options: DashboardOptions = {}): Promise<{ url: string;
   return { url: `${url}${options.basePath ?? '/'}`, csrf };
 }
 
+// Twelve hours from now, so that "nightly" always fires after "poll" (every 5 minutes), whatever
+// the time of day the tests run at.
+const NIGHTLY_HOUR = (new Date().getUTCHours() + 12) % 24;
+const NIGHTLY_AT = `at ${String(NIGHTLY_HOUR).padStart(2, '0')}:00 every day`;
+
 beforeEach(async () => {
   scheduler = new BackgroundScheduler({ timezone: 'UTC', daemon: true });
   await scheduler.start({ paused: true });
   await scheduler.addJob(() => undefined, 'cron', {
-    hour: 9,
+    hour: NIGHTLY_HOUR,
     id: 'nightly',
     name: 'Nightly report',
     args: [],
@@ -70,7 +75,7 @@ describe('dashboard API', () => {
     const list = await body(await fetch(`${url}api/jobs`));
     expect(list.jobs.map((j) => [j.id, j.description])).toEqual([
       ['poll', expect.stringMatching(/^every 5 minutes from /)],
-      ['nightly', 'at 09:00 every day'],
+      ['nightly', NIGHTLY_AT],
     ]);
     const response = await fetch(`${url}api/jobs/nightly`);
     expect(response.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
