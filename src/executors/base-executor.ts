@@ -159,6 +159,11 @@ export abstract class BaseExecutor implements Executor {
     return Math.max(0, slots - this.#active - queued + turns);
   }
 
+  /** The mean duration of recent instances in ms (a moving mean), `null` before the first ends. */
+  meanRunMs(): number | null {
+    return this.#meanRunMs;
+  }
+
   /** Runs in progress or queued, per job id (for `maxInstances`). */
   instancesOf(jobId: string): number {
     return this.#instances.get(jobId) ?? 0;

@@ -83,4 +83,12 @@ export interface Executor {
    * counts as unbounded.
    */
   freeSlots?(withinMs: number): number;
+  /**
+   * Optional, with `freeSlots`: the mean duration of recent runs in milliseconds, or `null` before
+   * the first has finished. While it is `null` a pass over a shared store does not know how many
+   * runs the executor can start soon: it takes up to 1,000 due jobs as if runs were quick, starts
+   * them as slots free, and gives back to the store within 50 ms of their fire time the runs that
+   * found no slot (see the README, "How work spreads").
+   */
+  meanRunMs?(): number | null;
 }

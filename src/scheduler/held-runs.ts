@@ -1,6 +1,8 @@
 /**
  * Runs claimed ahead of their time on a shared store (the store's `claimAheadMs`): held here,
  * earliest first, under one clock timer, and handed back to the run loop when their time comes.
+ * Runs whose time has come but that found no free executor slot wait here too (`waiting`), until
+ * a slot frees or the run loop gives them back to the store.
  */
 import type { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
@@ -17,21 +19,60 @@ export interface HeldRun {
 export class HeldRuns {
   // Ascending by run time; a pass adds runs mostly in that order, so inserting is cheap.
   #runs: HeldRun[] = [];
+  // Due, and left by `due` for want of free slots; in the order they came.
+  #waiting: HeldRun[] = [];
   #timer: TimerHandle | null = null;
   #timerAt = Number.POSITIVE_INFINITY;
 
   /**
-   * @param due Called with the runs whose time has come (one call per timer, earliest first).
+   * @param due Called with the runs whose time has come (one call per timer, earliest first);
+   *   returns those it could not start, which then wait (`startWaiting`, `takeWaiting`).
    * @param daemon Whether the timer should leave the process free to exit.
    */
   constructor(
-    private readonly due: (runs: HeldRun[]) => void,
+    private readonly due: (runs: HeldRun[]) => HeldRun[],
     private readonly daemon: () => boolean,
   ) {}
 
-  /** How many runs are held. */
+  /** How many runs are held, waiting ones included. */
   get size(): number {
-    return this.#runs.length;
+    return this.#runs.length + this.#waiting.length;
+  }
+
+  /** How many runs are due and waiting for a free slot. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** The earliest run time among the waiting runs (epoch ms), or `Infinity`. */
+  earliestWaiting(): number {
+    let at = Number.POSITIVE_INFINITY;
+    for (const run of this.#waiting) at = Math.min(at, run.runTime.getTime());
+    return at;
+  }
+
+  /** Runs that are due now wait for a free slot (`startWaiting` offers them to `due`). */
+  wait(runs: HeldRun[]): void {
+    for (const run of runs) this.#waiting.push(run);
+  }
+
+  /** Offers the waiting runs to `due` again; those it leaves go on waiting. */
+  startWaiting(): void {
+    if (this.#waiting.length === 0) return;
+    const runs = this.#waiting;
+    this.#waiting = [];
+    const left = this.due(runs);
+    // `due` may have added more meanwhile (it starts runs, which may call back).
+    this.#waiting = left.length === 0 ? this.#waiting : [...left, ...this.#waiting];
+  }
+
+  /** Takes out the waiting runs whose time is at or before `until` (epoch ms). */
+  takeWaiting(until: number): HeldRun[] {
+    const taken: HeldRun[] = [];
+    const kept: HeldRun[] = [];
+    for (const run of this.#waiting) (run.runTime.getTime() <= until ? taken : kept).push(run);
+    this.#waiting = kept;
+    return taken;
   }
 
   /** Holds a run until its time. */
@@ -58,11 +99,17 @@ export class HeldRuns {
   take(alias: string, jobId?: string): HeldRun[] {
     const taken: HeldRun[] = [];
     const kept: HeldRun[] = [];
+    const keptWaiting: HeldRun[] = [];
+    for (const run of this.#waiting) {
+      if (run.alias === alias && (jobId === undefined || run.job.id === jobId)) taken.push(run);
+      else keptWaiting.push(run);
+    }
+    this.#waiting = keptWaiting;
     for (const run of this.#runs) {
       if (run.alias === alias && (jobId === undefined || run.job.id === jobId)) taken.push(run);
       else kept.push(run);
     }
-    if (taken.length > 0) {
+    if (kept.length < this.#runs.length) {
       this.#runs = kept;
       this.#arm();
     }
@@ -72,12 +119,14 @@ export class HeldRuns {
   /** The held runs of `job.id` in that store will run this job (the job as changed since). */
   replaceJob(alias: string, job: Job): void {
     for (const run of this.#runs) if (run.alias === alias && run.job.id === job.id) run.job = job;
+    for (const run of this.#waiting) if (run.alias === alias && run.job.id === job.id) run.job = job;
   }
 
   /** Takes out every held run (the scheduler is stopping). */
   takeAll(): HeldRun[] {
-    const runs = this.#runs;
+    const runs = [...this.#waiting, ...this.#runs];
     this.#runs = [];
+    this.#waiting = [];
     this.#arm();
     return runs;
   }
@@ -100,6 +149,8 @@ export class HeldRuns {
     while (k < this.#runs.length && this.#runs[k].runTime.getTime() <= now) k++;
     const due = this.#runs.splice(0, k);
     this.#arm();
-    if (due.length > 0) this.due(due);
+    if (due.length === 0) return;
+    const left = this.due(due);
+    for (const run of left) this.#waiting.push(run);
   }
 }

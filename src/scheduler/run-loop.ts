@@ -12,7 +12,7 @@ import { MaxInstancesReachedError } from '../errors.js';
 import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
-import type { FinishedRunRow } from '../stores/backend.js';
+import { type FinishedRunRow, givenBackDueAt } from '../stores/backend.js';
 import type { AcquiredJob, JobRelease, JobStore, StoreHost } from '../stores/base.js';
 import { type Leases, leasesOf } from '../stores/leases.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
@@ -26,8 +26,11 @@ import { type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
 const BATCH = 1000;
 // How long a pass waits for a slow store before going on without it.
 const SLOW_STORE_MS = 50;
-// A pass over a shared store takes what the executors can start within this long (the prefetch).
+// A pass over a shared store takes what the executors can start within this long (the prefetch);
+// a run that finds no free slot waits as long past its time before it goes back to the store.
 const PREFETCH_MS = 50;
+// What a pass may take for an executor that has not yet seen a run end (`meanRunMs` null).
+const COLD_CLAIMS = BATCH;
 
 /** What the run loop needs from its scheduler. */
 export interface LoopContext {
@@ -62,6 +65,14 @@ export class RunLoop {
   #wantsSlots = false;
   // Runs claimed ahead of their time (a store's claimAheadMs), started when it comes.
   readonly #held: HeldRuns;
+  // Runs due that found no free slot: looked at again when a run ends (`#startSoon`), given back
+  // to their stores PREFETCH_MS after their time (`#giveBackTimer`).
+  #startSoon: TimerHandle | null = null;
+  #giveBackTimer: TimerHandle | null = null;
+  #giveBackAt = Number.POSITIVE_INFINITY;
+  // Executors whose runs, taken before any had ended, had to be given back: no longer taken for
+  // as if they were quick (`#capacity`).
+  readonly #slow = new Set<string>();
 
   constructor(private readonly ctx: LoopContext) {
     this.#held = new HeldRuns(
@@ -84,6 +95,7 @@ export class RunLoop {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#clearTimers();
+    this.#clearWaitTimers();
     await this.#pass;
     await Promise.all(this.#busy.values());
     await this.#giveBack(this.#held.takeAll());
@@ -147,7 +159,7 @@ export class RunLoop {
         runTime: t,
         attempt: 1,
         job,
-        retry: { jobId: job.id, runTime: t, attempt: 1, dueAt: t },
+        retry: { jobId: job.id, runTime: t, attempt: 1, dueAt: givenBackDueAt(t) },
       });
     });
     for (const [alias, rows] of byStore) {
@@ -164,11 +176,17 @@ export class RunLoop {
     }
   }
 
-  /** Starts held runs whose time has come; writes the rows of those that could not start. */
-  #startHeld(runs: HeldRun[]): void {
-    const finished = groupByStore(runs, (rows, { job, alias, runTime }) =>
-      this.#submitRuns(job, alias, [runTime], 1, rows),
-    );
+  /**
+   * Starts held runs whose time has come, as far as their executors have room (`#hasRoom`);
+   * writes the rows of those that could not start; returns those left for want of a slot, which
+   * wait (see `#waitForSlots`).
+   */
+  #startHeld(runs: HeldRun[]): HeldRun[] {
+    const left: HeldRun[] = [];
+    const finished = groupByStore(runs, (rows, run) => {
+      if (this.#hasRoom(run.job)) this.#submitRuns(run.job, run.alias, [run.runTime], 1, rows);
+      else left.push(run);
+    });
     for (const [alias, rows] of finished) {
       if (rows.length === 0) continue;
       this.ctx.stores
@@ -181,6 +199,92 @@ export class RunLoop {
           ),
         );
     }
+    if (left.length > 0) this.#armWaitTimers(left);
+    return left;
+  }
+
+  /**
+   * Whether `job`'s executor can start one more run soon: it has a free slot now, or one is
+   * expected to free within PREFETCH_MS (`freeSlots`). An executor without `freeSlots`, or a job
+   * whose executor is gone (the submission reports it), always has room.
+   */
+  #hasRoom(job: Job): boolean {
+    const free = this.ctx.executors.get(job.executor)?.freeSlots?.(PREFETCH_MS);
+    return free === undefined || !(free < 1);
+  }
+
+  /**
+   * Due runs of a pass that found no free slot: they wait in `#held` (see `#startHeld`), looked
+   * at again soon, since runs may end before the pass is over.
+   */
+  #waitForSlots(runs: HeldRun[]): void {
+    this.#held.wait(runs);
+    this.#armWaitTimers(runs);
+    this.#lookAgainSoon();
+  }
+
+  /** Gives back the waiting runs still waiting PREFETCH_MS after their time (`#giveBackWaiting`). */
+  #armWaitTimers(runs: HeldRun[]): void {
+    let at = Number.POSITIVE_INFINITY;
+    for (const run of runs) at = Math.min(at, run.runTime.getTime());
+    if (at >= this.#giveBackAt) return;
+    if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
+    this.#giveBackAt = at;
+    this.#giveBackTimer = clock.setTimeout(
+      this.#giveBackWaiting,
+      Math.max(0, at + PREFETCH_MS - clock.now()),
+      this.ctx.daemon(),
+    );
+  }
+
+  /** Offers the waiting runs to their executors again, once, soon (a run ended). */
+  #lookAgainSoon(): void {
+    if (this.#startSoon !== null) return;
+    this.#startSoon = clock.setTimeout(
+      () => {
+        this.#startSoon = null;
+        this.#held.startWaiting();
+      },
+      0,
+      this.ctx.daemon(),
+    );
+  }
+
+  /**
+   * Runs still waiting PREFETCH_MS after their time go back to their stores, each a waiting run
+   * of its job due at its fire time (`#giveBack`), for any process with room to take; their
+   * executors are no longer taken for as if runs were quick (`#slow`).
+   */
+  readonly #giveBackWaiting = (): void => {
+    this.#giveBackTimer = null;
+    this.#giveBackAt = Number.POSITIVE_INFINITY;
+    this.#held.startWaiting();
+    const late = this.#held.takeWaiting(clock.now() - PREFETCH_MS);
+    if (late.length > 0) {
+      for (const run of late) this.#slow.add(run.job.executor);
+      this.ctx.host.logger.debug(
+        { count: late.length },
+        `${late.length} run(s) found no free executor slot within ${PREFETCH_MS} ms of their time: giving them back to their stores`,
+      );
+      void this.#giveBack(late).then(() => this.wakeup());
+    }
+    const next = this.#held.earliestWaiting();
+    if (next !== Number.POSITIVE_INFINITY && next < this.#giveBackAt) {
+      if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
+      this.#giveBackAt = next;
+      this.#giveBackTimer = clock.setTimeout(
+        this.#giveBackWaiting,
+        Math.max(0, next + PREFETCH_MS - clock.now()),
+        this.ctx.daemon(),
+      );
+    }
+  };
+
+  #clearWaitTimers(): void {
+    if (this.#startSoon !== null) clock.clearTimeout(this.#startSoon);
+    if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
+    this.#startSoon = this.#giveBackTimer = null;
+    this.#giveBackAt = Number.POSITIVE_INFINITY;
   }
 
   /** Runs a pass soon; many calls in a row make one pass. */
@@ -207,6 +311,7 @@ export class RunLoop {
 
   /** An executor finished an instance: when a pass left due jobs for want of slots, look again. */
   runFinished(): void {
+    if (this.#held.waiting > 0) this.#lookAgainSoon();
     if (!this.#wantsSlots) return;
     this.#wantsSlots = false;
     this.wakeup();
@@ -218,14 +323,21 @@ export class RunLoop {
    * the count is for the scheduler as a whole). Unbounded when some executor does not say, or
    * when there is none (a job for a missing executor is then taken to be paused). Runs held for
    * a later time count as taken (`countHeld`), except for retries, which are due now: they start
-   * in the slots free now, the held runs at their time.
+   * in the slots free now, the held runs at their time. An executor that has not yet seen a run
+   * end cannot tell how many it can start soon: for jobs (`countHeld`) it counts COLD_CLAIMS, as
+   * if runs were quick, until runs it had to give back for want of slots mark it slow; the runs
+   * start as slots free (`#startHeld`), so a process with quick runs starts its first fire on
+   * time, and one with slow runs gives the rest back within PREFETCH_MS of their time.
    */
   #capacity(countHeld = true): number {
     if (this.ctx.executors.size === 0) return Number.POSITIVE_INFINITY;
     let total = 0;
-    for (const executor of this.ctx.executors.values()) {
-      const free = executor.freeSlots?.(PREFETCH_MS);
+    for (const [alias, executor] of this.ctx.executors) {
+      let free = executor.freeSlots?.(PREFETCH_MS);
       if (free === undefined || Number.isNaN(free)) return Number.POSITIVE_INFINITY;
+      if (countHeld && executor.meanRunMs?.() === null && !this.#slow.has(alias)) {
+        free = Math.max(free, COLD_CLAIMS);
+      }
       total += Math.max(0, free);
     }
     return Math.max(0, Math.floor(total) - (countHeld ? this.#held.size : 0));
@@ -347,7 +459,7 @@ export class RunLoop {
       }
       const taken = await store.acquireRetries(nowDate, limit);
       const finished: FinishedRunRow[] = [];
-      for (const { job, runTime, attempt } of taken) {
+      for (const { job, runTime, attempt, givenBack } of taken) {
         if (!this.ctx.executors.has(job.executor)) {
           this.ctx.host.logger.error(
             { jobId: job.id, executor: job.executor, attempt },
@@ -357,9 +469,11 @@ export class RunLoop {
           continue;
         }
         // Attempt 1 here is a run asked for with `runJob`: it runs however late it is taken (the
-        // processes may have been down), since the grace time is there for fire times.
-        const run = attempt === 1 ? job.clone() : job;
-        if (attempt === 1) run.misfireGraceTime = null;
+        // processes may have been down), since the grace time is there for fire times; or a fire
+        // time given back (`#giveBack`), which keeps it (the executor reports it missed).
+        const asked = attempt === 1 && givenBack !== true;
+        const run = asked ? job.clone() : job;
+        if (asked) run.misfireGraceTime = null;
         this.#submitRuns(run, alias, [runTime], attempt, finished);
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
@@ -507,8 +621,11 @@ export class RunLoop {
               else startNow.push(t);
             }
           }
-          if (startNow.length > 0)
+          if (startNow.length === 1 && shared && !this.#hasRoom(job)) {
+            this.#waitForSlots([{ job, alias, runTime: startNow[0] }]);
+          } else if (startNow.length > 0) {
             this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
+          }
           if (releases[i].remove) removedIds.push(job.id);
         }
         // Reported once the batch is written and its runs have started (they start on a microtask,

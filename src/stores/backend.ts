@@ -75,6 +75,9 @@ export interface RunRecordRow {
 
 /**
  * A retry waiting for its time: attempt `attempt` of the run (jobId, runTime), due at `dueAt`.
+ * A first attempt is a run asked for with `runJob`, due at or before its run time, or a fire time
+ * given back by a process that could not start it (`givenBackDueAt`), due just after it: the two
+ * are told apart by `dueAt`, since only the second keeps its job's grace time.
  * `state` is the job's state JSON when the retry was made: a job whose trigger has ended (a date
  * job) is gone from the jobs table by then, and its retry still runs from this state.
  */
@@ -84,6 +87,16 @@ export interface RetryRow {
   attempt: number;
   dueAt: number;
   state?: string | null;
+}
+
+/** The `dueAt` of fire time `runTime` given back to the store: one millisecond after it. */
+export function givenBackDueAt(runTime: number): number {
+  return runTime + 1;
+}
+
+/** Whether a waiting run is a fire time given back (see `RetryRow`). */
+export function isGivenBack(retry: { runTime: number; attempt: number; dueAt: number }): boolean {
+  return retry.attempt === 1 && retry.dueAt > retry.runTime;
 }
 
 /** A claimed run that is over, with what to write as its claim goes. */
@@ -105,6 +118,8 @@ export interface TakenRetry {
   row: JobRow;
   runTime: number;
   attempt: number;
+  /** When it fell due (see `RetryRow.dueAt`: a first attempt due before its run time is a fire time given back). */
+  dueAt: number;
 }
 
 /** What `queueRun` did. */

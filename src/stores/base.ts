@@ -10,6 +10,11 @@ export interface AcquiredRetry {
   job: Job;
   runTime: Date;
   attempt: number;
+  /**
+   * A fire time that a process gave back because it could not start it: unlike a run asked for
+   * with `runJob` (also attempt 1), its job's `misfireGraceTime` applies from `runTime`.
+   */
+  givenBack?: boolean;
 }
 
 /** A job taken by `acquireDueJobs`, with the fencing token of that acquisition. */

@@ -27,15 +27,16 @@ import { asyncDispose } from '../dispose.js';
 import { ConflictingIdError, JobLookupError, JobPausedError, SchedulerNotRunningError } from '../errors.js';
 import { Job } from '../job.js';
 import { clock, type TimerHandle } from '../time/clock.js';
-import type {
-  AcquiredRow,
-  FinishedRunRow,
-  ReleaseRow,
-  RunKey,
-  RunQueryRow,
-  RunRecordRow,
-  StoreBackend,
-  TakenRetry,
+import {
+  type AcquiredRow,
+  type FinishedRunRow,
+  isGivenBack,
+  type ReleaseRow,
+  type RunKey,
+  type RunQueryRow,
+  type RunRecordRow,
+  type StoreBackend,
+  type TakenRetry,
 } from './backend.js';
 import type { AbandonedRun, AcquiredJob, AcquiredRetry, JobRelease, JobStore, StoreHost } from './base.js';
 import { decodeBrokenJob, decodeJob, encodeJob, type JobRow } from './state.js';
@@ -735,7 +736,7 @@ export abstract class PersistentJobStore implements JobStore {
     for (const t of taken) {
       const job = await this.#tryRestore(t.row);
       if (job instanceof Job) {
-        out.push({ job, runTime: new Date(t.runTime), attempt: t.attempt });
+        out.push({ job, runTime: new Date(t.runTime), attempt: t.attempt, givenBack: isGivenBack(t) });
         continue;
       }
       // Reported as broken already. Its claim goes, so it is not reported as abandoned, and it
@@ -745,7 +746,14 @@ export abstract class PersistentJobStore implements JobStore {
         jobId: t.row.id,
         runTime: t.runTime,
         attempt: t.attempt,
-        retry: { jobId: t.row.id, runTime: t.runTime, attempt: t.attempt, dueAt: at, state: t.row.state },
+        retry: {
+          jobId: t.row.id,
+          runTime: t.runTime,
+          attempt: t.attempt,
+          // A first attempt keeps its due time, which says what it is (see `RetryRow`).
+          dueAt: t.attempt === 1 ? t.dueAt : at,
+          state: t.row.state,
+        },
       });
       this.#skipped.set(t.row.id, {
         state: t.row.state,
@@ -764,6 +772,7 @@ export abstract class PersistentJobStore implements JobStore {
   /** Queues one run of job `id` outside its schedule, taken like a retry by one scheduler. */
   async queueRun(id: string, runTime: Date): Promise<boolean> {
     const at = runTime.getTime();
+    // Due now, at or before its run time (see `RetryRow`).
     const dueAt = Math.min(at, clock.now());
     const result = await this.#db.queueRun({ jobId: id, runTime: at, attempt: 1, dueAt });
     if (result === 'no_job') throw new JobLookupError(id);

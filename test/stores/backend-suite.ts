@@ -447,7 +447,7 @@ export function describeBackendSuite(name: string, factory: BackendFactory): voi
       expect(await db.nextRunTime(0)).toBe(30);
       expect(await db.takeRetries('A', 29, 1_000, 10)).toEqual([]);
       expect(await db.takeRetries('A', 30, 1_000, 10)).toEqual([
-        { row: row('a', 100), runTime: 50, attempt: 1 },
+        { row: row('a', 100), runTime: 50, attempt: 1, dueAt: 30 },
       ]);
       // Taken: now a claim, still in use.
       expect(await db.queueRun(run('a', 50))).toBe('exists');
@@ -476,7 +476,7 @@ export function describeBackendSuite(name: string, factory: BackendFactory): voi
       expect(await db.release('A', [releaseOf('a', held.token, null, [], true)], 600)).toEqual([[]]);
       expect(await db.get('a')).toBeNull();
       expect(await db.takeRetries('A', 0, 1_000, 10)).toEqual([
-        { row: { id: 'a', nextRunTime: null, state: '{"v":1}' }, runTime: 50, attempt: 1 },
+        { row: { id: 'a', nextRunTime: null, state: '{"v":1}' }, runTime: 50, attempt: 1, dueAt: 0 },
       ]);
     });
 

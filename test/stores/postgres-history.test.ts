@@ -295,12 +295,17 @@ describe('PostgresBackend run history and retries', () => {
     expect(await backend.takeRetries('me', 99, 5_000, 10)).toEqual([]);
     expect((await retries(table)).map((r) => r.jobId)).toEqual(['p', 'b', 'ended', 'c', 'a', 'a', 'yy']);
     expect(await backend.takeRetries('me', 250, 5_000, 10)).toEqual([
-      { row: { id: 'b', nextRunTime: 5_000, state: '{"id":"b"}' }, runTime: 10, attempt: 3 },
-      { row: { id: 'ended', nextRunTime: null, state: '{"id":"ended"}' }, runTime: 10, attempt: 2 },
-      { row: { id: 'c', nextRunTime: 5_000, state: '{"id":"c"}' }, runTime: 10, attempt: 2 },
+      { row: { id: 'b', nextRunTime: 5_000, state: '{"id":"b"}' }, runTime: 10, attempt: 3, dueAt: 100 },
+      {
+        row: { id: 'ended', nextRunTime: null, state: '{"id":"ended"}' },
+        runTime: 10,
+        attempt: 2,
+        dueAt: 150,
+      },
+      { row: { id: 'c', nextRunTime: 5_000, state: '{"id":"c"}' }, runTime: 10, attempt: 2, dueAt: 200 },
     ]);
     expect(await backend.takeRetries('me', 1_000, 6_000, 1)).toEqual([
-      { row: { id: 'a', nextRunTime: 5_000, state: '{"id":"a"}' }, runTime: 10, attempt: 2 },
+      { row: { id: 'a', nextRunTime: 5_000, state: '{"id":"a"}' }, runTime: 10, attempt: 2, dueAt: 300 },
     ]);
     expect((await retries(table)).map((r) => [r.jobId, r.runTime])).toEqual([
       ['p', 10],
@@ -349,7 +354,7 @@ describe('PostgresBackend run history and retries', () => {
     await backend.completeRuns([{ jobId: 'x', runTime: 10, attempt: 1 }]);
     expect(await backend.nextRunTime(1_000)).toBe(100);
     expect(await backend.takeRetries('me', 1_000, 5_000, 10)).toEqual([
-      { row: { id: 'x', nextRunTime: 5_000, state: '{}' }, runTime: 10, attempt: 2 },
+      { row: { id: 'x', nextRunTime: 5_000, state: '{}' }, runTime: 10, attempt: 2, dueAt: 100 },
     ]);
     expect(await claims(table)).toEqual([['x', 10, 2, 'me']]);
   });

@@ -143,7 +143,7 @@ describe('RedisBackend completeRuns', () => {
 
     expect(await db.takeRetries('B', 2_999, 30_000, 10)).toEqual([]);
     expect(await db.takeRetries('B', 3_000, 30_000, 10)).toEqual([
-      { row: row('a', 50_000), runTime: 100, attempt: 2 },
+      { row: row('a', 50_000), runTime: 100, attempt: 2, dueAt: 3000 },
     ]);
     expect(await db.takeRetries('B', 3_000, 30_000, 10)).toEqual([]);
     // The retry's claim is an ordinary claim of attempt 2: renewed, then reported once expired.
@@ -245,8 +245,8 @@ describe('RedisBackend completeRuns', () => {
     ]);
     expect(await db.nextRunTime(0)).toBe(3_000);
     expect(await db.takeRetries('A', 10_000, 30_000, 10)).toEqual([
-      { row: { id: 'ended', nextRunTime: null, state: 'S1' }, runTime: 100, attempt: 2 },
-      { row: { id: 'ended', nextRunTime: null, state: 'S2' }, runTime: 200, attempt: 2 },
+      { row: { id: 'ended', nextRunTime: null, state: 'S1' }, runTime: 100, attempt: 2, dueAt: 3000 },
+      { row: { id: 'ended', nextRunTime: null, state: 'S2' }, runTime: 200, attempt: 2, dueAt: 4000 },
     ]);
     expect(await admin.zcard(`${keyPrefix}retries`)).toBe(0);
     expect(await admin.exists(`${keyPrefix}retries:byjob`, `${keyPrefix}retries:state`)).toBe(0);

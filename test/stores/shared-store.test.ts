@@ -42,6 +42,9 @@ registerTask('shared.record', (scheduler: string, runTime: string) => {
 let release: () => void = () => {};
 registerTask('shared.slow', () => new Promise<void>((resolve) => (release = resolve)));
 
+// How long a due run waits for a free slot before it goes back to the store.
+const PREFETCH = 50;
+
 registerTask('shared.hold', () => new Promise<void>((resolve) => setTimeout(resolve, 100)));
 
 function sqlite(): Database.Database {
@@ -265,37 +268,126 @@ describe('shared SQLite store', () => {
     expect(left.n).toBe(0);
   });
 
-  it('a pass takes only what its executor can start; a finished run brings the loop back for more', async () => {
-    // A 60 s poll and no wake-up hints (SQLite): only finished runs can start the passes that
-    // take the rest.
-    const make = (id: string) =>
-      makeScheduler({
-        schedulerId: id,
-        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-        executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
-      });
-    const a = make('a');
-    const b = make('b');
+  it('a process whose runs end at once starts a whole fire on time, beyond its free slots, before any run has ended', async () => {
+    // Before its first run ends an executor cannot tell how many runs it can start soon: the pass
+    // 0.25 s ahead takes every job due as if runs were quick, not only its 2 free workers.
+    const a = makeScheduler({
+      schedulerId: 'a',
+      jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+      executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
+    });
     await a.start({ paused: true });
-    await b.start({ paused: true });
-    const started: string[] = [];
-    for (const s of [a, b]) {
-      s.on('job_submitted', (e) => started.push(`${e.schedulerId}@${Date.now() - T0.getTime() - SECOND}`));
-    }
+    const started: number[] = [];
+    a.on('job_submitted', () => started.push(Date.now() - T0.getTime() - SECOND));
     for (let i = 0; i < 8; i++) {
-      await a.addJob('shared.hold', 'date', { runDate: at(SECOND), id: `job-${i}`, misfireGraceTime: null });
+      await a.addJob('shared.record', 'date', { runDate: at(SECOND), id: `job-${i}`, args: ['a', 'x'] });
     }
     a.resume();
-    await vi.advanceTimersByTimeAsync(SECOND);
-    b.resume();
-    await vi.advanceTimersByTimeAsync(SECOND);
-    // Each took 2 at once (its 2 free workers; no run time known yet), leaving 4 due. When the
-    // runs ended, 100 ms later, a came back for 3 (2 free workers plus the 1 run they turn over
-    // in the next 50 ms at 100 ms a run) and b for the last one; no poll was waited for.
-    expect(started).toEqual(['a@0', 'a@0', 'b@0', 'b@0', 'a@101', 'a@101', 'a@101', 'b@101']);
-    await a.shutdown();
-    await b.shutdown();
+    await vi.advanceTimersByTimeAsync(800);
+    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
+    expect(claims.n).toBe(8);
+    expect(started).toEqual([]);
+    await vi.advanceTimersByTimeAsync(250);
+    // 2 start at their time; the other 6 as soon as those have ended (1 ms: one timer turn).
+    expect(started).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
+    expect(runs).toHaveLength(8);
   });
+
+  for (const claimAhead of [0.25, 0]) {
+    it(`runs that find no free slot go back to the store ${PREFETCH} ms after their time, for any process (claimAhead ${claimAhead})`, async () => {
+      // a (2 workers, runs of 100 ms, no run ended yet) takes all 8 jobs due at 1 s and starts 2;
+      // the 6 that find no free slot go back 50 ms later, each a waiting run due at 1 s. b (a 20
+      // ms poll; SQLite gives no wake-up hints) takes 2 of them (its free workers); when a's runs
+      // end it takes no more than it can start soon (its runs are known to take time now).
+      const make = (id: string, pollInterval: number) =>
+        makeScheduler({
+          schedulerId: id,
+          jobstores: { default: new SqliteJobStore({ path, pollInterval, claimAhead }) },
+          executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
+        });
+      const a = make('a', 60);
+      const b = make('b', 0.02);
+      await a.start({ paused: true });
+      await b.start({ paused: true });
+      const started: Array<[string, number, string, number]> = [];
+      const executed: string[] = [];
+      for (const s of [a, b]) {
+        s.on('job_submitted', (e) =>
+          started.push([
+            e.schedulerId,
+            Date.now() - T0.getTime() - SECOND,
+            e.scheduledRunTimes.map((t) => t.toISOString()).join(),
+            e.attempt,
+          ]),
+        );
+        s.on('job_executed', (e) => executed.push(e.jobId));
+      }
+      for (let i = 0; i < 8; i++) {
+        await a.addJob('shared.hold', 'date', { runDate: at(SECOND), id: `job-${i}` });
+      }
+      a.resume();
+      await vi.advanceTimersByTimeAsync(SECOND);
+      b.resume();
+      await vi.advanceTimersByTimeAsync(SECOND);
+      const due = at(SECOND).toISOString();
+      for (const [, , runTimes, attempt] of started) expect([runTimes, attempt]).toEqual([due, 1]);
+      expect(started.slice(0, 2).map(([who, ms]) => [who, ms])).toEqual([
+        ['a', 0],
+        ['a', 0],
+      ]);
+      const later = started.slice(2);
+      expect(later).toHaveLength(6);
+      for (const [, ms] of later) expect(ms).toBeGreaterThanOrEqual(PREFETCH);
+      // b's first pass after the give-back takes its 2 free workers' worth.
+      expect(later.slice(0, 2).map(([who]) => who)).toEqual(['b', 'b']);
+      // When a's first runs end, 100 ms in, it takes 3: 2 free workers plus the 1 run they turn
+      // over in the next 50 ms at 100 ms a run.
+      expect(later.filter(([who, ms]) => who === 'a' && ms >= 100 && ms < 110)).toHaveLength(3);
+      expect(executed.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `job-${i}`));
+      const left = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
+      expect(left.n).toBe(0);
+      await a.shutdown();
+      await b.shutdown();
+    });
+  }
+
+  for (const grace of [0.5, null]) {
+    it(`a fire time given back keeps its misfireGraceTime (${grace}): taken after it, it is ${grace === null ? 'run' : 'reported missed'}`, async () => {
+      // One worker: job-0 holds it, job-1 finds no free slot and goes back to the store 50 ms
+      // after its time. Only when job-0 ends, 1 s later, is there room to take it.
+      const a = makeScheduler({
+        schedulerId: 'a',
+        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
+      });
+      await a.start({ paused: true });
+      const seen: string[] = [];
+      a.on('job_executed', (e) => seen.push(`executed ${e.jobId}`));
+      a.on('job_missed', (e) => seen.push(`missed ${e.jobId} ${e.scheduledRunTime.toISOString()}`));
+      await a.addJob('shared.slow', 'date', { runDate: at(SECOND), id: 'job-0', misfireGraceTime: grace });
+      await a.addJob('shared.record', 'date', {
+        runDate: at(SECOND),
+        id: 'job-1',
+        args: ['a', 'x'],
+        misfireGraceTime: grace,
+      });
+      a.resume();
+      await vi.advanceTimersByTimeAsync(SECOND + 100);
+      const waiting = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get() as {
+        n: number;
+      };
+      expect(waiting.n).toBe(1);
+      await vi.advanceTimersByTimeAsync(SECOND);
+      release();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(seen).toEqual(
+        grace === null
+          ? ['executed job-0', 'executed job-1']
+          : ['executed job-0', `missed job-1 ${at(SECOND).toISOString()}`],
+      );
+      expect(runs).toHaveLength(grace === null ? 1 : 0);
+    });
+  }
 
   it('a release with a token that moved on is ignored: a change made during the pass wins', async () => {
     const { store, scheduler } = schedulerOn('a');

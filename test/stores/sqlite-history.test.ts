@@ -294,7 +294,12 @@ for (const driverName of drivers) {
 
       expect(await b.takeRetries('s', 299, 1000, 10)).toEqual([]);
       expect(await b.takeRetries('s', 300, 1000, 10)).toEqual([
-        { row: { id: 'last', nextRunTime: null, state: '{"id":"last"}' }, runTime: 100, attempt: 2 },
+        {
+          row: { id: 'last', nextRunTime: null, state: '{"id":"last"}' },
+          runTime: 100,
+          attempt: 2,
+          dueAt: 300,
+        },
       ]);
       expect(waitingRetries()).toEqual([]);
       expect(await b.nextRunTime(0)).toBeNull();
@@ -314,7 +319,12 @@ for (const driverName of drivers) {
       ]);
       expect(waitingRetries()).toEqual([retry('last', 100, 3, 1200)]);
       expect(await b.takeRetries('t', 1200, 3000, 10)).toEqual([
-        { row: { id: 'last', nextRunTime: null, state: '{"id":"last"}' }, runTime: 100, attempt: 3 },
+        {
+          row: { id: 'last', nextRunTime: null, state: '{"id":"last"}' },
+          runTime: 100,
+          attempt: 3,
+          dueAt: 1200,
+        },
       ]);
       expect((await b.runs({ limit: 10 })).map((r) => r.attempt)).toEqual([2, 1]);
     });
@@ -336,7 +346,12 @@ for (const driverName of drivers) {
       expect(waitingRetries()).toEqual([retry('bare', 100, 2, 300, null), retry('kept', 100, 2, 400)]);
       // Due: it goes, without using up the limit.
       expect(await b.takeRetries('s', 500, 1000, 1)).toEqual([
-        { row: { id: 'kept', nextRunTime: null, state: '{"id":"kept"}' }, runTime: 100, attempt: 2 },
+        {
+          row: { id: 'kept', nextRunTime: null, state: '{"id":"kept"}' },
+          runTime: 100,
+          attempt: 2,
+          dueAt: 400,
+        },
       ]);
       expect(waitingRetries()).toEqual([]);
       expect((await b.takeAbandonedRuns(1001, 2000)).map((c) => c.jobId)).toEqual(['kept']);
@@ -347,10 +362,10 @@ for (const driverName of drivers) {
       await withRetries(b, { a: 300, b: 250, c: 200, d: 900 });
 
       expect(await b.takeRetries('s1', 260, 1000, 1)).toEqual([
-        { row: { id: 'c', nextRunTime: FAR, state: '{"id":"c"}' }, runTime: 100, attempt: 2 },
+        { row: { id: 'c', nextRunTime: FAR, state: '{"id":"c"}' }, runTime: 100, attempt: 2, dueAt: 200 },
       ]);
       expect(await b.takeRetries('s2', 260, 1000, 10)).toEqual([
-        { row: { id: 'b', nextRunTime: FAR, state: '{"id":"b"}' }, runTime: 100, attempt: 2 },
+        { row: { id: 'b', nextRunTime: FAR, state: '{"id":"b"}' }, runTime: 100, attempt: 2, dueAt: 250 },
       ]);
       expect(await b.takeRetries('s3', 260, 1000, 10)).toEqual([]);
       expect((await b.takeRetries('s3', 300, 1000, 10)).map((t) => t.row.id)).toEqual(['a']);
@@ -437,7 +452,7 @@ for (const driverName of drivers) {
       await fire(b, 'y', [200], { next: null });
       expect(await b.nextRunTime(100)).toBe(400);
       expect(await b.takeRetries('s', 1000, 2000, 10)).toEqual([
-        { row: { id: 'x', nextRunTime: FAR, state: '{"id":"x"}' }, runTime: 100, attempt: 2 },
+        { row: { id: 'x', nextRunTime: FAR, state: '{"id":"x"}' }, runTime: 100, attempt: 2, dueAt: 400 },
       ]);
       expect(await b.nextRunTime(100)).toBe(5000);
     });
@@ -464,8 +479,8 @@ for (const driverName of drivers) {
       // A job added again under an id that remove() removed starts with no retry.
       await b.insert({ id: 'y', nextRunTime: 7000, state: '{}' });
       expect(await b.takeRetries('s', 1000, 2000, 10)).toEqual([
-        { row: { id: 'v', nextRunTime: null, state: '{"id":"v"}' }, runTime: 100, attempt: 2 },
-        { row: { id: 'z', nextRunTime: FAR, state: '{"id":"z"}' }, runTime: 100, attempt: 2 },
+        { row: { id: 'v', nextRunTime: null, state: '{"id":"v"}' }, runTime: 100, attempt: 2, dueAt: 300 },
+        { row: { id: 'z', nextRunTime: FAR, state: '{"id":"z"}' }, runTime: 100, attempt: 2, dueAt: 300 },
       ]);
 
       await withRetries(b, { w: 300 }, 200);

@@ -84,6 +84,7 @@ interface ClaimRecord {
 interface TakenRecord extends JobRecord {
   run_time: string;
   attempt: number;
+  due_at: string;
 }
 
 interface HistoryRecord {
@@ -117,6 +118,7 @@ const takenRetryOf = (r: TakenRecord): TakenRetry => ({
   row: jobRowOf(r),
   runTime: Number(r.run_time),
   attempt: r.attempt,
+  dueAt: Number(r.due_at),
 });
 
 const runRecordOf = (r: HistoryRecord): RunRecordRow => ({
@@ -545,7 +547,7 @@ export class PostgresBackend implements StoreBackend {
          RETURNING r.job_id, r.run_time, r.attempt, r.due_at, r.state
        )
        SELECT t.job_id AS id, j.next_run_time, CASE WHEN j.id IS NULL THEN t.state ELSE j.state END AS state,
-         t.run_time, t.attempt
+         t.run_time, t.attempt, t.due_at
        FROM taken AS t LEFT JOIN ${n.jobs} AS j ON j.id = t.job_id
        ORDER BY t.due_at, t.job_id, t.run_time, t.attempt`,
       [owner, now, claimUntil, countParam(limit), skip],

@@ -139,11 +139,12 @@ const runClaimOf = (r: unknown[]): RunClaim => ({
   schedulerId: asText(r[2]),
 });
 
-/** A taken retry from a record (job id, next run time or nil, state, run time, attempt). */
+/** A taken retry from a record (job id, next run time or nil, state, run time, attempt, due time). */
 const takenRetryOf = (r: unknown[]): TakenRetry => ({
   row: jobRowOf(r),
   runTime: Number(asText(r[3])),
   attempt: Number(asText(r[4])),
+  dueAt: Number(asText(r[5])),
 });
 
 // Redis orders equal scores by the bytes of the member: paused jobs are sorted the same way.
@@ -453,7 +454,7 @@ export class RedisBackend implements StoreBackend {
   ): Promise<TakenRetry[]> {
     if (limit <= 0) return [];
     const reply = await this.#run('takeRetries', [owner, now, claimUntil, limit, callId, ...skip]);
-    return recordsOf(reply, 'takeRetries', 5).map(takenRetryOf);
+    return recordsOf(reply, 'takeRetries', 6).map(takenRetryOf);
   }
 
   async latestRuns(jobIds: readonly string[]): Promise<RunRecordRow[]> {

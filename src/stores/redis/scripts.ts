@@ -540,8 +540,8 @@ return 'queued'
    * becomes a claim of owner with its attempt, marked with the call's id ('' = none) for
    * `giveUpTaken`.
    * Retries of jobs gone that hold no state are deleted (nothing can run them). Returns flat
-   * quintuples (job id, next run time or nil, state, run time, attempt): the job's row, or for a
-   * job gone, the retry's state without a next run time.
+   * sextuples (job id, next run time or nil, state, run time, attempt, due time): the job's row,
+   * or for a job gone, the retry's state without a next run time.
    */
   takeRetries: script(`
 local owner, nowText, claimEnd, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -553,8 +553,9 @@ local taken = 0
 -- Due retries left waiting stay in the set: the next page starts past them.
 local kept = 0
 while taken < limit do
-  local page = redis.call('ZRANGEBYSCORE', retriesKey, '-inf', nowText, 'LIMIT', kept, 100)
-  for _, member in ipairs(page) do
+  local page = redis.call('ZRANGEBYSCORE', retriesKey, '-inf', nowText, 'WITHSCORES', 'LIMIT', kept, 100)
+  for i = 1, #page, 2 do
+    local member, dueAt = page[i], page[i + 1]
     local runTime, attempt, id = parseRetry(member)
     local state, nextTime, paused = false, false, false
     if id then
@@ -580,12 +581,13 @@ while taken < limit do
         out[#out + 1] = state
         out[#out + 1] = runTime
         out[#out + 1] = attempt
+        out[#out + 1] = dueAt
         taken = taken + 1
         if taken >= limit then break end
       end
     end
   end
-  if #page < 100 then break end
+  if #page < 200 then break end
 end
 return out
 `),

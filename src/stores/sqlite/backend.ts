@@ -125,6 +125,7 @@ interface ClaimRecord {
 interface TakenRecord extends JobRecord {
   run_time: number;
   attempt: number;
+  due_at: number;
 }
 
 const jobRowOf = (r: JobRecord): JobRow => ({ id: r.id, nextRunTime: r.next_run_time, state: r.state });
@@ -140,6 +141,7 @@ const takenRetryOf = (r: TakenRecord): TakenRetry => ({
   row: jobRowOf(r),
   runTime: r.run_time,
   attempt: r.attempt,
+  dueAt: r.due_at,
 });
 
 const runRecordOf = (r: HistoryRecord): RunRecordRow => ({
@@ -243,7 +245,7 @@ function prepareStatements(db: SqliteDatabase, { jobs, runs, history, retries }:
     // state). A retry whose run time is still claimed waits (two attempts of one run never hold a
     // claim at once).
     dueRetries: db.prepare(
-      `SELECT r.job_id AS id, r.run_time, r.attempt, j.next_run_time, coalesce(j.state, r.state) AS state
+      `SELECT r.job_id AS id, r.run_time, r.attempt, r.due_at, j.next_run_time, coalesce(j.state, r.state) AS state
        FROM ${retries} r LEFT JOIN ${jobs} j ON j.id = r.job_id
        WHERE r.due_at <= @now AND (j.next_run_time IS NOT NULL OR (j.id IS NULL AND r.state IS NOT NULL))
          AND r.job_id NOT IN (SELECT value FROM json_each(@skip))

@@ -131,7 +131,11 @@ export function describeClaimAheadTests(t: Suite): void {
       await stop(first);
       expect(executed(first)).toEqual([]);
       const second = await open(await factory.reopen());
+      // A fire time given back waits in the store, due 1 ms after it.
       await advanceTo(at(10 * SECOND));
+      expect(executed(second)).toEqual([]);
+      await advanceTo(at(10 * SECOND + 1));
+      expect(executed(second)).toEqual([run('tick', at(10 * SECOND))]);
       await advanceTo(at(20 * SECOND));
       expect(executed(second)).toEqual([run('tick', at(10 * SECOND)), run('tick', at(20 * SECOND))]);
       const history = await second.scheduler.getRuns({ limit: 100 });
