@@ -13,6 +13,13 @@ export interface HeldRun {
   /** The store that holds the job and the run's claim. */
   alias: string;
   runTime: Date;
+  /** When it began to wait for a free slot (epoch ms; see `HeldRuns.wait`). */
+  waitingSince?: number;
+}
+
+/** From when a waiting run's wait counts: its run time, or when it began to wait if later. */
+function waitFrom(run: HeldRun): number {
+  return Math.max(run.runTime.getTime(), run.waitingSince ?? 0);
 }
 
 /** The held runs of one scheduler. */
@@ -44,16 +51,29 @@ export class HeldRuns {
     return this.#waiting.length;
   }
 
-  /** The earliest run time among the waiting runs (epoch ms), or `Infinity`. */
+  /**
+   * The earliest time from which a waiting run's wait counts (its run time, or when it began to
+   * wait if later; epoch ms), or `Infinity` when none waits.
+   */
   earliestWaiting(): number {
     let at = Number.POSITIVE_INFINITY;
-    for (const run of this.#waiting) at = Math.min(at, run.runTime.getTime());
+    for (const run of this.#waiting) at = Math.min(at, waitFrom(run));
     return at;
   }
 
-  /** Runs that are due now wait for a free slot (`startWaiting` offers them to `due`). */
-  wait(runs: HeldRun[]): void {
-    for (const run of runs) this.#waiting.push(run);
+  /**
+   * Runs that are due now wait for a free slot (`startWaiting` offers them to `due`); returns
+   * from when their wait counts (see `earliestWaiting`).
+   */
+  wait(runs: HeldRun[]): number {
+    const now = clock.now();
+    let from = Number.POSITIVE_INFINITY;
+    for (const run of runs) {
+      run.waitingSince ??= now;
+      from = Math.min(from, waitFrom(run));
+      this.#waiting.push(run);
+    }
+    return from;
   }
 
   /** Offers the waiting runs to `due` again; those it leaves go on waiting. */
@@ -66,11 +86,11 @@ export class HeldRuns {
     this.#waiting = left.length === 0 ? this.#waiting : [...left, ...this.#waiting];
   }
 
-  /** Takes out the waiting runs whose time is at or before `until` (epoch ms). */
+  /** Takes out the waiting runs whose wait counts from `until` (epoch ms) or earlier. */
   takeWaiting(until: number): HeldRun[] {
     const taken: HeldRun[] = [];
     const kept: HeldRun[] = [];
-    for (const run of this.#waiting) (run.runTime.getTime() <= until ? taken : kept).push(run);
+    for (const run of this.#waiting) (waitFrom(run) <= until ? taken : kept).push(run);
     this.#waiting = kept;
     return taken;
   }
@@ -150,7 +170,6 @@ export class HeldRuns {
     const due = this.#runs.splice(0, k);
     this.#arm();
     if (due.length === 0) return;
-    const left = this.due(due);
-    for (const run of left) this.#waiting.push(run);
+    this.wait(this.due(due));
   }
 }

@@ -199,7 +199,15 @@ export class RunLoop {
           ),
         );
     }
-    if (left.length > 0) this.#armWaitTimers(left);
+    if (left.length > 0) {
+      const now = clock.now();
+      let from = Number.POSITIVE_INFINITY;
+      for (const run of left) {
+        run.waitingSince ??= now;
+        from = Math.min(from, Math.max(run.runTime.getTime(), run.waitingSince));
+      }
+      this.#armGiveBack(from);
+    }
     return left;
   }
 
@@ -218,15 +226,15 @@ export class RunLoop {
    * at again soon, since runs may end before the pass is over.
    */
   #waitForSlots(runs: HeldRun[]): void {
-    this.#held.wait(runs);
-    this.#armWaitTimers(runs);
+    this.#armGiveBack(this.#held.wait(runs));
     this.#lookAgainSoon();
   }
 
-  /** Gives back the waiting runs still waiting PREFETCH_MS after their time (`#giveBackWaiting`). */
-  #armWaitTimers(runs: HeldRun[]): void {
-    let at = Number.POSITIVE_INFINITY;
-    for (const run of runs) at = Math.min(at, run.runTime.getTime());
+  /**
+   * Gives back the runs still waiting PREFETCH_MS after `at` (`#giveBackWaiting`): the earliest
+   * from which a waiting run's wait counts, its run time or, when later, when it began to wait.
+   */
+  #armGiveBack(at: number): void {
     if (at >= this.#giveBackAt) return;
     if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
     this.#giveBackAt = at;
@@ -251,9 +259,9 @@ export class RunLoop {
   }
 
   /**
-   * Runs still waiting PREFETCH_MS after their time go back to their stores, each a waiting run
-   * of its job due at its fire time (`#giveBack`), for any process with room to take; their
-   * executors are no longer taken for as if runs were quick (`#slow`).
+   * Runs still waiting PREFETCH_MS after their time (or after they began to wait, when they came
+   * late) go back to their stores, each a waiting run of its job (`#giveBack`), for any process
+   * with room to take; their executors are no longer taken for as if runs were quick (`#slow`).
    */
   readonly #giveBackWaiting = (): void => {
     this.#giveBackTimer = null;
@@ -264,20 +272,11 @@ export class RunLoop {
       for (const run of late) this.#slow.add(run.job.executor);
       this.ctx.host.logger.debug(
         { count: late.length },
-        `${late.length} run(s) found no free executor slot within ${PREFETCH_MS} ms of their time: giving them back to their stores`,
+        `${late.length} run(s) found no free executor slot within ${PREFETCH_MS} ms: giving them back to their stores`,
       );
       void this.#giveBack(late).then(() => this.wakeup());
     }
-    const next = this.#held.earliestWaiting();
-    if (next !== Number.POSITIVE_INFINITY && next < this.#giveBackAt) {
-      if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
-      this.#giveBackAt = next;
-      this.#giveBackTimer = clock.setTimeout(
-        this.#giveBackWaiting,
-        Math.max(0, next + PREFETCH_MS - clock.now()),
-        this.ctx.daemon(),
-      );
-    }
+    this.#armGiveBack(this.#held.earliestWaiting());
   };
 
   #clearWaitTimers(): void {
