@@ -31,6 +31,9 @@ const SLOW_STORE_MS = 50;
 const PREFETCH_MS = 50;
 // What a pass may take for an executor that has not yet seen a run end (`meanRunMs` null).
 const COLD_CLAIMS = BATCH;
+// A shared-store batch of jobs none of which is due yet (runs claimed ahead): processes waking
+// together for the same fire time take turns, so its runs spread over them.
+const AHEAD_BATCH = 200;
 
 /** What the run loop needs from its scheduler. */
 export interface LoopContext {
@@ -61,6 +64,8 @@ export class RunLoop {
   // Stores whose processing is under way, and each store's next due time from its last pass.
   readonly #busy = new Map<string, Promise<void>>();
   readonly #nextDue = new Map<string, number>();
+  // Each store's earliest next run time after its last pass (epoch ms; Infinity for none).
+  readonly #nextRunAt = new Map<string, number>();
   // A shared-store pass stopped for want of free executor slots: the next finished run wakes us.
   #wantsSlots = false;
   // Runs claimed ahead of their time (a store's claimAheadMs), started when it comes.
@@ -501,6 +506,9 @@ export class RunLoop {
     // as history.
     const rowsOfUnstarted = shared || this.ctx.recordsRuns();
     let full = false;
+    // While what the pass takes is not due yet (the store said so after its last pass, and each
+    // batch so far confirms it), it goes in smaller batches (AHEAD_BATCH).
+    let aheadOnly = shared && ahead > 0 && (this.#nextRunAt.get(alias) ?? 0) > now;
     // On a shared store, the next batch is asked for while this one's runs start: the store
     // works on it meanwhile instead of waiting for the process.
     let prefetched: { acquired: Promise<AcquiredJob[]>; limit: number } | null = null;
@@ -516,7 +524,7 @@ export class RunLoop {
           prefetched = null;
           acquired = await pending;
         } else {
-          limit = shared ? Math.min(BATCH, this.#capacity()) : BATCH;
+          limit = shared ? Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity()) : BATCH;
           if (limit < 1) {
             full = this.#wantsSlots = true;
             break;
@@ -529,6 +537,7 @@ export class RunLoop {
         // time) and reported once the release that moves the job past them is stored.
         const missedRuns = new Map<string, MissedRun>();
         for (const { job, token } of acquired) {
+          if (aheadOnly && job.nextRunTime !== null && job.nextRunTime.getTime() <= now) aheadOnly = false;
           if (!this.ctx.executors.has(job.executor)) {
             // Paused in the store; reported once the release says so.
             noExecutor.add(job.id);
@@ -550,7 +559,7 @@ export class RunLoop {
           // What the executors can start soon, less the runs this batch is about to hand them.
           let claimedRuns = 0;
           for (const claimed of claimedByJob) claimedRuns += claimed === null ? 0 : claimed.length;
-          const nextLimit = Math.min(BATCH, this.#capacity() - claimedRuns);
+          const nextLimit = Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - claimedRuns);
           if (nextLimit >= 1) {
             const pending = leases.acquire(untilDate, nextLimit);
             // Awaited at the top of the next turn; a failure reaches the pass there.
@@ -642,6 +651,7 @@ export class RunLoop {
     // Retries are due now: they are looked at even when held runs fill the executors' slots.
     await this.#processRetries(store, alias, nowDate, shared);
     const next = await store.getNextRunTime();
+    this.#nextRunAt.set(alias, next === null ? Number.POSITIVE_INFINITY : next.getTime());
     const poll = store.pollIntervalMs;
     let nextMs = next === null ? null : next.getTime();
     // A run time beyond this pass's window is looked at claimAheadMs before it comes; one within

@@ -389,6 +389,44 @@ describe('shared SQLite store', () => {
     });
   }
 
+  it('processes waking together for the same fire time take its runs in turns', async () => {
+    // Both wake claimAhead before each fire; runs not yet due are claimed 200 jobs at a time,
+    // so one process does not claim a whole fire of 600 jobs while the other waits.
+    const make = (id: string) =>
+      makeScheduler({ schedulerId: id, jobstores: { default: new SqliteJobStore({ path }) } });
+    const a = make('a');
+    const b = make('b');
+    await a.start({ paused: true });
+    await b.start({ paused: true });
+    const byFire = new Map<string, Record<string, number>>();
+    for (const s of [a, b]) {
+      s.on('job_executed', (e) => {
+        const key = e.scheduledRunTime.toISOString();
+        const counts = byFire.get(key) ?? {};
+        counts[e.schedulerId] = (counts[e.schedulerId] ?? 0) + 1;
+        byFire.set(key, counts);
+      });
+    }
+    for (let i = 0; i < 600; i++) {
+      await a.addJob('shared.record', 'interval', { seconds: 1, id: `job-${i}`, args: ['x', 'y'] });
+    }
+    a.resume();
+    b.resume();
+    await vi.advanceTimersByTimeAsync(3 * SECOND + 100);
+    expect([...byFire.keys()]).toEqual(
+      [at(SECOND), at(2 * SECOND), at(3 * SECOND)].map((t) => t.toISOString()),
+    );
+    for (const [fire, counts] of byFire) {
+      expect([fire, (counts.a ?? 0) + (counts.b ?? 0)]).toEqual([fire, 600]);
+    }
+    // From the second fire on, each process wakes knowing that the next fire is not due yet.
+    for (const fire of [at(2 * SECOND), at(3 * SECOND)]) {
+      const counts = byFire.get(fire.toISOString()) ?? {};
+      expect(counts.a).toBeGreaterThanOrEqual(200);
+      expect(counts.b).toBeGreaterThanOrEqual(200);
+    }
+  });
+
   it('a release with a token that moved on is ignored: a change made during the pass wins', async () => {
     const { store, scheduler } = schedulerOn('a');
     await scheduler.start({ paused: true });
