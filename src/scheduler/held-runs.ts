@@ -115,13 +115,17 @@ export class HeldRuns {
     if (at < this.#timerAt) this.#arm();
   }
 
-  /** Takes out the held runs of one job of a store, or of every job of it (`jobId` absent). */
+  /**
+   * Takes out the held runs of one job of a store, or of every job of it (`jobId` absent). Runs
+   * of one job that are due and waiting for a slot stay: like runs handed to an executor, they
+   * start (or go back to the store) whatever becomes of the job.
+   */
   take(alias: string, jobId?: string): HeldRun[] {
     const taken: HeldRun[] = [];
     const kept: HeldRun[] = [];
     const keptWaiting: HeldRun[] = [];
     for (const run of this.#waiting) {
-      if (run.alias === alias && (jobId === undefined || run.job.id === jobId)) taken.push(run);
+      if (run.alias === alias && jobId === undefined) taken.push(run);
       else keptWaiting.push(run);
     }
     this.#waiting = keptWaiting;

@@ -73,6 +73,8 @@ export class RunLoop {
   // Runs due that found no free slot: looked at again when a run ends (`#startSoon`), given back
   // to their stores PREFETCH_MS after their time (`#giveBackTimer`).
   #startSoon: TimerHandle | null = null;
+  // Give-backs of waiting runs under way (`stop` waits for them before the stores close).
+  readonly #givingBack = new Set<Promise<void>>();
   #giveBackTimer: TimerHandle | null = null;
   #giveBackAt = Number.POSITIVE_INFINITY;
   // Executors whose runs, taken before any had ended, had to be given back: no longer taken for
@@ -103,7 +105,10 @@ export class RunLoop {
     this.#clearWaitTimers();
     await this.#pass;
     await Promise.all(this.#busy.values());
+    // A pass that ended meanwhile may have left runs waiting for a slot, and armed their timers.
+    this.#clearWaitTimers();
     await this.#giveBack(this.#held.takeAll());
+    await Promise.all(this.#givingBack);
   }
 
   /**
@@ -187,6 +192,8 @@ export class RunLoop {
    * wait (see `#waitForSlots`).
    */
   #startHeld(runs: HeldRun[]): HeldRun[] {
+    // Stopping: they go back to their stores with the others (`stop`).
+    if (this.#stopped) return runs;
     const left: HeldRun[] = [];
     const finished = groupByStore(runs, (rows, run) => {
       if (this.#hasRoom(run.job)) this.#submitRuns(run.job, run.alias, [run.runTime], 1, rows);
@@ -271,15 +278,24 @@ export class RunLoop {
   readonly #giveBackWaiting = (): void => {
     this.#giveBackTimer = null;
     this.#giveBackAt = Number.POSITIVE_INFINITY;
+    if (this.#stopped) return;
     this.#held.startWaiting();
     const late = this.#held.takeWaiting(clock.now() - PREFETCH_MS);
+    // Starting the others may have armed the timer for those just taken out: armed afresh below.
+    if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
+    this.#giveBackTimer = null;
+    this.#giveBackAt = Number.POSITIVE_INFINITY;
     if (late.length > 0) {
       for (const run of late) this.#slow.add(run.job.executor);
       this.ctx.host.logger.debug(
         { count: late.length },
         `${late.length} run(s) found no free executor slot within ${PREFETCH_MS} ms: giving them back to their stores`,
       );
-      void this.#giveBack(late).then(() => this.wakeup());
+      const giving = this.#giveBack(late).then(() => {
+        this.#givingBack.delete(giving);
+        this.wakeup();
+      });
+      this.#givingBack.add(giving);
     }
     this.#armGiveBack(this.#held.earliestWaiting());
   };

@@ -96,7 +96,7 @@ export function givenBackDueAt(runTime: number): number {
 
 /** Whether a waiting run is a fire time given back (see `RetryRow`). */
 export function isGivenBack(retry: { runTime: number; attempt: number; dueAt: number }): boolean {
-  return retry.attempt === 1 && retry.dueAt > retry.runTime;
+  return retry.attempt === 1 && retry.dueAt === givenBackDueAt(retry.runTime);
 }
 
 /** A claimed run that is over, with what to write as its claim goes. */
@@ -118,7 +118,7 @@ export interface TakenRetry {
   row: JobRow;
   runTime: number;
   attempt: number;
-  /** When it fell due (see `RetryRow.dueAt`: a first attempt due before its run time is a fire time given back). */
+  /** When it falls due (see `RetryRow`: a first attempt due 1 ms after its run time is a fire time given back). */
   dueAt: number;
 }
 

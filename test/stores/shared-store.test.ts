@@ -389,6 +389,65 @@ describe('shared SQLite store', () => {
     });
   }
 
+  it('a due run waiting for a free slot is not cancelled by a new schedule: it goes back to the store and runs', async () => {
+    const a = makeScheduler({
+      schedulerId: 'a',
+      jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+      executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
+    });
+    await a.start({ paused: true });
+    const executed: string[] = [];
+    a.on('job_executed', (e) => executed.push(`${e.jobId}@${e.scheduledRunTime.getTime() - T0.getTime()}`));
+    await a.addJob('shared.slow', 'date', { runDate: at(SECOND), id: 'job-0' });
+    await a.addJob('shared.record', 'interval', {
+      seconds: 10,
+      startDate: at(SECOND),
+      id: 'job-1',
+      args: ['a', 'x'],
+      misfireGraceTime: null,
+    });
+    a.resume();
+    // job-0 holds the only worker; job-1's run at 1 s waits for it.
+    await vi.advanceTimersByTimeAsync(SECOND + 20);
+    await a.rescheduleJob('job-1', 'interval', { seconds: 10, startDate: at(5 * SECOND) });
+    await vi.advanceTimersByTimeAsync(SECOND);
+    release();
+    await vi.advanceTimersByTimeAsync(100);
+    // Like a run handed to the executor, the run at 1 s goes on; the new schedule starts at 5 s.
+    expect(executed).toEqual(['job-0@1000', 'job-1@1000']);
+    await vi.advanceTimersByTimeAsync(4 * SECOND);
+    expect(executed).toEqual(['job-0@1000', 'job-1@1000', 'job-1@5000']);
+  });
+
+  it('a shutdown gives back the runs waiting for a free slot; the next scheduler runs them', async () => {
+    const make = (id: string) =>
+      makeScheduler({
+        schedulerId: id,
+        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
+      });
+    const a = make('a');
+    await a.start({ paused: true });
+    const submitted: string[] = [];
+    a.on('job_submitted', (e) => submitted.push(e.jobId));
+    await a.addJob('shared.slow', 'date', { runDate: at(SECOND), id: 'job-0' });
+    for (let i = 1; i <= 3; i++) {
+      await a.addJob('shared.record', 'date', { runDate: at(SECOND), id: `job-${i}`, args: ['a', 'x'] });
+    }
+    a.resume();
+    await vi.advanceTimersByTimeAsync(SECOND + 20);
+    expect(submitted).toEqual(['job-0']);
+    await a.shutdown({ wait: false });
+    expect(submitted).toEqual(['job-0']);
+    const waiting = sqlite().prepare('SELECT job_id FROM tickwork_jobs_retries ORDER BY job_id').all();
+    expect(waiting).toEqual([{ job_id: 'job-1' }, { job_id: 'job-2' }, { job_id: 'job-3' }]);
+    const b = make('b');
+    await b.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(runs).toHaveLength(3);
+    expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get()).toEqual({ n: 0 });
+  });
+
   it('processes waking together for the same fire time take its runs in turns', async () => {
     // Both wake claimAhead before each fire; runs not yet due are claimed 200 jobs at a time,
     // so one process does not claim a whole fire of 600 jobs while the other waits.
