@@ -20,7 +20,7 @@ import { type HeldRun, HeldRuns } from './held-runs.js';
 import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
-import { type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
+import { laterFireIsDue, type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
 
 // Jobs handled between two turns of the event loop during a large burst.
 const BATCH = 1000;
@@ -484,6 +484,16 @@ export class RunLoop {
           this.ctx.host.logger.error(
             { jobId: job.id, executor: job.executor, attempt },
             `Executor lookup failed for a retry of job "${job.id}" ("${job.executor}"): it is not run`,
+          );
+          finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
+          continue;
+        }
+        if (givenBack === true && job.coalesce && laterFireIsDue(job, runTime, nowDate)) {
+          // A fire time given back, of a coalescing job whose next fire time is due as well: the
+          // run of that one (waiting to be taken, or taken already) stands for both.
+          this.ctx.host.logger.debug(
+            { jobId: job.id, runTime },
+            `Run time ${runTime.toISOString()} of job "${job.id}" coalesced into its next fire time`,
           );
           finished.push({ jobId: job.id, runTime: runTime.getTime(), attempt });
           continue;

@@ -131,3 +131,18 @@ export function splitMissed(job: Job, runTimes: Date[], now: number): { onTime: 
   while (k < runTimes.length && isPastGrace(job, runTimes[k].getTime(), now)) k++;
   return { onTime: runTimes.slice(k), missed: runTimes.slice(0, k) };
 }
+
+/**
+ * Whether a fire time of `job` later than `runTime` is due at `now`: the job's stored next run
+ * time, or the trigger's next fire time after `runTime` (claimed already, by this process or
+ * another). A coalescing job's fire time given back to the store then needs no run of its own:
+ * that later run stands for both, as a pass coalesces fire times due together.
+ */
+export function laterFireIsDue(job: Job, runTime: Date, now: Date): boolean {
+  const nowMs = now.getTime();
+  const after = runTime.getTime();
+  const stored = job.nextRunTime?.getTime() ?? null;
+  if (stored !== null && stored > after && stored <= nowMs) return true;
+  const next = job.trigger.getNextFireTime(runTime, now);
+  return next !== null && next.getTime() > after && next.getTime() <= nowMs;
+}

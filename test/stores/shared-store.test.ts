@@ -389,6 +389,50 @@ describe('shared SQLite store', () => {
     });
   }
 
+  for (const coalesce of [true, false]) {
+    it(`a fire time given back ${coalesce ? 'is coalesced into its job\'s later fire time due with it' : 'runs besides the later fire times of a job that does not coalesce'}`, async () => {
+      // One worker, held by job-0 from 1 s to 3.5 s: job-1's fire at 1 s finds no free slot and
+      // goes back to the store; its fires at 2 s and 3 s wait in the store. At 3.5 s all three
+      // are due.
+      const a = makeScheduler({
+        schedulerId: 'a',
+        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
+        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
+      });
+      await a.start({ paused: true });
+      const executed: string[] = [];
+      const missed: string[] = [];
+      a.on('job_executed', (e) => executed.push(`${e.jobId}@${e.scheduledRunTime.getTime() - T0.getTime()}`));
+      a.on('job_missed', (e) => missed.push(e.jobId));
+      await a.addJob('shared.slow', 'date', { runDate: at(SECOND), id: 'job-0' });
+      await a.addJob('shared.record', 'interval', {
+        seconds: 1,
+        startDate: at(SECOND),
+        id: 'job-1',
+        args: ['a', 'x'],
+        coalesce,
+        misfireGraceTime: null,
+      });
+      a.resume();
+      await vi.advanceTimersByTimeAsync(SECOND + 100);
+      expect(sqlite().prepare('SELECT run_time FROM tickwork_jobs_retries').all()).toEqual([
+        { run_time: at(SECOND).getTime() },
+      ]);
+      await vi.advanceTimersByTimeAsync(2 * SECOND + 400);
+      release();
+      await vi.advanceTimersByTimeAsync(200);
+      expect(executed.sort()).toEqual(
+        coalesce
+          ? ['job-0@1000', 'job-1@3000']
+          : ['job-0@1000', 'job-1@1000', 'job-1@2000', 'job-1@3000'],
+      );
+      expect(missed).toEqual([]);
+      expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get()).toEqual({ n: 0 });
+      expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get()).toEqual({ n: 0 });
+      await a.shutdown();
+    });
+  }
+
   it('a due run waiting for a free slot is not cancelled by a new schedule: it goes back to the store and runs', async () => {
     const a = makeScheduler({
       schedulerId: 'a',
