@@ -390,7 +390,7 @@ describe('shared SQLite store', () => {
   }
 
   for (const coalesce of [true, false]) {
-    it(`a fire time given back ${coalesce ? 'is coalesced into its job\'s later fire time due with it' : 'runs besides the later fire times of a job that does not coalesce'}`, async () => {
+    it(`a fire time given back ${coalesce ? "is coalesced into its job's later fire time due with it" : 'runs besides the later fire times of a job that does not coalesce'}`, async () => {
       // One worker, held by job-0 from 1 s to 3.5 s: job-1's fire at 1 s finds no free slot and
       // goes back to the store; its fires at 2 s and 3 s wait in the store. At 3.5 s all three
       // are due.
@@ -422,9 +422,7 @@ describe('shared SQLite store', () => {
       release();
       await vi.advanceTimersByTimeAsync(200);
       expect(executed.sort()).toEqual(
-        coalesce
-          ? ['job-0@1000', 'job-1@3000']
-          : ['job-0@1000', 'job-1@1000', 'job-1@2000', 'job-1@3000'],
+        coalesce ? ['job-0@1000', 'job-1@3000'] : ['job-0@1000', 'job-1@1000', 'job-1@2000', 'job-1@3000'],
       );
       expect(missed).toEqual([]);
       expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get()).toEqual({ n: 0 });
