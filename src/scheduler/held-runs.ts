@@ -34,10 +34,13 @@ export class HeldRuns {
   /**
    * @param due Called with the runs whose time has come (one call per timer, earliest first);
    *   returns those it could not start, which then wait (`startWaiting`, `takeWaiting`).
+   * @param waited Called when runs begin to wait, with the earliest time from which their wait
+   *   counts (see `earliestWaiting`).
    * @param daemon Whether the timer should leave the process free to exit.
    */
   constructor(
     private readonly due: (runs: HeldRun[]) => HeldRun[],
+    private readonly waited: (from: number) => void,
     private readonly daemon: () => boolean,
   ) {}
 
@@ -62,10 +65,11 @@ export class HeldRuns {
   }
 
   /**
-   * Runs that are due now wait for a free slot (`startWaiting` offers them to `due`); returns
-   * from when their wait counts (see `earliestWaiting`).
+   * Runs that are due now wait for a free slot (`startWaiting` offers them to `due`); `waited`
+   * hears from when their wait counts.
    */
-  wait(runs: HeldRun[]): number {
+  wait(runs: HeldRun[]): void {
+    if (runs.length === 0) return;
     const now = clock.now();
     let from = Number.POSITIVE_INFINITY;
     for (const run of runs) {
@@ -73,10 +77,10 @@ export class HeldRuns {
       from = Math.min(from, waitFrom(run));
       this.#waiting.push(run);
     }
-    return from;
+    this.waited(from);
   }
 
-  /** Offers the waiting runs to `due` again; those it leaves go on waiting. */
+  /** Offers the waiting runs to `due` again; those it leaves go on waiting (`waited` is not told again). */
   startWaiting(): void {
     if (this.#waiting.length === 0) return;
     const runs = this.#waiting;

@@ -84,6 +84,10 @@ export class RunLoop {
   constructor(private readonly ctx: LoopContext) {
     this.#held = new HeldRuns(
       (runs) => this.#startHeld(runs),
+      // Stopping: the waiting runs go back to their stores with the others (`stop`).
+      (from) => {
+        if (!this.#stopped) this.#armGiveBack(from);
+      },
       () => ctx.daemon(),
     );
   }
@@ -189,7 +193,7 @@ export class RunLoop {
   /**
    * Starts held runs whose time has come, as far as their executors have room (`#hasRoom`);
    * writes the rows of those that could not start; returns those left for want of a slot, which
-   * wait (see `#waitForSlots`).
+   * wait in `#held` (which has their give-back armed, `#armGiveBack`).
    */
   #startHeld(runs: HeldRun[]): HeldRun[] {
     // Stopping: they go back to their stores with the others (`stop`).
@@ -211,15 +215,6 @@ export class RunLoop {
           ),
         );
     }
-    if (left.length > 0) {
-      const now = clock.now();
-      let from = Number.POSITIVE_INFINITY;
-      for (const run of left) {
-        run.waitingSince ??= now;
-        from = Math.min(from, Math.max(run.runTime.getTime(), run.waitingSince));
-      }
-      this.#armGiveBack(from);
-    }
     return left;
   }
 
@@ -238,7 +233,7 @@ export class RunLoop {
    * at again soon, since runs may end before the pass is over.
    */
   #waitForSlots(runs: HeldRun[]): void {
-    this.#armGiveBack(this.#held.wait(runs));
+    this.#held.wait(runs);
     this.#lookAgainSoon();
   }
 
@@ -281,10 +276,6 @@ export class RunLoop {
     if (this.#stopped) return;
     this.#held.startWaiting();
     const late = this.#held.takeWaiting(clock.now() - PREFETCH_MS);
-    // Starting the others may have armed the timer for those just taken out: armed afresh below.
-    if (this.#giveBackTimer !== null) clock.clearTimeout(this.#giveBackTimer);
-    this.#giveBackTimer = null;
-    this.#giveBackAt = Number.POSITIVE_INFINITY;
     if (late.length > 0) {
       for (const run of late) this.#slow.add(run.job.executor);
       this.ctx.host.logger.debug(
