@@ -56,6 +56,20 @@ function schedulerOn(id: string, leaseTime = 30) {
   return { store, scheduler: makeScheduler({ schedulerId: id, jobstores: { default: store } }) };
 }
 
+/** A scheduler on the file with a pool of `maxWorkers` (a 60 s poll unless `store` says otherwise). */
+function poolOn(id: string, maxWorkers: number, store: { pollInterval?: number; claimAhead?: number } = {}) {
+  return makeScheduler({
+    schedulerId: id,
+    jobstores: { default: new SqliteJobStore({ path, pollInterval: 60, ...store }) },
+    executors: { default: new PromisePoolExecutor({ maxWorkers }) },
+  });
+}
+
+/** How many rows the store's table `tickwork_jobs_<table>` has (run claims, waiting runs). */
+function rowCount(table: 'runs' | 'retries'): number {
+  return (sqlite().prepare(`SELECT count(*) AS n FROM tickwork_jobs_${table}`).get() as { n: number }).n;
+}
+
 /** A scheduler in a process that lacks the task `shared.record` (an old build in a rolling deploy). */
 class LackingScheduler extends BackgroundScheduler {
   missing = true;
@@ -264,18 +278,13 @@ describe('shared SQLite store', () => {
     await vi.advanceTimersByTimeAsync(10 * SECOND + 50);
     expect([...fired.keys()].length).toBe(10);
     for (const [, who] of fired) expect(who).toHaveLength(1);
-    const left = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
-    expect(left.n).toBe(0);
+    expect(rowCount('runs')).toBe(0);
   });
 
   it('a process whose runs end at once starts a whole fire on time, beyond its free slots, before any run has ended', async () => {
     // Before its first run ends an executor cannot tell how many runs it can start soon: the pass
     // 0.25 s ahead takes every job due as if runs were quick, not only its 2 free workers.
-    const a = makeScheduler({
-      schedulerId: 'a',
-      jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-      executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
-    });
+    const a = poolOn('a', 2);
     await a.start({ paused: true });
     const started: number[] = [];
     a.on('job_submitted', () => started.push(Date.now() - T0.getTime() - SECOND));
@@ -284,8 +293,7 @@ describe('shared SQLite store', () => {
     }
     a.resume();
     await vi.advanceTimersByTimeAsync(800);
-    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
-    expect(claims.n).toBe(8);
+    expect(rowCount('runs')).toBe(8);
     expect(started).toEqual([]);
     await vi.advanceTimersByTimeAsync(250);
     // 2 start at their time; the other 6 as soon as those have ended (1 ms: one timer turn).
@@ -299,12 +307,7 @@ describe('shared SQLite store', () => {
       // the 6 that find no free slot go back 50 ms later, each a waiting run due at 1 s. b (a 20
       // ms poll; SQLite gives no wake-up hints) takes 2 of them (its free workers); when a's runs
       // end it takes no more than it can start soon (its runs are known to take time now).
-      const make = (id: string, pollInterval: number) =>
-        makeScheduler({
-          schedulerId: id,
-          jobstores: { default: new SqliteJobStore({ path, pollInterval, claimAhead }) },
-          executors: { default: new PromisePoolExecutor({ maxWorkers: 2 }) },
-        });
+      const make = (id: string, pollInterval: number) => poolOn(id, 2, { pollInterval, claimAhead });
       const a = make('a', 60);
       const b = make('b', 0.02);
       await a.start({ paused: true });
@@ -344,8 +347,7 @@ describe('shared SQLite store', () => {
       // over in the next 50 ms at 100 ms a run.
       expect(later.filter(([who, ms]) => who === 'a' && ms >= 100 && ms < 110)).toHaveLength(3);
       expect(executed.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `job-${i}`));
-      const left = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
-      expect(left.n).toBe(0);
+      expect(rowCount('runs')).toBe(0);
       await a.shutdown();
       await b.shutdown();
     });
@@ -355,11 +357,7 @@ describe('shared SQLite store', () => {
     it(`a fire time given back keeps its misfireGraceTime (${grace}): taken after it, it is ${grace === null ? 'run' : 'reported missed'}`, async () => {
       // One worker: job-0 holds it, job-1 finds no free slot and goes back to the store 50 ms
       // after its time. Only when job-0 ends, 1 s later, is there room to take it.
-      const a = makeScheduler({
-        schedulerId: 'a',
-        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
-      });
+      const a = poolOn('a', 1);
       await a.start({ paused: true });
       const seen: string[] = [];
       a.on('job_executed', (e) => seen.push(`executed ${e.jobId}`));
@@ -373,10 +371,7 @@ describe('shared SQLite store', () => {
       });
       a.resume();
       await vi.advanceTimersByTimeAsync(SECOND + 100);
-      const waiting = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get() as {
-        n: number;
-      };
-      expect(waiting.n).toBe(1);
+      expect(rowCount('retries')).toBe(1);
       await vi.advanceTimersByTimeAsync(SECOND);
       release();
       await vi.advanceTimersByTimeAsync(100);
@@ -394,11 +389,7 @@ describe('shared SQLite store', () => {
       // One worker, held by job-0 from 1 s to 3.5 s: job-1's fire at 1 s finds no free slot and
       // goes back to the store; its fires at 2 s and 3 s wait in the store. At 3.5 s all three
       // are due.
-      const a = makeScheduler({
-        schedulerId: 'a',
-        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
-      });
+      const a = poolOn('a', 1);
       await a.start({ paused: true });
       const executed: string[] = [];
       const missed: string[] = [];
@@ -425,18 +416,14 @@ describe('shared SQLite store', () => {
         coalesce ? ['job-0@1000', 'job-1@3000'] : ['job-0@1000', 'job-1@1000', 'job-1@2000', 'job-1@3000'],
       );
       expect(missed).toEqual([]);
-      expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get()).toEqual({ n: 0 });
-      expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get()).toEqual({ n: 0 });
+      expect(rowCount('retries')).toBe(0);
+      expect(rowCount('runs')).toBe(0);
       await a.shutdown();
     });
   }
 
   it('a due run waiting for a free slot is not cancelled by a new schedule: it goes back to the store and runs', async () => {
-    const a = makeScheduler({
-      schedulerId: 'a',
-      jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-      executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
-    });
+    const a = poolOn('a', 1);
     await a.start({ paused: true });
     const executed: string[] = [];
     a.on('job_executed', (e) => executed.push(`${e.jobId}@${e.scheduledRunTime.getTime() - T0.getTime()}`));
@@ -462,12 +449,7 @@ describe('shared SQLite store', () => {
   });
 
   it('a shutdown gives back the runs waiting for a free slot; the next scheduler runs them', async () => {
-    const make = (id: string) =>
-      makeScheduler({
-        schedulerId: id,
-        jobstores: { default: new SqliteJobStore({ path, pollInterval: 60 }) },
-        executors: { default: new PromisePoolExecutor({ maxWorkers: 1 }) },
-      });
+    const make = (id: string) => poolOn(id, 1);
     const a = make('a');
     await a.start({ paused: true });
     const submitted: string[] = [];
@@ -487,7 +469,7 @@ describe('shared SQLite store', () => {
     await b.start();
     await vi.advanceTimersByTimeAsync(100);
     expect(runs).toHaveLength(3);
-    expect(sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_retries').get()).toEqual({ n: 0 });
+    expect(rowCount('retries')).toBe(0);
   });
 
   it('processes waking together for the same fire time take its runs in turns', async () => {
@@ -549,8 +531,7 @@ describe('shared SQLite store', () => {
     ]);
     expect(applied).toEqual([null]);
     expect((await scheduler.getJob('job'))?.nextRunTime).toBeNull();
-    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
-    expect(claims.n).toBe(0);
+    expect(rowCount('runs')).toBe(0);
   });
 
   it('a lease blocks other schedulers until it expires; then the job is taken and the misfire rules apply', async () => {
@@ -680,8 +661,7 @@ describe('shared SQLite store', () => {
         e.scheduledRunTimes.map((t) => t.getTime() - T0.getTime()),
       ),
     ).toEqual([-2_000, -1_000, 0]);
-    const claims = sqlite().prepare('SELECT count(*) AS n FROM tickwork_jobs_runs').get() as { n: number };
-    expect(claims.n).toBe(0);
+    expect(rowCount('runs')).toBe(0);
   });
 
   it('a late release from an earlier acquisition by the same scheduler is ignored', async () => {
