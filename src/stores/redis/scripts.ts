@@ -94,6 +94,26 @@ local historyKey, historyTimeKey, historyJobsKey, historySeqKey = KEYS[14], KEYS
 local versionKey = KEYS[18]
 local TAG_END = string.char(255)
 local SEQ_DIGITS, TIME_DIGITS = 16, ${TIME_DIGITS}
+local SEQ_FORMAT = '%0' .. SEQ_DIGITS .. 'd'
+-- Variadic commands take a batch's fields in one call; unpack spreads at most CHUNK at a time.
+local CHUNK = 1000
+-- Calls command on key with the items of list (per items to an entry: 1 for fields or members,
+-- 2 for pairs), at most CHUNK entries a call.
+local function bulk(command, key, list, per)
+  local step = CHUNK * per
+  for s = 1, #list, step do
+    redis.call(command, key, unpack(list, s, math.min(s + step - 1, #list)))
+  end
+end
+-- HMGET of every field of list: the values in list order (false: none).
+local function hmget(key, list)
+  local out = {}
+  for s = 1, #list, CHUNK do
+    local part = redis.call('HMGET', key, unpack(list, s, math.min(s + CHUNK - 1, #list)))
+    for k = 1, #part do out[s + k - 1] = part[k] end
+  end
+  return out
+end
 local function endLease(id)
   redis.call('HDEL', ownerKey, id)
   redis.call('ZREM', leaseKey, id)
@@ -393,28 +413,54 @@ local taken = 0
 local offset = 0
 -- Tokens are drawn from the counter read once and written back once.
 local seq = tonumber(redis.call('GET', seqKey) or '0')
+-- A job has an owner exactly while it has a lease (acquire writes both, endLease deletes both),
+-- so the owners of a page say which jobs need their lease's end read.
 while taken < limit do
   local page = redis.call('ZRANGEBYSCORE', nextKey, '-inf', nowText, 'WITHSCORES', 'LIMIT', offset, 500)
-  for i = 1, #page, 2 do
-    local id = page[i]
-    local held = redis.call('ZSCORE', leaseKey, id)
-    if not skip[id] and (not held or tonumber(held) <= now or (retake and redis.call('HGET', ownerKey, id) == owner)) then
-      local state = redis.call('HGET', jobsKey, id)
+  local ids = {}
+  for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
+  local holders = hmget(ownerKey, ids)
+  local owners, leases, tokens = {}, {}, {}
+  local k = 1
+  while k <= #ids and taken < limit do
+    -- The free jobs still wanted, then their states in one read (a job without one is skipped).
+    local picked, times = {}, {}
+    while k <= #ids and taken + #picked < limit do
+      local id, holder = ids[k], holders[k]
+      local free = not skip[id]
+      if free and holder then
+        local held = redis.call('ZSCORE', leaseKey, id)
+        free = not held or tonumber(held) <= now or (retake and holder == owner)
+      end
+      if free then
+        picked[#picked + 1] = id
+        times[#picked] = page[2 * k]
+      end
+      k = k + 1
+    end
+    local states = hmget(jobsKey, picked)
+    for p = 1, #picked do
+      local id, state = picked[p], states[p]
       if state then
         seq = seq + 1
         local token = string.format('%d', seq)
-        redis.call('HSET', ownerKey, id, owner)
-        redis.call('ZADD', leaseKey, leaseEnd, id)
-        redis.call('HSET', tokenKey, id, token)
+        owners[#owners + 1] = id
+        owners[#owners + 1] = owner
+        leases[#leases + 1] = leaseEnd
+        leases[#leases + 1] = id
+        tokens[#tokens + 1] = id
+        tokens[#tokens + 1] = token
         out[#out + 1] = id
-        out[#out + 1] = page[i + 1]
+        out[#out + 1] = times[p]
         out[#out + 1] = state
         out[#out + 1] = token
         taken = taken + 1
-        if taken >= limit then break end
       end
     end
   end
+  bulk('HSET', ownerKey, owners, 2)
+  bulk('ZADD', leaseKey, leases, 2)
+  bulk('HSET', tokenKey, tokens, 2)
   if #page < 1000 then break end
   offset = offset + 500
 end
@@ -432,32 +478,77 @@ return out
    */
   release: script(`
 local owner, claimEnd = ARGV[1], ARGV[2]
-local out = {}
-for i = 3, #ARGV, 2 do
-  local id, f = ARGV[i], fields(ARGV[i + 1])
-  local token, action, nextText = f[1], f[2], f[3]
-  if redis.call('HGET', ownerKey, id) == owner and redis.call('HGET', tokenKey, id) == token then
-    endLease(id)
+local ids = {}
+for i = 3, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+local holders, tokens = hmget(ownerKey, ids), hmget(tokenKey, ids)
+-- Releases applied in this call: their lease has ended, so a repeat of one is refused.
+local done = {}
+local ended, removed, paused, scheduled = {}, {}, {}, {}
+local applied = {}
+local runKeys = {}
+for k = 1, #ids do
+  local id, f = ids[k], fields(ARGV[2 + 2 * k])
+  if not done[id] and holders[k] == owner and tokens[k] == f[1] then
+    done[id] = true
+    ended[#ended + 1] = id
+    local action = f[2]
     if action == 'r' then
-      redis.call('HDEL', jobsKey, id)
-      redis.call('ZREM', nextKey, id)
-      redis.call('HDEL', tokenKey, id)
+      removed[#removed + 1] = id
     elseif action == 'p' then
-      redis.call('ZREM', nextKey, id)
+      paused[#paused + 1] = id
     else
-      redis.call('ZADD', nextKey, nextText, id)
+      scheduled[#scheduled + 1] = f[3]
+      scheduled[#scheduled + 1] = id
     end
-    -- A run time claimed already (its job was set back to it meanwhile) is not claimed twice:
-    -- the job change stands, and its flag says 0 so this scheduler does not run it.
-    local flags = {}
+    local keys = {}
     for j = 4, #f do
-      flags[j - 3] = makeClaim(f[j] .. ':' .. id, owner, claimEnd, 1, nil) and 1 or 0
+      keys[j - 3] = f[j] .. ':' .. id
+      runKeys[#runKeys + 1] = keys[j - 3]
     end
-    out[#out + 1] = flags
-  else
-    out[#out + 1] = -1
+    applied[k] = keys
   end
 end
+bulk('HDEL', ownerKey, ended, 1)
+bulk('ZREM', leaseKey, ended, 1)
+bulk('HDEL', jobsKey, removed, 1)
+bulk('ZREM', nextKey, removed, 1)
+bulk('HDEL', tokenKey, removed, 1)
+bulk('ZREM', nextKey, paused, 1)
+bulk('ZADD', nextKey, scheduled, 2)
+-- A run time claimed already (its job was set back to it meanwhile) is not claimed twice: the
+-- job change stands, and its flag says 0 so this scheduler does not run it. The claims are
+-- first attempts of no takeRetries call: no attempt or taker field.
+local claimed = hmget(runsKey, runKeys)
+local taken = {}
+for k = 1, #runKeys do
+  if claimed[k] then taken[runKeys[k]] = true end
+end
+local claims, expiries = {}, {}
+local out = {}
+for k = 1, #ids do
+  local keys = applied[k]
+  if keys then
+    local flags = {}
+    for j = 1, #keys do
+      local key = keys[j]
+      if taken[key] then
+        flags[j] = 0
+      else
+        taken[key] = true
+        claims[#claims + 1] = key
+        claims[#claims + 1] = owner
+        expiries[#expiries + 1] = claimEnd
+        expiries[#expiries + 1] = key
+        flags[j] = 1
+      end
+    end
+    out[k] = flags
+  else
+    out[k] = -1
+  end
+end
+bulk('HSET', runsKey, claims, 2)
+bulk('ZADD', runUntilKey, expiries, 2)
 return out
 `),
 
@@ -471,41 +562,66 @@ return out
    * and attempt waiting already stays as is). Other runs change nothing.
    */
   completeRuns: script(`
--- Row numbers are drawn from the counter read once and written back once.
-local rowSeq = nil
+-- First the runs as the arguments give them, then what each changes, one command per kind.
+local runs = {}
 local i = 1
 while i <= #ARGV do
   local id, f = ARGV[i], fields(ARGV[i + 1])
   i = i + 2
-  local rowId, json, retryId, state = nil, nil, nil, nil
+  local run = { id = id, f = f, key = f[1] .. ':' .. id }
   if f[3] ~= '' then
-    if f[3] == '+' then rowId = ARGV[i]; i = i + 1 else rowId = id end
-    json = ARGV[i]
+    if f[3] == '+' then run.rowId = ARGV[i]; i = i + 1 else run.rowId = id end
+    run.json = ARGV[i]
     i = i + 1
   end
   if f[6] ~= '' then
-    if f[6] == '+' then retryId = ARGV[i]; i = i + 1 else retryId = id end
-    state = ARGV[i]
+    if f[6] == '+' then run.retryId = ARGV[i]; i = i + 1 else run.retryId = id end
+    run.state = ARGV[i]
     i = i + 1
   end
-  local key = f[1] .. ':' .. id
-  local attemptField = redis.call('HGET', runAttemptKey, key)
+  runs[#runs + 1] = run
+end
+local keys = {}
+for k = 1, #runs do keys[k] = runs[k].key end
+local attempts, owners = hmget(runAttemptKey, keys), hmget(runsKey, keys)
+-- Claims deleted in this call: a run listed twice finds its claim gone the second time.
+local gone = {}
+local dropped, withAttempt = {}, {}
+local rows, byTime, byJob = {}, {}, {}
+-- Row numbers are drawn from the counter read once and written back once.
+local rowSeq = nil
+for k = 1, #runs do
+  local run, key = runs[k], keys[k]
   -- The claim goes only when it is of that attempt (and there is one).
-  if tonumber(attemptField or '1') == tonumber(f[2]) and dropClaim(key, attemptField) then
-    if json then
+  if owners[k] and not gone[key] and tonumber(attempts[k] or '1') == tonumber(run.f[2]) then
+    gone[key] = true
+    dropped[#dropped + 1] = key
+    if attempts[k] then withAttempt[#withAttempt + 1] = key end
+    if run.json then
       if rowSeq == nil then rowSeq = tonumber(redis.call('GET', historySeqKey) or '0') end
       rowSeq = rowSeq + 1
-      local seq = string.format('%0' .. SEQ_DIGITS .. 'd', rowSeq)
-      local tag, time = jobTag(rowId), f[5]
-      redis.call('HSET', historyKey, seq, json)
-      redis.call('ZADD', historyTimeKey, f[4], seq .. time .. tag)
-      redis.call('ZADD', historyJobsKey, 0, tag .. time .. seq)
+      local seq = string.format(SEQ_FORMAT, rowSeq)
+      local tag, time = jobTag(run.rowId), run.f[5]
+      rows[#rows + 1] = seq
+      rows[#rows + 1] = run.json
+      byTime[#byTime + 1] = run.f[4]
+      byTime[#byTime + 1] = seq .. time .. tag
+      byJob[#byJob + 1] = 0
+      byJob[#byJob + 1] = tag .. time .. seq
     end
+    local retryId = run.retryId
     if retryId and not (redis.call('HEXISTS', jobsKey, retryId) == 1 and not redis.call('ZSCORE', nextKey, retryId)) then
-      addRetry(retryId, f[7], f[8], f[9], state)
+      addRetry(retryId, run.f[7], run.f[8], run.f[9], run.state)
     end
   end
 end
+bulk('HDEL', runsKey, dropped, 1)
+bulk('ZREM', runUntilKey, dropped, 1)
+bulk('HDEL', runAttemptKey, withAttempt, 1)
+bulk('HDEL', runTakerKey, dropped, 1)
+bulk('HSET', historyKey, rows, 2)
+bulk('ZADD', historyTimeKey, byTime, 2)
+bulk('ZADD', historyJobsKey, byJob, 2)
 if rowSeq ~= nil then redis.call('SET', historySeqKey, string.format('%d', rowSeq)) end
 return 1
 `),
