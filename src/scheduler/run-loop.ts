@@ -22,6 +22,32 @@ import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
 import { laterFireIsDue, type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
 
+/** A batch whose release was sent: what its runs need once the release is stored. */
+interface ReleasedBatch {
+  acquired: AcquiredJob[];
+  releases: JobRelease[];
+  noExecutor: Set<string>;
+  missedRuns: Map<string, MissedRun>;
+  claims: Promise<Array<Date[] | null>>;
+}
+
+/** What a pass over one store knows, for the batches it starts. */
+interface PassContext {
+  store: JobStore;
+  alias: string;
+  now: number;
+  ahead: number;
+  shared: boolean;
+  rowsOfUnstarted: boolean;
+}
+
+/** The run times a batch's release asks to claim. */
+function runsAskedFor(releases: readonly JobRelease[]): number {
+  let n = 0;
+  for (const r of releases) n += r.runTimes.length;
+  return n;
+}
+
 // Jobs handled between two turns of the event loop during a large burst.
 const BATCH = 1000;
 // How long a pass waits for a slow store before going on without it.
@@ -184,7 +210,7 @@ export class RunLoop {
       } catch (error) {
         this.ctx.host.logger.error(
           { err: error, jobstore: alias },
-          `Job store ${JSON.stringify(alias)}: giving back ${rows.length} run(s) claimed ahead failed; they will be reported as abandoned`,
+          `Job store ${JSON.stringify(alias)}: giving back ${rows.length} claimed run(s) failed; they will be reported as abandoned`,
         );
       }
     }
@@ -529,6 +555,9 @@ export class RunLoop {
     // On a shared store, the next batch is asked for while this one's runs start: the store
     // works on it meanwhile instead of waiting for the process.
     let prefetched: { acquired: Promise<AcquiredJob[]>; limit: number } | null = null;
+    // On a shared store, the batch whose release was sent last and whose runs have not started.
+    let released: ReleasedBatch | null = null;
+    const pass: PassContext = { store, alias, now, ahead, shared, rowsOfUnstarted };
     try {
       for (;;) {
         // A batch asked for before a pause or shutdown is handed back (finally, below).
@@ -571,11 +600,16 @@ export class RunLoop {
             runTimes: missed === null ? runTimes : [...(missed.times ?? [missed.first]), ...runTimes],
           });
         }
-        const claimedByJob = await leases.release(releases);
+        const claims = leases.release(releases);
+        // Awaited when the batch's runs start; a failure reaches the pass there.
+        claims.catch(() => {});
+        const batch: ReleasedBatch = { acquired, releases, noExecutor, missedRuns, claims };
         if (shared && acquired.length >= limit && !this.#stopped && this.ctx.isRunning()) {
-          // What the executors can start soon, less the runs this batch is about to hand them.
-          let claimedRuns = 0;
-          for (const claimed of claimedByJob) claimedRuns += claimed === null ? 0 : claimed.length;
+          // The next batch is asked for at once, while this one's release is stored: what the
+          // executors can start soon, less the runs this release and the one before ask to claim
+          // (not started yet).
+          let claimedRuns = runsAskedFor(releases);
+          if (released !== null) claimedRuns += runsAskedFor(released.releases);
           const nextLimit = Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - claimedRuns);
           if (nextLimit >= 1) {
             const pending = leases.acquire(untilDate, nextLimit);
@@ -584,84 +618,28 @@ export class RunLoop {
             prefetched = { acquired: pending, limit: nextLimit };
           }
         }
-        const finished: FinishedRunRow[] = [];
-        const removedIds: string[] = [];
-        for (let i = 0; i < acquired.length; i++) {
-          const { job } = acquired[i];
-          const claimed = claimedByJob[i];
-          if (claimed === null) {
-            this.ctx.host.logger.info(
-              { jobId: job.id },
-              `Job "${job.id}" changed or was taken by another scheduler during this pass`,
-            );
-            continue;
-          }
-          if (noExecutor.has(job.id)) {
-            this.#executorMissing(job, alias);
-            continue;
-          }
-          // Runs already past their grace time were claimed with the others: reported as missed
-          // and completed at once, so a process that dies in between leaves a claim that another
-          // reports, and no fire time goes unaccounted for.
-          let runClaims = claimed;
-          const skipped = missedRuns.get(job.id);
-          if (skipped !== undefined) {
-            const lastMs = skipped.last.getTime();
-            const claimedMissed = claimed.filter((t) => t.getTime() <= lastMs);
-            runClaims = claimed.filter((t) => t.getTime() > lastMs);
-            if (claimedMissed.length > 0) {
-              // Claimed one by one, only those this scheduler claimed are its to report; claimed
-              // as one, the claim stands for the whole run.
-              const report =
-                skipped.times === undefined
-                  ? skipped
-                  : {
-                      count: claimedMissed.length,
-                      first: claimedMissed[0],
-                      last: claimedMissed[claimedMissed.length - 1],
-                    };
-              this.#reportMissed(job, alias, report);
-              if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
-            }
-          }
-          // On a shared store a run already past its grace time (the coalesced run of a backlog)
-          // is reported here, its claim completed in this pass; elsewhere the executor reports it
-          // as it would start, as APScheduler does (job_submitted, then job_missed).
-          const { onTime, missed } = shared
-            ? splitMissed(job, runClaims, now)
-            : { onTime: runClaims, missed: [] };
-          if (missed.length > 0) {
-            this.#reportMissed(job, alias, {
-              count: missed.length,
-              first: missed[0],
-              last: missed[missed.length - 1],
-            });
-            if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
-          }
-          let startNow = onTime;
-          if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
-            startNow = [];
-            for (const t of onTime) {
-              if (t.getTime() > now) this.#held.add(job, alias, t);
-              else startNow.push(t);
-            }
-          }
-          if (startNow.length === 1 && shared && !this.#hasRoom(job)) {
-            this.#waitForSlots([{ job, alias, runTime: startNow[0] }]);
-          } else if (startNow.length > 0) {
-            this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
-          }
-          if (releases[i].remove) removedIds.push(job.id);
+        if (shared) {
+          // The runs of the batch before start now, their claims stored meanwhile, while the store
+          // works on this batch's release and the next acquisition: this batch's runs start in
+          // the next turn, or after the loop.
+          const previous = released;
+          released = batch;
+          if (previous !== null) await this.#settleBatch(previous, pass);
+        } else {
+          await this.#settleBatch(batch, pass);
         }
-        // Reported once the batch is written and its runs have started (they start on a microtask,
-        // so a job that is done reports its last run's start before its removal, as it did).
-        if (finished.length > 0) await store.completeRuns?.(finished);
-        else if (removedIds.length > 0) await undefined;
-        for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
         if (acquired.length < limit) break;
         await yieldToEventLoop();
       }
+      if (released !== null) {
+        const last: ReleasedBatch = released;
+        released = null;
+        await this.#settleBatch(last, pass);
+      }
     } finally {
+      // A batch released by a pass that failed or stopped after it: its claimed runs start, or
+      // go back to the store when the scheduler is stopping or paused.
+      if (released !== null) await this.#settleLeftBatch(released, pass);
       // Left by a pass that failed, or stopped, after asking for it: its jobs go back as they were.
       if (prefetched !== null) await this.#returnUnused(leases, alias, prefetched.acquired);
     }
@@ -680,6 +658,133 @@ export class RunLoop {
     if (poll === undefined) return nextMs;
     const pollAt = clock.now() + poll;
     return nextMs === null ? pollAt : Math.min(nextMs, pollAt);
+  }
+
+  /**
+   * Starts the runs of a released batch once its release is stored: those the store claimed for
+   * this process, reporting runs missed and jobs changed elsewhere; then writes the rows of runs
+   * that did not start and reports the jobs the release removed.
+   */
+  async #startBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
+    const { acquired, releases, noExecutor, missedRuns } = batch;
+    const { store, alias, now, ahead, shared, rowsOfUnstarted } = pass;
+    const claimedByJob = await batch.claims;
+    const finished: FinishedRunRow[] = [];
+    const removedIds: string[] = [];
+    for (let i = 0; i < acquired.length; i++) {
+      const { job } = acquired[i];
+      const claimed = claimedByJob[i];
+      if (claimed === null) {
+        this.ctx.host.logger.info(
+          { jobId: job.id },
+          `Job "${job.id}" changed or was taken by another scheduler during this pass`,
+        );
+        continue;
+      }
+      if (noExecutor.has(job.id)) {
+        this.#executorMissing(job, alias);
+        continue;
+      }
+      // Runs already past their grace time were claimed with the others: reported as missed
+      // and completed at once, so a process that dies in between leaves a claim that another
+      // reports, and no fire time goes unaccounted for.
+      let runClaims = claimed;
+      const skipped = missedRuns.get(job.id);
+      if (skipped !== undefined) {
+        const lastMs = skipped.last.getTime();
+        const claimedMissed = claimed.filter((t) => t.getTime() <= lastMs);
+        runClaims = claimed.filter((t) => t.getTime() > lastMs);
+        if (claimedMissed.length > 0) {
+          // Claimed one by one, only those this scheduler claimed are its to report; claimed
+          // as one, the claim stands for the whole run.
+          const report =
+            skipped.times === undefined
+              ? skipped
+              : {
+                  count: claimedMissed.length,
+                  first: claimedMissed[0],
+                  last: claimedMissed[claimedMissed.length - 1],
+                };
+          this.#reportMissed(job, alias, report);
+          if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, claimedMissed, 1, 'missed'));
+        }
+      }
+      // On a shared store a run already past its grace time (the coalesced run of a backlog)
+      // is reported here, its claim completed in this pass; elsewhere the executor reports it
+      // as it would start, as APScheduler does (job_submitted, then job_missed).
+      const { onTime, missed } = shared
+        ? splitMissed(job, runClaims, now)
+        : { onTime: runClaims, missed: [] };
+      if (missed.length > 0) {
+        this.#reportMissed(job, alias, {
+          count: missed.length,
+          first: missed[0],
+          last: missed[missed.length - 1],
+        });
+        if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
+      }
+      let startNow = onTime;
+      if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
+        startNow = [];
+        for (const t of onTime) {
+          if (t.getTime() > now) this.#held.add(job, alias, t);
+          else startNow.push(t);
+        }
+      }
+      if (startNow.length === 1 && shared && !this.#hasRoom(job)) {
+        this.#waitForSlots([{ job, alias, runTime: startNow[0] }]);
+      } else if (startNow.length > 0) {
+        this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
+      }
+      if (releases[i].remove) removedIds.push(job.id);
+    }
+    // Reported once the batch is written and its runs have started (they start on a microtask,
+    // so a job that is done reports its last run's start before its removal, as it did).
+    if (finished.length > 0) await store.completeRuns?.(finished);
+    else if (removedIds.length > 0) await undefined;
+    for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
+  }
+
+  /**
+   * Starts a released batch's runs (`#startBatch`); once the scheduler is stopping or paused,
+   * gives its claimed runs back to the store instead, each a waiting run of its job due at its
+   * fire time (`#giveBack`), for any process to take at once.
+   */
+  async #settleBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
+    if (!this.#stopped && this.ctx.isRunning()) {
+      await this.#startBatch(batch, pass);
+      return;
+    }
+    const claimedByJob = await batch.claims;
+    const runs: HeldRun[] = [];
+    for (let i = 0; i < batch.acquired.length; i++) {
+      const { job } = batch.acquired[i];
+      const claimed = claimedByJob[i];
+      if (claimed === null) continue;
+      if (batch.noExecutor.has(job.id)) {
+        this.#executorMissing(job, pass.alias);
+        continue;
+      }
+      for (const runTime of claimed) runs.push({ job, alias: pass.alias, runTime });
+    }
+    await this.#giveBack(runs);
+    for (let i = 0; i < batch.acquired.length; i++) {
+      if (claimedByJob[i] !== null && batch.releases[i].remove) {
+        this.#emit('job_removed', { jobId: batch.acquired[i].job.id, jobstore: pass.alias });
+      }
+    }
+  }
+
+  /** `#settleBatch` for a batch a failed or stopped pass left; a failure is logged. */
+  async #settleLeftBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
+    try {
+      await this.#settleBatch(batch, pass);
+    } catch (error) {
+      this.ctx.host.logger.error(
+        { err: error, jobstore: pass.alias },
+        `Job store ${JSON.stringify(pass.alias)}: a batch left by a pass that failed or stopped could not be settled; runs it claimed and did not start are reported as abandoned`,
+      );
+    }
   }
 
   /**

@@ -162,9 +162,14 @@ export abstract class PersistentJobStore implements JobStore {
   // next acquire takes back jobs leased to this scheduler: true at start (an earlier process
   // under this scheduler id may have left leases) and after an acquire or release failed.
   #retakeOwn = true;
-  // Jobs this store acquired and has not released: a pass that failed in between left them
-  // leased, and the next acquire takes them back.
-  #leased = new Set<string>();
+  // Jobs this store acquired and has not sent a release of, with their tokens: a pass that
+  // failed in between left them leased, and the next acquire takes them back. A release under
+  // way does not leave them (an acquire sent meanwhile, the next batch of a pass, must not take
+  // them back); should it fail, every own lease is taken back (#retakeOwn).
+  #leased = new Map<string, number>();
+  // Failed acquires and releases so far: an acquire clears #retakeOwn only when none failed
+  // while it was under way.
+  #failures = 0;
   // Run claims a failed release may have made: nobody runs them.
   #doubtfulRuns: RunKey[] = [];
   // `callId`s of failed `takeRetries` calls: nobody runs the claims they may have made.
@@ -605,16 +610,18 @@ export abstract class PersistentJobStore implements JobStore {
     skip: string[],
   ): Promise<AcquiredRow[]> {
     const retakeOwn = this.#retakeOwn || this.#leased.size > 0;
+    const failures = this.#failures;
     let rows: AcquiredRow[];
     try {
       rows = await this.#db.acquire(owner, now, leaseUntil, limit, skip, retakeOwn);
     } catch (error) {
       this.#retakeOwn = true;
+      this.#failures++;
       throw error;
     }
     // Own leases this call did not take back (not due any more, beyond the limit) end in time.
-    this.#retakeOwn = false;
-    this.#leased = new Set(rows.map((r) => r.id));
+    if (this.#failures === failures) this.#retakeOwn = false;
+    this.#leased = new Map(rows.map((r) => [r.id, r.token]));
     return rows;
   }
 
@@ -624,16 +631,17 @@ export abstract class PersistentJobStore implements JobStore {
    * with nobody to run them (given up before the next acquisition).
    */
   async #release(owner: string, rows: ReleaseRow[]): Promise<Array<boolean[] | null>> {
+    for (const r of rows) if (this.#leased.get(r.id) === r.token) this.#leased.delete(r.id);
     let results: Array<boolean[] | null>;
     try {
       results = await this.#db.release(owner, rows, clock.now() + this.#leaseMs);
     } catch (error) {
       this.#retakeOwn = true;
+      this.#failures++;
       for (const r of rows)
         for (const runTime of r.runTimes) this.#doubtfulRuns.push({ jobId: r.id, runTime });
       throw error;
     }
-    for (const r of rows) this.#leased.delete(r.id);
     return results;
   }
 

@@ -1,15 +1,19 @@
 /**
- * A pass over a shared store asks for its next batch of due jobs while the current batch's runs
- * start. A pass that fails, or a scheduler that pauses or shuts down, after asking hands that
- * batch back unchanged, so that any process takes its jobs at once, not once their leases have
- * run out.
+ * A pass over a shared store works on two batches of due jobs at once: while one batch's release
+ * is stored, the next batch is asked for, and the runs of the batch before start. A pass that
+ * fails, or a scheduler that pauses or shuts down, hands the batch it asked for and did not
+ * release back unchanged, so that any process takes its jobs at once, not once their leases have
+ * run out. A batch released already has its runs claimed: a failed pass starts them; a scheduler
+ * shutting down gives them back to the store as waiting runs, which any process takes at once.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import type { Logger } from '../../src/index.js';
 import { BackgroundScheduler, PromisePoolExecutor, registerTask, SqliteJobStore } from '../../src/index.js';
-import type { FinishedRunRow } from '../../src/stores/backend.js';
+import type { FinishedRunRow, StoreBackend } from '../../src/stores/backend.js';
+import type { StoreHost } from '../../src/stores/base.js';
 import { pollUntil } from '../helpers/wait.js';
 
 registerTask('next-batch:noop', () => undefined);
@@ -27,6 +31,44 @@ class FailingWrites extends SqliteJobStore {
   }
 }
 
+/**
+ * A store whose releases are applied only after the acquire sent next has been answered, as a
+ * database serving them on two connections may do.
+ */
+class LateReleases extends SqliteJobStore {
+  protected override async createBackend(host: StoreHost): Promise<StoreBackend> {
+    const backend = await super.createBackend(host);
+    let acquired: () => void = () => {};
+    let nextAcquire = new Promise<void>((resolve) => {
+      acquired = resolve;
+    });
+    let releases = 0;
+    return new Proxy(backend, {
+      get(target, key, receiver) {
+        if (key === 'acquire') {
+          return async (...args: Parameters<StoreBackend['acquire']>) => {
+            const rows = await target.acquire(...args);
+            acquired();
+            nextAcquire = new Promise<void>((resolve) => {
+              acquired = resolve;
+            });
+            return rows;
+          };
+        }
+        if (key === 'release') {
+          return async (...args: Parameters<StoreBackend['release']>) => {
+            // The first two batches' releases wait for the acquire after them.
+            if (++releases <= 2) await nextAcquire;
+            return target.release(...args);
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+}
+
 /** An executor that says it can start any number of runs, so that a pass takes full batches. */
 class Unbounded extends PromisePoolExecutor {
   override freeSlots(): number {
@@ -40,14 +82,14 @@ afterEach(async () => {
 });
 
 /**
- * Two processes on one SQLite file (the first on `firstStore`), both started paused, and 1,500
- * date jobs due `ago` ms ago with `misfireGraceTime`. The first takes full batches
+ * Two processes on one SQLite file (the first on `firstStore`), both started paused, and 2,500
+ * date jobs due `ago` ms ago with `misfireGraceTime`: batches of 1,000, 1,000 and 500. The first takes full batches
  * (`Unbounded`); leases last far longer than the test, so a job left leased to it would not be
  * taken again in the test.
  */
 async function twoProcesses<S extends SqliteJobStore>(
   firstStore: (path: string) => S,
-  firstOptions: { jobstoreRetryInterval?: number },
+  firstOptions: { jobstoreRetryInterval?: number; logger?: Logger },
   ago: number,
   misfireGraceTime: number | null,
 ) {
@@ -75,7 +117,7 @@ async function twoProcesses<S extends SqliteJobStore>(
   await first.start({ paused: true });
   await second.start({ paused: true });
   const runDate = new Date(Date.now() - ago);
-  const ids = Array.from({ length: 1_500 }, (_, i) => `job-${i}`);
+  const ids = Array.from({ length: 2_500 }, (_, i) => `job-${i}`);
   await Promise.all(
     ids.map((id) => first.addJob('next-batch:noop', 'date', { runDate, misfireGraceTime, id })),
   );
@@ -83,9 +125,10 @@ async function twoProcesses<S extends SqliteJobStore>(
 }
 
 it('hands back the next batch of a pass that failed, for another process to take at once', async () => {
-  // 1,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
-  // and writes the rows of the missed runs after each batch. That write fails the pass after it
-  // has asked for the second batch; its pause after a failure outlasts the test.
+  // 2,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
+  // and writes the rows of the missed runs of each batch while the next one is released. The
+  // write for the first batch fails the pass once the second batch is released and the third
+  // asked for; its pause after a failure outlasts the test.
   const { first, second, store, ids } = await twoProcesses(
     (path) => new FailingWrites({ path, leaseTime: 600 }),
     { jobstoreRetryInterval: 600 },
@@ -98,11 +141,14 @@ it('hands back the next batch of a pass that failed, for another process to take
   second.on('job_missed', (e) => missedSecond.add(e.jobId));
   store.failures = 1;
   first.resume();
-  expect(await pollUntil(() => store.failures === 0, Date.now() + 20_000)).toBe(true);
-  expect(missedFirst.size).toBe(1_000);
-  // The other 500 went back to the store as they were: the second process takes them now.
+  expect(await pollUntil(() => store.failures === 0 && missedFirst.size === 2_000, Date.now() + 20_000)).toBe(
+    true,
+  );
+  // The second batch, claimed already, was still reported by the first process; the third went
+  // back to the store as it was: the second process takes it now.
   second.resume();
   expect(await pollUntil(() => missedSecond.size === 500, Date.now() + 20_000)).toBe(true);
+  expect(missedFirst.size).toBe(2_000);
   expect(new Set([...missedFirst, ...missedSecond]).size).toBe(ids.length);
   expect(await second.getJobs()).toEqual([]);
 }, 60_000);
@@ -117,8 +163,8 @@ it('does not run a batch it asked for once shutting down: another process takes 
   const ranFirst = new Set<string>();
   const ranSecond = new Set<string>();
   let stopping: Promise<unknown> | null = null;
-  // The first run of the first batch shuts the first process down; the pass has asked for the
-  // second batch by then.
+  // The first run of the first batch shuts the first process down; the pass has released the
+  // second batch and asked for the third by then.
   first.on('job_submitted', () => {
     stopping ??= first.shutdown();
   });
@@ -127,10 +173,38 @@ it('does not run a batch it asked for once shutting down: another process takes 
   first.resume();
   expect(await pollUntil(() => stopping !== null, Date.now() + 20_000)).toBe(true);
   await stopping;
-  // The batch being submitted runs to its end; the one asked for went back untouched.
+  // The batch being submitted runs to its end; the second batch's claimed runs went back as
+  // waiting runs, and the third batch untouched.
   expect(ranFirst.size).toBe(1_000);
   second.resume();
-  expect(await pollUntil(() => ranSecond.size === 500, Date.now() + 20_000)).toBe(true);
+  expect(await pollUntil(() => ranSecond.size === 1_500, Date.now() + 20_000)).toBe(true);
   expect(new Set([...ranFirst, ...ranSecond]).size).toBe(ids.length);
   expect(await second.getJobs()).toEqual([]);
+}, 60_000);
+
+it('does not take back its own jobs whose release is under way when it asks for the next batch', async () => {
+  // Taken back by the next acquire, a job would get a new token, and its release under way be
+  // refused: the pass logs it as changed elsewhere, and the job's run waits for another batch.
+  const changed: unknown[] = [];
+  const logger: Logger = {
+    debug: () => {},
+    info: (fields: unknown, message: unknown) => {
+      if (String(message).includes('changed or was taken')) changed.push(fields);
+    },
+    warn: () => {},
+    error: () => {},
+  };
+  const { first, ids } = await twoProcesses(
+    (path) => new LateReleases({ path, leaseTime: 600 }),
+    { logger },
+    60_000,
+    null,
+  );
+  const ran: string[] = [];
+  first.on('job_executed', (e) => ran.push(e.jobId));
+  first.resume();
+  expect(await pollUntil(() => ran.length >= ids.length, Date.now() + 20_000)).toBe(true);
+  expect(changed).toEqual([]);
+  expect(ran.length).toBe(ids.length);
+  expect(new Set(ran).size).toBe(ids.length);
 }, 60_000);
