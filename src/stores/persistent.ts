@@ -352,14 +352,8 @@ export abstract class PersistentJobStore implements JobStore {
 
   /** Restores a row, or reports it (once per state) and gives back why it failed. */
   async #tryRestore(row: JobRow): Promise<Job | { error: unknown }> {
-    const cached = this.#cache.get(row.id);
-    if (cached !== undefined && cached.state === row.state) {
-      this.#cache.delete(row.id);
-      this.#cache.set(row.id, cached);
-      const job = cached.job.clone();
-      job.nextRunTime = row.nextRunTime === null ? null : new Date(row.nextRunTime);
-      return job;
-    }
+    const cached = this.#fromCache(row);
+    if (cached !== null) return cached;
     try {
       const job = await decodeJob(this.#scheduler, this.#alias, row);
       this.#remember(row, job);
@@ -373,6 +367,17 @@ export abstract class PersistentJobStore implements JobStore {
       }
       return { error };
     }
+  }
+
+  /** The job of `row` when the cache holds its state (no await: a pass takes many at once). */
+  #fromCache(row: JobRow): Job | null {
+    const cached = this.#cache.get(row.id);
+    if (cached === undefined || cached.state !== row.state) return null;
+    this.#cache.delete(row.id);
+    this.#cache.set(row.id, cached);
+    const job = cached.job.clone();
+    job.nextRunTime = row.nextRunTime === null ? null : new Date(row.nextRunTime);
+    return job;
   }
 
   /**
@@ -551,7 +556,7 @@ export abstract class PersistentJobStore implements JobStore {
     const acquired: AcquiredJob[] = [];
     const giveBack: ReleaseRow[] = [];
     for (const row of rows) {
-      const job = await this.#tryRestore(row);
+      const job = this.#fromCache(row) ?? (await this.#tryRestore(row));
       if (job instanceof Job) {
         acquired.push({ job, token: row.token });
         continue;

@@ -171,7 +171,11 @@ function scoreArg(ms: number): string {
  */
 function lexTime(ms: number): string {
   const clamped = Math.floor(Math.min(Math.max(ms, -TIME_OFFSET), TIME_OFFSET));
-  return (BigInt(clamped) + BigInt(TIME_OFFSET)).toString().padStart(TIME_DIGITS, '0');
+  const sum = clamped + TIME_OFFSET;
+  // Exact in a double up to 2^53 (every date up to about the year 13,600); BigInt past it.
+  const digits =
+    sum <= Number.MAX_SAFE_INTEGER ? String(sum) : (BigInt(clamped) + BigInt(TIME_OFFSET)).toString();
+  return digits.padStart(TIME_DIGITS, '0');
 }
 
 /** The history row as stored: its fields only, in a fixed order. */
