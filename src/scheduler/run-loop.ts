@@ -638,7 +638,7 @@ export class RunLoop {
       }
     } finally {
       // A batch released by a pass that failed or stopped after it: its claimed runs start, or
-      // go back to the store when the scheduler is stopping or paused.
+      // go back to the store when the scheduler is stopping.
       if (released !== null) await this.#settleLeftBatch(released, pass);
       // Left by a pass that failed, or stopped, after asking for it: its jobs go back as they were.
       if (prefetched !== null) await this.#returnUnused(leases, alias, prefetched.acquired);
@@ -746,12 +746,13 @@ export class RunLoop {
   }
 
   /**
-   * Starts a released batch's runs (`#startBatch`); once the scheduler is stopping or paused,
-   * gives its claimed runs back to the store instead, each a waiting run of its job due at its
-   * fire time (`#giveBack`), for any process to take at once.
+   * Starts a released batch's runs (`#startBatch`), also when paused (as held runs start at
+   * their time); once the scheduler is stopping, gives its claimed runs back to the store
+   * instead, each a waiting run of its job due at its fire time (`#giveBack`), for any process
+   * to take at once.
    */
   async #settleBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
-    if (!this.#stopped && this.ctx.isRunning()) {
+    if (!this.#stopped) {
       await this.#startBatch(batch, pass);
       return;
     }

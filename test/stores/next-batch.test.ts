@@ -3,15 +3,22 @@
  * is stored, the next batch is asked for, and the runs of the batch before start. A pass that
  * fails, or a scheduler that pauses or shuts down, hands the batch it asked for and did not
  * release back unchanged, so that any process takes its jobs at once, not once their leases have
- * run out. A batch released already has its runs claimed: a failed pass starts them; a scheduler
- * shutting down gives them back to the store as waiting runs, which any process takes at once.
+ * run out. A batch released already has its runs claimed: a failed pass starts them, and so does
+ * a paused scheduler; one shutting down gives them back to the store as waiting runs, which any
+ * process takes at once.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Logger } from '../../src/index.js';
-import { BackgroundScheduler, PromisePoolExecutor, registerTask, SqliteJobStore } from '../../src/index.js';
+import {
+  BackgroundScheduler,
+  PromisePoolExecutor,
+  registerTask,
+  SqliteJobStore,
+  STATE_RUNNING,
+} from '../../src/index.js';
 import type { FinishedRunRow, StoreBackend } from '../../src/stores/backend.js';
 import type { StoreHost } from '../../src/stores/base.js';
 import { pollUntil } from '../helpers/wait.js';
@@ -207,4 +214,29 @@ it('does not take back its own jobs whose release is under way when it asks for 
   expect(changed).toEqual([]);
   expect(ran.length).toBe(ids.length);
   expect(new Set(ran).size).toBe(ids.length);
+}, 60_000);
+
+it('pausing starts the runs a released batch claimed, and hands back the batch it asked for', async () => {
+  const { first, second, ids } = await twoProcesses(
+    (path) => new SqliteJobStore({ path, leaseTime: 600 }),
+    {},
+    60_000,
+    null,
+  );
+  const ranFirst = new Set<string>();
+  const ranSecond = new Set<string>();
+  // The first run of the first batch pauses the first process: the second batch is released by
+  // then (its runs claimed, and started as held runs start when paused), the third asked for.
+  first.on('job_submitted', () => {
+    if (first.state === STATE_RUNNING) first.pause();
+  });
+  first.on('job_executed', (e) => ranFirst.add(e.jobId));
+  second.on('job_executed', (e) => ranSecond.add(e.jobId));
+  first.resume();
+  expect(await pollUntil(() => ranFirst.size === 2_000, Date.now() + 20_000)).toBe(true);
+  second.resume();
+  expect(await pollUntil(() => ranSecond.size === 500, Date.now() + 20_000)).toBe(true);
+  expect(ranFirst.size).toBe(2_000);
+  expect(new Set([...ranFirst, ...ranSecond]).size).toBe(ids.length);
+  expect(await second.getJobs()).toEqual([]);
 }, 60_000);
