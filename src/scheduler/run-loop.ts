@@ -569,8 +569,15 @@ export class RunLoop {
           limit = prefetched.limit;
           prefetched = null;
           acquired = await pending;
+          if (this.#stopped || !this.ctx.isRunning()) {
+            // Paused or stopping while it came: it goes back as it was.
+            await this.#returnUnused(leases, alias, pending);
+            break;
+          }
         } else {
-          limit = shared ? Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity()) : BATCH;
+          // The runs of the batch released last have not started: they count against the slots.
+          const unstarted = released === null ? 0 : runsAskedFor(released.releases);
+          limit = shared ? Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - unstarted) : BATCH;
           if (limit < 1) {
             full = this.#wantsSlots = true;
             break;
@@ -665,12 +672,15 @@ export class RunLoop {
    * this process, reporting runs missed and jobs changed elsewhere; then writes the rows of runs
    * that did not start and reports the jobs the release removed.
    */
-  async #startBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
+  async #startBatch(batch: ReleasedBatch, pass: PassContext, stopping = false): Promise<void> {
     const { acquired, releases, noExecutor, missedRuns } = batch;
     const { store, alias, now, ahead, shared, rowsOfUnstarted } = pass;
     const claimedByJob = await batch.claims;
     const finished: FinishedRunRow[] = [];
     const removedIds: string[] = [];
+    // Stopping: runs that would start go back to the store (`#giveBack`); missed ones are
+    // reported as always.
+    const givenBack: HeldRun[] = [];
     for (let i = 0; i < acquired.length; i++) {
       const { job } = acquired[i];
       const claimed = claimedByJob[i];
@@ -723,6 +733,11 @@ export class RunLoop {
         });
         if (rowsOfUnstarted) finished.push(...this.#unstartedRows(job, missed, 1, 'missed'));
       }
+      if (stopping) {
+        for (const runTime of onTime) givenBack.push({ job, alias, runTime });
+        if (releases[i].remove) removedIds.push(job.id);
+        continue;
+      }
       let startNow = onTime;
       if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
         startNow = [];
@@ -738,6 +753,7 @@ export class RunLoop {
       }
       if (releases[i].remove) removedIds.push(job.id);
     }
+    if (givenBack.length > 0) await this.#giveBack(givenBack);
     // Reported once the batch is written and its runs have started (they start on a microtask,
     // so a job that is done reports its last run's start before its removal, as it did).
     if (finished.length > 0) await store.completeRuns?.(finished);
@@ -747,33 +763,13 @@ export class RunLoop {
 
   /**
    * Starts a released batch's runs (`#startBatch`), also when paused (as held runs start at
-   * their time); once the scheduler is stopping, gives its claimed runs back to the store
-   * instead, each a waiting run of its job due at its fire time (`#giveBack`), for any process
-   * to take at once.
+   * their time). Once the scheduler is stopping, a shared store's batch gives the runs it would
+   * start back to the store instead, each a waiting run of its job due at its fire time
+   * (`#giveBack`), for any process to take at once. A local store holds no claims to give back:
+   * its batch is handled as before.
    */
   async #settleBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
-    if (!this.#stopped) {
-      await this.#startBatch(batch, pass);
-      return;
-    }
-    const claimedByJob = await batch.claims;
-    const runs: HeldRun[] = [];
-    for (let i = 0; i < batch.acquired.length; i++) {
-      const { job } = batch.acquired[i];
-      const claimed = claimedByJob[i];
-      if (claimed === null) continue;
-      if (batch.noExecutor.has(job.id)) {
-        this.#executorMissing(job, pass.alias);
-        continue;
-      }
-      for (const runTime of claimed) runs.push({ job, alias: pass.alias, runTime });
-    }
-    await this.#giveBack(runs);
-    for (let i = 0; i < batch.acquired.length; i++) {
-      if (claimedByJob[i] !== null && batch.releases[i].remove) {
-        this.#emit('job_removed', { jobId: batch.acquired[i].job.id, jobstore: pass.alias });
-      }
-    }
+    await this.#startBatch(batch, pass, this.#stopped && pass.shared);
   }
 
   /** `#settleBatch` for a batch a failed or stopped pass left; a failure is logged. */

@@ -472,6 +472,28 @@ describe('shared SQLite store', () => {
     expect(rowCount('retries')).toBe(0);
   });
 
+  it('a pass whose batch filled the free slots takes no more until that batch has started', async () => {
+    // Runs of 100 ms on 2 workers: once one has ended, the executor can start 3 within 50 ms (2
+    // free, 1 more turn). A pass takes 3 of the 6 jobs due at 2 s, and no second batch while the
+    // first one's runs have not started (they start once its release is stored).
+    const a = poolOn('a', 2, { claimAhead: 0 });
+    await a.start({ paused: true });
+    const executed: string[] = [];
+    a.on('job_executed', (e) => executed.push(e.jobId));
+    await a.addJob('shared.hold', 'date', { runDate: at(SECOND), id: 'warm' });
+    for (let i = 0; i < 6; i++) {
+      await a.addJob('shared.hold', 'date', { runDate: at(2 * SECOND), id: `job-${i}` });
+    }
+    a.resume();
+    await vi.advanceTimersByTimeAsync(2 * SECOND + 5);
+    expect(executed).toEqual(['warm']);
+    expect(rowCount('runs')).toBe(3);
+    expect(rowCount('retries')).toBe(0);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(executed.slice(1).sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4', 'job-5']);
+    expect(rowCount('runs')).toBe(0);
+  });
+
   it('processes waking together for the same fire time take its runs in turns', async () => {
     // Both wake claimAhead before each fire; runs not yet due are claimed 200 jobs at a time,
     // so one process does not claim a whole fire of 600 jobs while the other waits.
