@@ -558,6 +558,10 @@ export class RunLoop {
     // On a shared store, the batch whose release was sent last and whose runs have not started.
     let released: ReleasedBatch | null = null;
     const pass: PassContext = { store, alias, now, ahead, shared, rowsOfUnstarted };
+    // How many jobs a batch of a shared store takes: what the executors can start soon, less the
+    // runs claimed and not started yet.
+    const batchLimit = (unstarted: number) =>
+      Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - unstarted);
     try {
       for (;;) {
         // A batch asked for before a pause or shutdown is handed back (finally, below).
@@ -576,8 +580,7 @@ export class RunLoop {
           }
         } else {
           // The runs of the batch released last have not started: they count against the slots.
-          const unstarted = released === null ? 0 : runsAskedFor(released.releases);
-          limit = shared ? Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - unstarted) : BATCH;
+          limit = shared ? batchLimit(released === null ? 0 : runsAskedFor(released.releases)) : BATCH;
           if (limit < 1) {
             full = this.#wantsSlots = true;
             break;
@@ -617,7 +620,7 @@ export class RunLoop {
           // (not started yet).
           let claimedRuns = runsAskedFor(releases);
           if (released !== null) claimedRuns += runsAskedFor(released.releases);
-          const nextLimit = Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - claimedRuns);
+          const nextLimit = batchLimit(claimedRuns);
           if (nextLimit >= 1) {
             const pending = leases.acquire(untilDate, nextLimit);
             // Awaited at the top of the next turn; a failure reaches the pass there.
@@ -670,16 +673,19 @@ export class RunLoop {
   /**
    * Starts the runs of a released batch once its release is stored: those the store claimed for
    * this process, reporting runs missed and jobs changed elsewhere; then writes the rows of runs
-   * that did not start and reports the jobs the release removed.
+   * that did not start and reports the jobs the release removed. Runs start also when paused (as
+   * held runs start at their time). Once the scheduler is stopping, a shared store's batch gives
+   * the runs it would start back to the store instead, each a waiting run of its job due at its
+   * fire time (`#giveBack`), for any process to take at once; missed runs are reported as
+   * always. A local store holds no claims to give back: its batch is handled as before.
    */
-  async #startBatch(batch: ReleasedBatch, pass: PassContext, stopping = false): Promise<void> {
+  async #settleBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
     const { acquired, releases, noExecutor, missedRuns } = batch;
     const { store, alias, now, ahead, shared, rowsOfUnstarted } = pass;
+    const stopping = this.#stopped && shared;
     const claimedByJob = await batch.claims;
     const finished: FinishedRunRow[] = [];
     const removedIds: string[] = [];
-    // Stopping: runs that would start go back to the store (`#giveBack`); missed ones are
-    // reported as always.
     const givenBack: HeldRun[] = [];
     for (let i = 0; i < acquired.length; i++) {
       const { job } = acquired[i];
@@ -735,21 +741,20 @@ export class RunLoop {
       }
       if (stopping) {
         for (const runTime of onTime) givenBack.push({ job, alias, runTime });
-        if (releases[i].remove) removedIds.push(job.id);
-        continue;
-      }
-      let startNow = onTime;
-      if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
-        startNow = [];
-        for (const t of onTime) {
-          if (t.getTime() > now) this.#held.add(job, alias, t);
-          else startNow.push(t);
+      } else {
+        let startNow = onTime;
+        if (ahead > 0 && onTime.length > 0 && onTime[onTime.length - 1].getTime() > now) {
+          startNow = [];
+          for (const t of onTime) {
+            if (t.getTime() > now) this.#held.add(job, alias, t);
+            else startNow.push(t);
+          }
         }
-      }
-      if (startNow.length === 1 && shared && !this.#hasRoom(job)) {
-        this.#waitForSlots([{ job, alias, runTime: startNow[0] }]);
-      } else if (startNow.length > 0) {
-        this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
+        if (startNow.length === 1 && shared && !this.#hasRoom(job)) {
+          this.#waitForSlots([{ job, alias, runTime: startNow[0] }]);
+        } else if (startNow.length > 0) {
+          this.#submitRuns(job, alias, startNow, 1, rowsOfUnstarted ? finished : null);
+        }
       }
       if (releases[i].remove) removedIds.push(job.id);
     }
@@ -759,17 +764,6 @@ export class RunLoop {
     if (finished.length > 0) await store.completeRuns?.(finished);
     else if (removedIds.length > 0) await undefined;
     for (const id of removedIds) this.#emit('job_removed', { jobId: id, jobstore: alias });
-  }
-
-  /**
-   * Starts a released batch's runs (`#startBatch`), also when paused (as held runs start at
-   * their time). Once the scheduler is stopping, a shared store's batch gives the runs it would
-   * start back to the store instead, each a waiting run of its job due at its fire time
-   * (`#giveBack`), for any process to take at once. A local store holds no claims to give back:
-   * its batch is handled as before.
-   */
-  async #settleBatch(batch: ReleasedBatch, pass: PassContext): Promise<void> {
-    await this.#startBatch(batch, pass, this.#stopped && pass.shared);
   }
 
   /** `#settleBatch` for a batch a failed or stopped pass left; a failure is logged. */
