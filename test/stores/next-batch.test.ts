@@ -131,6 +131,18 @@ async function twoProcesses<S extends SqliteJobStore>(
   return { first, second, store, ids };
 }
 
+/** The ids of the jobs each of the two processes reports `event` for. */
+function reportedBy(
+  first: BackgroundScheduler,
+  second: BackgroundScheduler,
+  event: 'job_executed' | 'job_missed',
+): [Set<string>, Set<string>] {
+  const sets: [Set<string>, Set<string>] = [new Set(), new Set()];
+  first.on(event, (e) => sets[0].add(e.jobId));
+  second.on(event, (e) => sets[1].add(e.jobId));
+  return sets;
+}
+
 it('hands back the next batch of a pass that failed, for another process to take at once', async () => {
   // 2,500 fires an hour past their grace time: the first process takes them 1,000 at a time,
   // and writes the rows of the missed runs of each batch while the next one is released. The
@@ -142,10 +154,7 @@ it('hands back the next batch of a pass that failed, for another process to take
     3_600_000,
     1,
   );
-  const missedFirst = new Set<string>();
-  const missedSecond = new Set<string>();
-  first.on('job_missed', (e) => missedFirst.add(e.jobId));
-  second.on('job_missed', (e) => missedSecond.add(e.jobId));
+  const [missedFirst, missedSecond] = reportedBy(first, second, 'job_missed');
   store.failures = 1;
   first.resume();
   expect(await pollUntil(() => store.failures === 0 && missedFirst.size === 2_000, Date.now() + 20_000)).toBe(
@@ -167,16 +176,13 @@ it('does not run a batch it asked for once shutting down: another process takes 
     60_000,
     null,
   );
-  const ranFirst = new Set<string>();
-  const ranSecond = new Set<string>();
+  const [ranFirst, ranSecond] = reportedBy(first, second, 'job_executed');
   let stopping: Promise<unknown> | null = null;
   // The first run of the first batch shuts the first process down; the pass has released the
   // second batch and asked for the third by then.
   first.on('job_submitted', () => {
     stopping ??= first.shutdown();
   });
-  first.on('job_executed', (e) => ranFirst.add(e.jobId));
-  second.on('job_executed', (e) => ranSecond.add(e.jobId));
   first.resume();
   expect(await pollUntil(() => stopping !== null, Date.now() + 20_000)).toBe(true);
   await stopping;
@@ -223,15 +229,12 @@ it('pausing starts the runs a released batch claimed, and hands back the batch i
     60_000,
     null,
   );
-  const ranFirst = new Set<string>();
-  const ranSecond = new Set<string>();
+  const [ranFirst, ranSecond] = reportedBy(first, second, 'job_executed');
   // The first run of the first batch pauses the first process: the second batch is released by
   // then (its runs claimed, and started as held runs start when paused), the third asked for.
   first.on('job_submitted', () => {
     if (first.state === STATE_RUNNING) first.pause();
   });
-  first.on('job_executed', (e) => ranFirst.add(e.jobId));
-  second.on('job_executed', (e) => ranSecond.add(e.jobId));
   first.resume();
   expect(await pollUntil(() => ranFirst.size === 2_000, Date.now() + 20_000)).toBe(true);
   second.resume();
