@@ -276,7 +276,7 @@ export abstract class BaseExecutor implements Executor {
    */
   #isMissed(job: Job, runTime: Date, attempt: number, outcomes: RunEnd[] | undefined): boolean {
     if (attempt > 1 || !isPastGrace(job, runTime.getTime(), clock.now())) return false;
-    this.#emit('job_missed', job, runTime, attempt, null, null);
+    this.#emitMissed(job, runTime, attempt);
     this.host?.logger.warn(
       { jobId: job.id, scheduledRunTime: runTime },
       `Run time of job "${job.id}" was missed by more than ${job.misfireGraceTime} s`,
@@ -321,7 +321,7 @@ export abstract class BaseExecutor implements Executor {
     retryAt: number | null,
   ): void {
     if (ok) {
-      this.#emit('job_executed', job, runTime, attempt, startedAt, finishedAt, value);
+      this.#emitEnded('job_executed', job, runTime, attempt, startedAt, finishedAt, value, null);
       return;
     }
     this.host?.logger.error(
@@ -330,7 +330,7 @@ export abstract class BaseExecutor implements Executor {
         ? `Job "${job.id}" raised an error`
         : `Job "${job.id}" raised an error (attempt ${attempt}); trying again at ${new Date(retryAt).toISOString()}`,
     );
-    this.#emit('job_error', job, runTime, attempt, startedAt, finishedAt, undefined, value, retryAt);
+    this.#emitEnded('job_error', job, runTime, attempt, startedAt, finishedAt, value, retryAt);
     if (retryAt !== null) {
       const host = this.host;
       if (host?.wantsEvent(EVENT_CODES.job_retry)) {
@@ -483,44 +483,57 @@ export abstract class BaseExecutor implements Executor {
     }
   }
 
-  #emit(
-    name: 'job_executed' | 'job_error' | 'job_missed',
+  #emitMissed(job: Job, scheduledRunTime: Date, attempt: number): void {
+    const host = this.host;
+    if (host === null || !host.wantsEvent(EVENT_CODES.job_missed)) return;
+    host.dispatchEvent(
+      makeEvent('job_missed', host.schedulerId, {
+        jobId: job.id,
+        jobstore: job.jobstore,
+        scheduledRunTime,
+        attempt,
+        missedCount: 1,
+        firstMissedTime: scheduledRunTime,
+        lastMissedTime: scheduledRunTime,
+      }),
+    );
+  }
+
+  /** `job_executed` or `job_error`; each is one literal with every field, so they keep one shape. */
+  #emitEnded(
+    name: 'job_executed' | 'job_error',
     job: Job,
     scheduledRunTime: Date,
     attempt: number,
-    startedAt: number | null,
-    finishedAt: number | null,
-    retval?: unknown,
-    error?: unknown,
-    retryAt?: number | null,
+    startedAt: number,
+    finishedAt: number,
+    value: unknown,
+    retryAt: number | null,
   ): void {
     const host = this.host;
     if (host === null || !host.wantsEvent(EVENT_CODES[name])) return;
-    const { schedulerId } = host;
     const { id: jobId, jobstore } = job;
-    const event =
+    host.dispatchEvent(
       name === 'job_executed'
-        ? makeEvent(name, schedulerId, { jobId, jobstore, scheduledRunTime, attempt, retval })
-        : name === 'job_error'
-          ? makeEvent(name, schedulerId, {
-              jobId,
-              jobstore,
-              scheduledRunTime,
-              attempt,
-              error,
-              willRetry: retryAt !== null && retryAt !== undefined,
-            })
-          : makeEvent(name, schedulerId, {
-              jobId,
-              jobstore,
-              scheduledRunTime,
-              attempt,
-              missedCount: 1,
-              firstMissedTime: scheduledRunTime,
-              lastMissedTime: scheduledRunTime,
-            });
-    if (startedAt !== null) event.startedAt = new Date(startedAt);
-    if (finishedAt !== null) event.finishedAt = new Date(finishedAt);
-    host.dispatchEvent(event);
+        ? makeEvent(name, host.schedulerId, {
+            jobId,
+            jobstore,
+            scheduledRunTime,
+            attempt,
+            retval: value,
+            startedAt: new Date(startedAt),
+            finishedAt: new Date(finishedAt),
+          })
+        : makeEvent(name, host.schedulerId, {
+            jobId,
+            jobstore,
+            scheduledRunTime,
+            attempt,
+            error: value,
+            willRetry: retryAt !== null,
+            startedAt: new Date(startedAt),
+            finishedAt: new Date(finishedAt),
+          }),
+    );
   }
 }
