@@ -1,10 +1,10 @@
 /**
  * RedisJobStore against a hostile or careless server. An emptied server (FLUSHALL) is noticed at
  * the next heartbeat, said loudly and its schema recreated; a maxmemory-policy that may evict
- * keys is warned about at start. Connection failures say which failure and where: a wrong password, a refused
- * connection, a server that never answers (as an unreachable host), a host name that does not
- * resolve; a database index the server
- * does not have is refused instead of silently using database 0.
+ * keys is warned about at start; scripts the server refuses to load ahead are sent whole.
+ * Connection failures say which failure and where: a wrong password, a refused connection, a
+ * server that never answers (as an unreachable host), a host name that does not resolve; a
+ * database index the server does not have is refused instead of silently using database 0.
  */
 import { type AddressInfo, createServer } from 'node:net';
 import { Redis } from 'ioredis';
@@ -156,4 +156,57 @@ it("warns at start when maxmemory-policy may evict the store's keys", async () =
   expect(
     quiet.warnings.map((args) => String(args[args.length - 1])).filter((w) => /maxmemory/.test(w)),
   ).toEqual([]);
+});
+
+/** How many calls of `command` the server counted since its last CONFIG RESETSTAT. */
+async function commandCalls(command: string): Promise<number> {
+  const stats = String(await admin.call('INFO', 'commandstats'));
+  const match = new RegExp(`^cmdstat_${command.replace('|', '\\|')}:calls=(\\d+)`, 'm').exec(stats);
+  return match === null ? 0 : Number(match[1]);
+}
+
+/** Starts a scheduler on a store with `options`, runs one job due now, and shuts it down. */
+async function runOneJob(options: ConstructorParameters<typeof RedisJobStore>[0], logger = fakeLogger()) {
+  registerTask('scripts-probe', () => 'ran');
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    logger,
+    jobstores: { default: new RedisJobStore(options) },
+  });
+  const executed = new Promise<unknown>((resolve) => scheduler.on('job_executed', (e) => resolve(e.retval)));
+  try {
+    await scheduler.start();
+    await scheduler.addJob('scripts-probe', 'date', { runDate: new Date(), id: 'probe' });
+    expect(await executed).toBe('ran');
+  } finally {
+    if (scheduler.running) await scheduler.shutdown();
+  }
+}
+
+it('loads its scripts at start: a fresh store and its first fire send no script source', async () => {
+  await admin.call('SCRIPT', 'FLUSH');
+  await admin.call('CONFIG', 'RESETSTAT');
+  await runOneJob({ url: server.url, keyPrefix: 'preload:' });
+  expect(await commandCalls('eval')).toBe(0);
+  expect(await commandCalls('evalsha')).toBeGreaterThan(0);
+  expect(await commandCalls('script|load')).toBeGreaterThan(0);
+});
+
+it('runs jobs when the server refuses SCRIPT LOAD, sending the scripts whole, and says so at debug level', async () => {
+  await admin.call('SCRIPT', 'FLUSH');
+  await admin.call('ACL', 'SETUSER', 'noload', 'on', '>noload-secret', '~*', '&*', '+@all', '-script|load');
+  const logger = fakeLogger();
+  try {
+    await admin.call('CONFIG', 'RESETSTAT');
+    const url = server.url.replace('redis://', 'redis://noload:noload-secret@');
+    await runOneJob({ url, keyPrefix: 'noload:' }, logger);
+    expect(await commandCalls('script|load')).toBe(0);
+    expect(await commandCalls('eval')).toBeGreaterThan(0);
+    expect(logger.debugs.map((args) => String(args[args.length - 1]))).toContainEqual(
+      expect.stringMatching(/cannot load the scripts ahead/),
+    );
+    expect(logger.errors).toEqual([]);
+  } finally {
+    await admin.call('ACL', 'DELUSER', 'noload');
+  }
 });

@@ -261,6 +261,7 @@ export class RedisBackend implements StoreBackend {
   async open(): Promise<void> {
     try {
       await this.#owned?.connect();
+      await this.#loadScripts();
       await this.#migrate();
       await this.#checkEviction();
     } catch (error) {
@@ -379,7 +380,12 @@ export class RedisBackend implements StoreBackend {
     retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const reply = await this.#run('acquire', [owner, now, leaseUntil, limit, retakeOwn ? '1' : '0', ...skip]);
-    return recordsOf(reply, 'acquire', 4).map((r) => ({ ...jobRowOf(r), token: Number(r[3]) }));
+    return recordsOf(reply, 'acquire', 4).map((r) => ({
+      id: asText(r[0]),
+      nextRunTime: asTime(r[1]),
+      state: asText(r[2]),
+      token: Number(r[3]),
+    }));
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
@@ -532,6 +538,22 @@ export class RedisBackend implements StoreBackend {
       `RedisJobStore: key ${JSON.stringify(versionKey)} is gone: the store was emptied (FLUSHALL, a restart without persistence, or eviction) and every job in it is lost; recreating its schema`,
     );
     await this.#migrate();
+  }
+
+  /**
+   * Loads the scripts and migrations into the server's script cache, so that the first pass sends
+   * each by its SHA once instead of twice (a NOSCRIPT reply, then the whole script with a batch's
+   * arguments again) and the server compiles them before the first fire rather than during it. A
+   * script missing later (a server restarted or flushed, another node of a cluster) is still sent
+   * whole on its NOSCRIPT reply (`#eval`), so a refusal here costs only that.
+   */
+  async #loadScripts(): Promise<void> {
+    try {
+      const scripts = [...LOADED_MIGRATIONS, ...Object.values(LOADED)];
+      await Promise.all(scripts.map((script) => this.#client.call('SCRIPT', 'LOAD', script.lua)));
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'RedisJobStore: cannot load the scripts ahead (SCRIPT LOAD)');
+    }
   }
 
   /** Warns when Redis may evict keys: jobs would then vanish under memory pressure. */
