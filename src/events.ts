@@ -203,19 +203,14 @@ export type SchedulerEventAny = SchedulerEventMap[EventName];
 export type EventPayload<N extends EventName> = Omit<SchedulerEventMap[N], 'name' | 'code' | 'schedulerId'>;
 
 /**
- * Event `name` with its code (from `EVENT_CODES`, so name and code cannot disagree). The payload
- * must be an object made for this event: it becomes the event, with the three fields added after
- * its own. (A copy made by spreading took about 3 µs an event on Node 20; this takes under 0.1 µs.)
+ * Event `name` with its code (from `EVENT_CODES`, so name and code cannot disagree): a new object
+ * with the payload's fields, then the name, code and scheduler id.
  */
 export function makeEvent<N extends EventName>(
   name: N,
   schedulerId: string,
   payload: EventPayload<N>,
 ): SchedulerEventMap[N] {
-  const event = payload as Record<string, unknown>;
-  event.name = name;
-  event.code = EVENT_CODES[name];
-  event.schedulerId = schedulerId;
-  // A generic payload with these fields is not provably a SchedulerEventMap[N]; this is the one cast.
-  return event as unknown as SchedulerEventMap[N];
+  // The spread of a generic payload is not provably a SchedulerEventMap[N]; this is the one cast.
+  return { ...payload, name, code: EVENT_CODES[name], schedulerId } as unknown as SchedulerEventMap[N];
 }

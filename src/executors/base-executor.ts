@@ -9,9 +9,10 @@
  */
 import { asyncDispose } from '../dispose.js';
 import { JobTimeoutError, MaxInstancesReachedError, ShutdownAbortError } from '../errors.js';
-import { EVENT_CODES, makeEvent } from '../events.js';
+import { EVENT_CODES } from '../events.js';
 import type { Job } from '../job.js';
 import { nextTryAt } from '../retry.js';
+import { eventOf } from '../scheduler/event-hub.js';
 import { isPastGrace } from '../scheduler/run-rules.js';
 import { afterDuration, clock } from '../time/clock.js';
 import type { Executor, ExecutorHost, RunEnd } from './base.js';
@@ -335,7 +336,7 @@ export abstract class BaseExecutor implements Executor {
       const host = this.host;
       if (host?.wantsEvent(EVENT_CODES.job_retry)) {
         host.dispatchEvent(
-          makeEvent('job_retry', host.schedulerId, {
+          eventOf('job_retry', host.schedulerId, {
             jobId: job.id,
             jobstore: job.jobstore,
             scheduledRunTime: runTime,
@@ -487,7 +488,7 @@ export abstract class BaseExecutor implements Executor {
     const host = this.host;
     if (host === null || !host.wantsEvent(EVENT_CODES.job_missed)) return;
     host.dispatchEvent(
-      makeEvent('job_missed', host.schedulerId, {
+      eventOf('job_missed', host.schedulerId, {
         jobId: job.id,
         jobstore: job.jobstore,
         scheduledRunTime,
@@ -515,7 +516,7 @@ export abstract class BaseExecutor implements Executor {
     const { id: jobId, jobstore } = job;
     host.dispatchEvent(
       name === 'job_executed'
-        ? makeEvent(name, host.schedulerId, {
+        ? eventOf(name, host.schedulerId, {
             jobId,
             jobstore,
             scheduledRunTime,
@@ -524,7 +525,7 @@ export abstract class BaseExecutor implements Executor {
             startedAt: new Date(startedAt),
             finishedAt: new Date(finishedAt),
           })
-        : makeEvent(name, host.schedulerId, {
+        : eventOf(name, host.schedulerId, {
             jobId,
             jobstore,
             scheduledRunTime,

@@ -17,7 +17,6 @@ import {
   EVENT_JOB_MISSED,
   type EventName,
   type EventPayload,
-  makeEvent,
   type SchedulerEventAny,
 } from '../events.js';
 import type { Executor, ExecutorHost, RunEnd } from '../executors/base.js';
@@ -31,7 +30,7 @@ import { RunTelemetry } from '../telemetry.js';
 import { clock } from '../time/clock.js';
 import type { Trigger } from '../triggers/base.js';
 import type { TriggerAlias, TriggerOptionsByAlias } from '../triggers/options.js';
-import { EventHub, type EventListener, type MaskListener } from './event-hub.js';
+import { EventHub, type EventListener, eventOf, type MaskListener } from './event-hub.js';
 import {
   checkJobIds,
   checkRunQuery,
@@ -406,7 +405,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   #emit<N extends EventName>(name: N, payload: EventPayload<N>): void {
     if (!this.#events.wants(EVENT_CODES[name])) return;
-    this.#events.dispatch(makeEvent(name, this.schedulerId, payload));
+    this.#events.dispatch(eventOf(name, this.schedulerId, payload));
   }
 
   /** Resolves a stored job's task reference (see `StoreHost.restoreTask`). */

@@ -9,13 +9,14 @@
  * misses, claims, max_instances, removal) in one place; the pure rules are in `run-rules.ts`.
  */
 import { MaxInstancesReachedError } from '../errors.js';
-import { EVENT_CODES, type EventName, type EventPayload, makeEvent } from '../events.js';
+import { EVENT_CODES, type EventName, type EventPayload } from '../events.js';
 import type { Executor, ExecutorHost } from '../executors/base.js';
 import type { Job } from '../job.js';
 import { type FinishedRunRow, givenBackDueAt } from '../stores/backend.js';
 import type { AcquiredJob, JobRelease, JobStore, StoreHost } from '../stores/base.js';
 import { type Leases, leasesOf } from '../stores/leases.js';
 import { clock, MAX_SLEEP_MS, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
+import { eventOf } from './event-hub.js';
 import { type HeldRun, HeldRuns } from './held-runs.js';
 import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
@@ -899,7 +900,7 @@ export class RunLoop {
   #emit<N extends EventName>(name: N, payload: EventPayload<N>): void {
     const host = this.ctx.host;
     if (!host.wantsEvent(EVENT_CODES[name])) return;
-    host.dispatchEvent(makeEvent(name, host.schedulerId, payload));
+    host.dispatchEvent(eventOf(name, host.schedulerId, payload));
   }
 }
 

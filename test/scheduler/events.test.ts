@@ -25,6 +25,7 @@ import {
   EVENT_SCHEDULER_SHUTDOWN,
   EVENT_SCHEDULER_STARTED,
   MemoryJobStore,
+  makeEvent,
   PromisePoolExecutor,
   type SchedulerEventAny,
 } from '../../src/index.js';
@@ -141,6 +142,22 @@ describe('event codes', () => {
     expect(TABLE.map(([, code, value]) => code === value)).toEqual(TABLE.map(() => true));
     expect(TABLE.reduce((all, [, code]) => all | code, 0)).toBe(EVENT_ALL);
     expect(EVENT_ALL).toBe(262143);
+  });
+});
+
+describe('makeEvent', () => {
+  it('returns a new event with the payload, name, code and scheduler id, leaving the payload as it was', () => {
+    const payload = { jobId: 'a', jobstore: 'default' };
+    const event = makeEvent('job_added', 'node-1', payload);
+    expect(event).toEqual({
+      jobId: 'a',
+      jobstore: 'default',
+      name: 'job_added',
+      code: EVENT_JOB_ADDED,
+      schedulerId: 'node-1',
+    });
+    expect(event).not.toBe(payload);
+    expect(payload).toEqual({ jobId: 'a', jobstore: 'default' });
   });
 });
 
