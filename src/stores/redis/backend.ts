@@ -84,6 +84,10 @@ const INSERT_ROWS_PER_CALL = 10_000;
 // How long close() waits for QUIT before dropping the connection.
 const QUIT_TIMEOUT_MS = 2_000;
 
+// Characters of the release script's reply.
+const DASH = '-'.charCodeAt(0);
+const ONE = '1'.charCodeAt(0);
+
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 interface LoadedScript {
@@ -394,9 +398,18 @@ export class RedisBackend implements StoreBackend {
     const send = async () => {
       // A call that fails leaves the earlier calls applied: the store gives up the claims of
       // every release of the list, which nobody runs once the whole release fails.
-      const reply = await this.#run('release', [owner, claimUntil, ...args]);
-      for (const entry of asArray(reply, 'release')) {
-        applied.push(Array.isArray(entry) ? entry.map((flag) => Number(flag) === 1) : null);
+      // One entry per release, each followed by a comma: '-' (not applied) or a digit per run time.
+      const reply = asText(await this.#run('release', [owner, claimUntil, ...args]));
+      let start = 0;
+      for (let end = reply.indexOf(',', start); end !== -1; end = reply.indexOf(',', start)) {
+        if (reply.charCodeAt(start) === DASH) {
+          applied.push(null);
+        } else {
+          const flags: boolean[] = [];
+          for (let i = start; i < end; i++) flags.push(reply.charCodeAt(i) === ONE);
+          applied.push(flags);
+        }
+        start = end + 1;
       }
       args = [];
     };

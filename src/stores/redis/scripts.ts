@@ -150,12 +150,8 @@ local function dropClaim(key, attemptField)
   redis.call('HDEL', runTakerKey, key)
   return true
 end
--- The fields of a packed argument: numbers and flags, each followed by a comma.
-local function fields(packed)
-  local out = {}
-  for field in string.gmatch(packed, '([^,]*),') do out[#out + 1] = field end
-  return out
-end
+-- The nine fields of a packed completeRuns argument (each followed by a comma), read by one match.
+local NINE_FIELDS = '^' .. string.rep('([^,]*),', 9) .. '$'
 -- A retry member split into run time, attempt and job id, or nil.
 local function parseRetry(member)
   local a = string.find(member, ':', 2, true)
@@ -473,8 +469,10 @@ return out
    * comma): token, action ('n' = next run time, 'p' = pause, 'r' = remove), next run time, then
    * the run times. Applies a release only while the job is leased by owner under that token. A
    * removal here is a job whose trigger ended: its waiting retries stay, to run from their
-   * state. Returns one entry per release, in order: -1 when it was not applied, else an array
-   * with one flag per run time (1 = claimed for owner now, as a first attempt).
+   * state. Returns one string, an entry per release in order, each followed by a comma: `-`
+   * when it was not applied, else one digit per run time (1 = claimed for owner now, as a
+   * first attempt; 0 = not). One string rather than an array per release: the server builds
+   * and the client reads one value.
    */
   release: script(`
 local owner, claimEnd = ARGV[1], ARGV[2]
@@ -487,23 +485,25 @@ local ended, removed, paused, scheduled = {}, {}, {}, {}
 local applied = {}
 local runKeys = {}
 for k = 1, #ids do
-  local id, f = ids[k], fields(ARGV[2 + 2 * k])
-  if not done[id] and holders[k] == owner and tokens[k] == f[1] then
+  local id = ids[k]
+  -- Token, action and next run time by one match; the run times (often one) follow in rest.
+  local token, action, nextTime, rest = string.match(ARGV[2 + 2 * k], '^([^,]*),([^,]*),([^,]*),(.*)$')
+  if not done[id] and holders[k] == owner and tokens[k] == token then
     done[id] = true
     ended[#ended + 1] = id
-    local action = f[2]
     if action == 'r' then
       removed[#removed + 1] = id
     elseif action == 'p' then
       paused[#paused + 1] = id
     else
-      scheduled[#scheduled + 1] = f[3]
+      scheduled[#scheduled + 1] = nextTime
       scheduled[#scheduled + 1] = id
     end
     local keys = {}
-    for j = 4, #f do
-      keys[j - 3] = f[j] .. ':' .. id
-      runKeys[#runKeys + 1] = keys[j - 3]
+    for runTime in string.gmatch(rest, '([^,]*),') do
+      local key = runTime .. ':' .. id
+      keys[#keys + 1] = key
+      runKeys[#runKeys + 1] = key
     end
     applied[k] = keys
   end
@@ -524,32 +524,32 @@ for k = 1, #runKeys do
   if claimed[k] then taken[runKeys[k]] = true end
 end
 local claims, expiries = {}, {}
+-- The reply's pieces: the flags of each release, then its comma.
 local out = {}
 for k = 1, #ids do
   local keys = applied[k]
   if keys then
-    local flags = {}
     for j = 1, #keys do
       local key = keys[j]
       if taken[key] then
-        flags[j] = 0
+        out[#out + 1] = '0'
       else
         taken[key] = true
         claims[#claims + 1] = key
         claims[#claims + 1] = owner
         expiries[#expiries + 1] = claimEnd
         expiries[#expiries + 1] = key
-        flags[j] = 1
+        out[#out + 1] = '1'
       end
     end
-    out[k] = flags
   else
-    out[k] = -1
+    out[#out + 1] = '-'
   end
+  out[#out + 1] = ','
 end
 bulk('HSET', runsKey, claims, 2)
 bulk('ZADD', runUntilKey, expiries, 2)
-return out
+return table.concat(out)
 `),
 
   /**
@@ -566,7 +566,7 @@ return out
 local runs = {}
 local i = 1
 while i <= #ARGV do
-  local id, f = ARGV[i], fields(ARGV[i + 1])
+  local id, f = ARGV[i], { string.match(ARGV[i + 1], NINE_FIELDS) }
   i = i + 2
   local run = { id = id, f = f, key = f[1] .. ':' .. id }
   if f[3] ~= '' then
@@ -583,7 +583,9 @@ while i <= #ARGV do
 end
 local keys = {}
 for k = 1, #runs do keys[k] = runs[k].key end
-local attempts, owners = hmget(runAttemptKey, keys), hmget(runsKey, keys)
+-- Attempt and taker fields are rare (retries): their hashes are not read or written when absent.
+local attempts = redis.call('EXISTS', runAttemptKey) == 1 and hmget(runAttemptKey, keys) or {}
+local owners = hmget(runsKey, keys)
 -- Claims deleted in this call: a run listed twice finds its claim gone the second time.
 local gone = {}
 local dropped, withAttempt = {}, {}
@@ -618,7 +620,7 @@ end
 bulk('HDEL', runsKey, dropped, 1)
 bulk('ZREM', runUntilKey, dropped, 1)
 bulk('HDEL', runAttemptKey, withAttempt, 1)
-bulk('HDEL', runTakerKey, dropped, 1)
+if redis.call('EXISTS', runTakerKey) == 1 then bulk('HDEL', runTakerKey, dropped, 1) end
 bulk('HSET', historyKey, rows, 2)
 bulk('ZADD', historyTimeKey, byTime, 2)
 bulk('ZADD', historyJobsKey, byJob, 2)
