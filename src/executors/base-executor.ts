@@ -500,7 +500,7 @@ export abstract class BaseExecutor implements Executor {
     );
   }
 
-  /** `job_executed` or `job_error`; each is one literal with every field, so they keep one shape. */
+  /** `job_executed` or `job_error`. */
   #emitEnded(
     name: 'job_executed' | 'job_error',
     job: Job,
@@ -514,17 +514,9 @@ export abstract class BaseExecutor implements Executor {
     const host = this.host;
     if (host === null || !host.wantsEvent(EVENT_CODES[name])) return;
     const { id: jobId, jobstore } = job;
-    host.dispatchEvent(
+    const event =
       name === 'job_executed'
-        ? eventOf(name, host.schedulerId, {
-            jobId,
-            jobstore,
-            scheduledRunTime,
-            attempt,
-            retval: value,
-            startedAt: new Date(startedAt),
-            finishedAt: new Date(finishedAt),
-          })
+        ? eventOf(name, host.schedulerId, { jobId, jobstore, scheduledRunTime, attempt, retval: value })
         : eventOf(name, host.schedulerId, {
             jobId,
             jobstore,
@@ -532,9 +524,10 @@ export abstract class BaseExecutor implements Executor {
             attempt,
             error: value,
             willRetry: retryAt !== null,
-            startedAt: new Date(startedAt),
-            finishedAt: new Date(finishedAt),
-          }),
-    );
+          });
+    // After the name, code and scheduler id, where these events have always had them.
+    event.startedAt = new Date(startedAt);
+    event.finishedAt = new Date(finishedAt);
+    host.dispatchEvent(event);
   }
 }

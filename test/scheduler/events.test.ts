@@ -175,6 +175,15 @@ describe('event fields', () => {
     }
   });
 
+  it('a run’s events list their fields in one order: the payload, name, code, schedulerId, then the times', async () => {
+    const events = await everyEvent();
+    const keysOf = (name: string) => Object.keys(events.find((e) => e.name === name) ?? {});
+    const head = ['jobId', 'jobstore', 'scheduledRunTime', 'attempt'];
+    const tail = ['name', 'code', 'schedulerId', 'startedAt', 'finishedAt'];
+    expect(keysOf('job_executed')).toEqual([...head, 'retval', ...tail]);
+    expect(keysOf('job_error')).toEqual([...head, 'error', 'willRetry', ...tail]);
+  });
+
   it('uses the schedulerId option', async () => {
     const events = await everyEvent('node-7');
     expect(new Set(events.map((e) => e.schedulerId))).toEqual(new Set(['node-7']));

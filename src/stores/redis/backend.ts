@@ -400,6 +400,7 @@ export class RedisBackend implements StoreBackend {
       // every release of the list, which nobody runs once the whole release fails.
       // One entry per release, each followed by a comma: '-' (not applied) or a digit per run time.
       const reply = asText(await this.#run('release', [owner, claimUntil, ...args]));
+      const expected = applied.length + args.length / 2;
       let start = 0;
       for (let end = reply.indexOf(',', start); end !== -1; end = reply.indexOf(',', start)) {
         if (reply.charCodeAt(start) === DASH) {
@@ -410,6 +411,9 @@ export class RedisBackend implements StoreBackend {
           applied.push(flags);
         }
         start = end + 1;
+      }
+      if (applied.length !== expected || start !== reply.length) {
+        throw new TypeError(`Unexpected Redis reply to release: ${JSON.stringify(reply.slice(0, 100))}`);
       }
       args = [];
     };
