@@ -124,6 +124,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     logger: () => this.logger,
     emit: (name, payload) => this.#emit(name, payload),
     wakeup: () => this.#loop.wakeup(),
+    caughtUp: () => this.#loop.roomMade(),
     stopped: () => this.#state === STATE_STOPPED,
     retryIntervalMs: () => this.#settings.jobstoreRetryIntervalMs,
   });
@@ -143,6 +144,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       mutexFor: (alias) => this.#plugins.mutexFor(alias),
       unstartedRuns: (job, runs) => runs.map((run) => this.#recorder.unstarted(job, job.id, run).row),
       recordsRuns: () => this.recordsRuns,
+      unrecordedRuns: (store) => this.#reports.unrecorded(store),
       afterPass: () => this.#pruner.maybePrune(),
       settings: () => this.#settings,
       isRunning: () => this.#state === STATE_RUNNING,

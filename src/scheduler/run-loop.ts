@@ -21,6 +21,7 @@ import { type HeldRun, HeldRuns } from './held-runs.js';
 import type { UnstartedRun } from './history.js';
 import type { Mutex } from './mutex.js';
 import type { SchedulerSettings } from './options.js';
+import { UNRECORDED_LIMIT } from './run-reports.js';
 import { laterFireIsDue, type MissedRun, runTimesUntil, splitMissed } from './run-rules.js';
 
 /** A batch whose release was sent: what its runs need once the release is stored. */
@@ -71,6 +72,8 @@ export interface LoopContext {
   mutexFor(alias: string): Mutex;
   /** Whether the run history is on. */
   recordsRuns(): boolean;
+  /** Runs of a shared store that ended and whose end it has not yet confirmed. */
+  unrecordedRuns(store: JobStore): number;
   /** Called after each pass (the history is pruned from here when due). */
   afterPass(): void;
   /** The rows a store writes for runs that never started (their history rows). */
@@ -350,6 +353,11 @@ export class RunLoop {
   /** An executor finished an instance: when a pass left due jobs for want of slots, look again. */
   runFinished(): void {
     if (this.#held.waiting > 0) this.#lookAgainSoon();
+    this.roomMade();
+  }
+
+  /** Room for more runs (a slot, or the stores caught up): a pass that stopped for want of it looks again. */
+  roomMade(): void {
     if (!this.#wantsSlots) return;
     this.#wantsSlots = false;
     this.wakeup();
@@ -365,9 +373,13 @@ export class RunLoop {
    * end cannot tell how many it can start soon: for jobs (`countHeld`) it counts COLD_CLAIMS, as
    * if runs were quick, until runs it had to give back for want of slots mark it slow; the runs
    * start as slots free (`#startHeld`), so a process with quick runs starts its first fire on
-   * time, and one with slow runs gives the rest back within PREFETCH_MS of their time.
+   * time, and one with slow runs gives the rest back within PREFETCH_MS of their time. Nothing
+   * while the store has UNRECORDED_LIMIT or more ended runs still to record (`RunReports`): the
+   * pass then waits for it to catch up (`roomMade`), as for a free slot.
    */
-  #capacity(countHeld = true): number {
+  #capacity(store: JobStore, countHeld = true): number {
+    // Runs ended faster than the store records them: no new work from it until it catches up.
+    if (this.ctx.unrecordedRuns(store) >= UNRECORDED_LIMIT) return 0;
     if (this.ctx.executors.size === 0) return Number.POSITIVE_INFINITY;
     let total = 0;
     for (const [alias, executor] of this.ctx.executors) {
@@ -487,7 +499,7 @@ export class RunLoop {
    */
   async #processRetries(store: JobStore, alias: string, nowDate: Date, shared: boolean): Promise<void> {
     if (store.acquireRetries === undefined) return;
-    let capacity = shared ? this.#capacity(false) : Number.POSITIVE_INFINITY;
+    let capacity = shared ? this.#capacity(store, false) : Number.POSITIVE_INFINITY;
     for (;;) {
       if (this.#stopped || !this.ctx.isRunning()) return;
       const limit = Math.min(BATCH, capacity);
@@ -526,7 +538,7 @@ export class RunLoop {
       }
       if (finished.length > 0) await store.completeRuns?.(finished);
       if (taken.length < limit) return;
-      if (shared) capacity = this.#capacity(false);
+      if (shared) capacity = this.#capacity(store, false);
       await yieldToEventLoop();
     }
   }
@@ -562,7 +574,7 @@ export class RunLoop {
     // How many jobs a batch of a shared store takes: what the executors can start soon, less the
     // runs claimed and not started yet.
     const batchLimit = (unstarted: number) =>
-      Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity() - unstarted);
+      Math.min(aheadOnly ? AHEAD_BATCH : BATCH, this.#capacity(store) - unstarted);
     try {
       for (;;) {
         // A batch asked for before a pause or shutdown is handed back (finally, below).

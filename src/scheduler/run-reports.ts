@@ -3,7 +3,8 @@
  * retry) through the `RunRecorder`, written in batches; runs abandoned by a scheduler that
  * stopped are reported as `job_error` (and `job_retry`) with their rows. A store without claims
  * (in this process) gets its rows a microtask later; a shared store gets them a turn of the event
- * loop later, and again after `jobstoreRetryInterval` when the write fails, so no claim is left.
+ * loop later, at most COMPLETE_BATCH a call, and again after `jobstoreRetryInterval` when the
+ * write fails, so no claim is left.
  */
 import { JobAbandonedError } from '../errors.js';
 import type { EventName, EventPayload } from '../events.js';
@@ -15,6 +16,16 @@ import type { AbandonedRun, JobStore } from '../stores/base.js';
 import { clock, yieldToEventLoop } from '../time/clock.js';
 import type { RunRecorder } from './history.js';
 
+// Most runs a shared store is given in one call: runs that ended while it was slow to answer go
+// in calls of this size, so that a backlog never becomes one call that outlasts the store's query
+// timeout (and is tried again, larger, forever) or holds a Redis server for long.
+const COMPLETE_BATCH = 2500;
+// Most runs of a shared store that may have ended without the store knowing yet (`unrecorded`):
+// beyond it the run loop takes no new work from that store until it has caught up, so that a
+// process outrunning its store neither grows this backlog without bound nor leaves a crash that
+// many runs to report as abandoned.
+export const UNRECORDED_LIMIT = 4 * COMPLETE_BATCH;
+
 /** What the reports need from their scheduler. */
 export interface RunReportsHost {
   readonly stores: ReadonlyMap<string, JobStore>;
@@ -23,6 +34,8 @@ export interface RunReportsHost {
   emit<N extends EventName>(name: N, payload: EventPayload<N>): void;
   /** A retry was written: the run loop may have a new due time. */
   wakeup(): void;
+  /** A store's unrecorded runs fell below UNRECORDED_LIMIT: a pass held back by them may go on. */
+  caughtUp(): void;
   /** Whether the scheduler is stopped (a failed write is then not tried again later). */
   stopped(): boolean;
   retryIntervalMs(): number;
@@ -35,8 +48,15 @@ export class RunReports {
   #flushing: Promise<void> | null = null;
   // Rows for stores without claims, written once the runs ending together have ended.
   readonly #local = new Map<JobStore, FinishedRunRow[]>();
+  // By shared store: its runs that ended and whose end it has not yet confirmed.
+  readonly #unrecorded = new Map<JobStore, number>();
 
   constructor(private readonly host: RunReportsHost) {}
+
+  /** Runs of a shared store that ended and whose end it has not yet confirmed. */
+  unrecorded(store: JobStore): number {
+    return this.#unrecorded.get(store) ?? 0;
+  }
 
   /** An instance submitted to an executor is over: its rows go to its store. */
   runFinished(job: Job, runTimes: Date[], attempt: number, outcomes: RunEnd[] | undefined): void {
@@ -154,6 +174,7 @@ export class RunReports {
       this.#shared.set(store, batch);
     }
     for (const row of rows) batch.push(row);
+    this.#unrecorded.set(store, this.unrecorded(store) + rows.length);
     this.#flushing ??= yieldToEventLoop().then(() => this.#flush());
   }
 
@@ -164,16 +185,26 @@ export class RunReports {
       const batches = [...this.#shared];
       this.#shared.clear();
       for (const [store, runs] of batches) {
-        try {
-          await store.completeRuns?.(runs);
-          // A retry written is a new due time this scheduler may not know of yet.
-          if (runs.some((r) => r.retry !== undefined)) this.host.wakeup();
-        } catch (error) {
-          failed = true;
-          this.host
-            .logger()
-            .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
-          this.#shared.set(store, (this.#shared.get(store) ?? []).concat(runs));
+        for (let start = 0; start < runs.length; start += COMPLETE_BATCH) {
+          const part = runs.length <= COMPLETE_BATCH ? runs : runs.slice(start, start + COMPLETE_BATCH);
+          try {
+            await store.completeRuns?.(part);
+            const before = this.unrecorded(store);
+            const after = before - part.length;
+            if (after > 0) this.#unrecorded.set(store, after);
+            else this.#unrecorded.delete(store);
+            if (before >= UNRECORDED_LIMIT && after < UNRECORDED_LIMIT) this.host.caughtUp();
+            // A retry written is a new due time this scheduler may not know of yet.
+            if (part.some((r) => r.retry !== undefined)) this.host.wakeup();
+          } catch (error) {
+            failed = true;
+            this.host
+              .logger()
+              .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
+            // This part and those after it wait for the next try.
+            this.#shared.set(store, (this.#shared.get(store) ?? []).concat(runs.slice(start)));
+            break;
+          }
         }
       }
     }
