@@ -145,6 +145,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       unstartedRuns: (job, runs) => runs.map((run) => this.#recorder.unstarted(job, job.id, run).row),
       recordsRuns: () => this.recordsRuns,
       unrecordedRuns: (store) => this.#reports.unrecorded(store),
+      writeUnrecorded: () => this.#reports.writeQueued(),
       afterPass: () => this.#pruner.maybePrune(),
       settings: () => this.#settings,
       isRunning: () => this.#state === STATE_RUNNING,

@@ -13,7 +13,7 @@ import type { Job } from '../job.js';
 import type { Logger } from '../logger.js';
 import type { FinishedRunRow } from '../stores/backend.js';
 import type { AbandonedRun, JobStore } from '../stores/base.js';
-import { clock, yieldToEventLoop } from '../time/clock.js';
+import { clock, type TimerHandle, yieldToEventLoop } from '../time/clock.js';
 import type { RunRecorder } from './history.js';
 
 // Most runs a shared store is given in one call: runs that ended while it was slow to answer go
@@ -46,6 +46,8 @@ export class RunReports {
   // Rows for stores shared with other processes, written a turn of the event loop later.
   readonly #shared = new Map<JobStore, FinishedRunRow[]>();
   #flushing: Promise<void> | null = null;
+  // The next try of a write that failed.
+  #retryTimer: TimerHandle | null = null;
   // Rows for stores without claims, written once the runs ending together have ended.
   readonly #local = new Map<JobStore, FinishedRunRow[]>();
   // By shared store: its runs that ended and whose end it has not yet confirmed.
@@ -178,8 +180,23 @@ export class RunReports {
     this.#flushing ??= yieldToEventLoop().then(() => this.#flush());
   }
 
-  /** Writes finished runs to their stores; a failed write is tried again later. */
+  /**
+   * Starts writing the runs queued for shared stores unless a write is under way: the run loop
+   * calls this when a store has too many unrecorded runs, so that rows left by a write that
+   * failed (or by a shutdown whose last write failed, before a restart) are written again.
+   */
+  writeQueued(): void {
+    if (this.#shared.size > 0) this.#flushing ??= this.#flush();
+  }
+
+  /**
+   * Writes finished runs to their stores; a failed write is tried again later. Callers set
+   * `#flushing` to the promise this returns, which clears it when done: it waits a microtask
+   * first, so that it never clears it before the caller has set it (with nothing queued, or a
+   * store that throws at once).
+   */
   async #flush(): Promise<void> {
+    await null;
     let failed = false;
     while (this.#shared.size > 0 && !failed) {
       const batches = [...this.#shared];
@@ -209,9 +226,10 @@ export class RunReports {
       }
     }
     this.#flushing = null;
-    if (failed && !this.host.stopped()) {
-      clock.setTimeout(
+    if (failed && !this.host.stopped() && this.#retryTimer === null) {
+      this.#retryTimer = clock.setTimeout(
         () => {
+          this.#retryTimer = null;
           this.#flushing ??= this.#flush();
         },
         this.host.retryIntervalMs(),

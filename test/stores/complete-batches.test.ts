@@ -3,13 +3,22 @@
  * the store in calls of at most 2,500 runs once it answers: a backlog never becomes one call that
  * outlasts the store's query timeout, or holds a Redis server for long. Past 10,000 such runs
  * the process takes no new work from that store until it has caught up, so the backlog (and what
- * a crash would leave to report as abandoned) stays bounded.
+ * a crash would leave to report as abandoned) stays bounded. Writes that failed are written later:
+ * a retry with nothing left to write does not stop the writes after it, and a scheduler started
+ * again after its last write failed writes what was left before it takes more.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { BackgroundScheduler, PromisePoolExecutor, registerTask, SqliteJobStore } from '../../src/index.js';
+import {
+  BackgroundScheduler,
+  type Clock,
+  PromisePoolExecutor,
+  registerTask,
+  SqliteJobStore,
+  setClock,
+} from '../../src/index.js';
 import type { FinishedRunRow } from '../../src/stores/backend.js';
 import { pollUntil } from '../helpers/wait.js';
 
@@ -19,22 +28,33 @@ const JOBS = 12_500;
 const LIMIT = 10_000;
 
 /**
- * A store whose first write of finished runs waits until `open()`; it counts each write's runs,
- * and notes how many runs had ended (`ended()`) at each end of a pass (`getNextRunTime`).
+ * A store that counts the runs of each write of finished runs (`calls`) and those written; its
+ * writes fail while `down`, and with `holdFirstWrite()` its first write waits until `open()`. At
+ * each end of a pass (`getNextRunTime`) it notes how many runs had ended (`ended()`).
  */
-class GatedWrites extends SqliteJobStore {
+class WatchedWrites extends SqliteJobStore {
   readonly calls: number[] = [];
   readonly endedAtPassEnd: number[] = [];
   written = 0;
+  down = false;
   ended: () => number = () => 0;
-  open: () => void = () => {};
-  readonly #gate = new Promise<void>((resolve) => {
-    this.open = resolve;
-  });
+  #gate: Promise<void> | null = null;
+  #open: () => void = () => {};
+
+  holdFirstWrite(): void {
+    this.#gate = new Promise<void>((resolve) => {
+      this.#open = resolve;
+    });
+  }
+
+  open(): void {
+    this.#open();
+  }
 
   override async completeRuns(runs: FinishedRunRow[]): Promise<void> {
     this.calls.push(runs.length);
-    if (this.calls.length === 1) await this.#gate;
+    if (this.down) throw new Error('store is down');
+    if (this.calls.length === 1 && this.#gate !== null) await this.#gate;
     await super.completeRuns(runs);
     this.written += runs.length;
   }
@@ -54,37 +74,54 @@ class Unbounded extends PromisePoolExecutor {
 
 let dir = '';
 afterEach(async () => {
+  setClock();
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
 
-it('takes no new work past 10,000 unrecorded runs, and writes the backlog in calls of at most 2,500', async () => {
+/**
+ * A store in a fresh directory (polling every 600 s, so that only the store catching up wakes
+ * the loop) and a scheduler on it, started paused, that counts the runs ended.
+ */
+async function setup(options: { executor?: PromisePoolExecutor; jobstoreRetryInterval?: number } = {}) {
   dir = await mkdtemp(join(tmpdir(), 'tickwork-complete-batches-'));
-  const store = new GatedWrites({ path: join(dir, 'jobs.db') });
+  const store = new WatchedWrites({ path: join(dir, 'jobs.db'), pollInterval: 600 });
   const scheduler = new BackgroundScheduler({
     timezone: 'UTC',
     jobstores: { default: store },
-    executors: { default: new Unbounded() },
+    executors: { default: options.executor ?? new Unbounded() },
+    jobstoreRetryInterval: options.jobstoreRetryInterval ?? 600,
     logger: false,
   });
-  let executed = 0;
+  const counts = { executed: 0 };
   scheduler.on('job_executed', () => {
-    executed++;
+    counts.executed++;
   });
-  store.ended = () => executed;
+  store.ended = () => counts.executed;
+  await scheduler.start({ paused: true });
+  return { store, scheduler, counts };
+}
+
+/** Adds `count` date jobs due a second ago, numbered from `first`. */
+async function addDue(scheduler: BackgroundScheduler, count: number, first = 0): Promise<void> {
+  const runDate = new Date(Date.now() - 1_000);
+  for (let start = first; start < first + count; start += 2_500) {
+    await Promise.all(
+      Array.from({ length: Math.min(2_500, first + count - start) }, (_, i) =>
+        scheduler.addJob('complete-batches:noop', 'date', {
+          runDate,
+          misfireGraceTime: null,
+          id: `job-${start + i}`,
+        }),
+      ),
+    );
+  }
+}
+
+it('takes no new work past 10,000 unrecorded runs, and writes the backlog in calls of at most 2,500', async () => {
+  const { store, scheduler, counts } = await setup();
   try {
-    await scheduler.start({ paused: true });
-    const runDate = new Date(Date.now() - 1_000);
-    for (let start = 0; start < JOBS; start += 2_500) {
-      await Promise.all(
-        Array.from({ length: 2_500 }, (_, i) =>
-          scheduler.addJob('complete-batches:noop', 'date', {
-            runDate,
-            misfireGraceTime: null,
-            id: `job-${start + i}`,
-          }),
-        ),
-      );
-    }
+    await addDue(scheduler, JOBS);
+    store.holdFirstWrite();
     scheduler.resume();
     // The first write waits: the pass stops once 10,000 runs have ended unrecorded, with the
     // batches it had in hand started, and the rest of the jobs not taken.
@@ -92,17 +129,86 @@ it('takes no new work past 10,000 unrecorded runs, and writes the backlog in cal
       true,
     );
     expect(store.calls.length).toBe(1);
-    expect(executed).toBeGreaterThanOrEqual(LIMIT);
-    expect(executed).toBeLessThan(JOBS);
+    expect(counts.executed).toBeGreaterThanOrEqual(LIMIT);
+    expect(counts.executed).toBeLessThan(JOBS);
     store.open();
-    expect(await pollUntil(() => store.written === JOBS && executed === JOBS, Date.now() + 30_000)).toBe(
-      true,
-    );
+    expect(
+      await pollUntil(() => store.written === JOBS && counts.executed === JOBS, Date.now() + 30_000),
+    ).toBe(true);
     expect((await scheduler.getRuns({ limit: LIMIT })).length).toBe(LIMIT);
     expect(store.calls.reduce((a, b) => a + b, 0)).toBe(JOBS);
     expect(Math.max(...store.calls)).toBeLessThanOrEqual(2_500);
     expect(store.calls.length).toBeGreaterThanOrEqual(5);
   } finally {
+    store.open();
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 60_000);
+
+it('a failed write tried again when nothing is left to write does not stop the writes after it', async () => {
+  // The retries of failed writes (jobstoreRetryInterval 7.777 s) wait until the test fires them.
+  const retries: Array<() => void> = [];
+  const system: Clock = {
+    now: () => Date.now(),
+    setTimeout: (fn, ms, unref) => {
+      if (ms === 7_777) {
+        retries.push(fn);
+        return null;
+      }
+      const handle = setTimeout(fn, ms);
+      if (unref) handle.unref();
+      return handle;
+    },
+    clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  };
+  setClock(system);
+  const { store, scheduler } = await setup({
+    executor: new PromisePoolExecutor(),
+    jobstoreRetryInterval: 7.777,
+  });
+  try {
+    scheduler.resume();
+    // The first run's write fails: a retry is armed.
+    store.down = true;
+    await addDue(scheduler, 1, 0);
+    expect(await pollUntil(() => retries.length === 1, Date.now() + 10_000)).toBe(true);
+    // The next run's write takes both; the retry then finds nothing left.
+    store.down = false;
+    await addDue(scheduler, 1, 1);
+    expect(await pollUntil(() => store.written === 2, Date.now() + 10_000)).toBe(true);
+    retries[0]();
+    // A run after it is still written.
+    await addDue(scheduler, 1, 2);
+    expect(await pollUntil(() => store.written === 3, Date.now() + 10_000)).toBe(true);
+    expect((await scheduler.getRuns()).map((r) => r.jobId).sort()).toEqual(['job-0', 'job-1', 'job-2']);
+  } finally {
+    store.down = false;
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 60_000);
+
+it('a scheduler started again after its last write failed writes what was left, then takes more', async () => {
+  const { store, scheduler, counts } = await setup();
+  try {
+    await addDue(scheduler, JOBS);
+    store.down = true;
+    scheduler.resume();
+    // Every write fails: the process stops taking jobs past 10,000 unrecorded runs (the pass
+    // that stops has started every batch it took), and its last write at shutdown fails too.
+    expect(await pollUntil(() => store.endedAtPassEnd.some((n) => n >= LIMIT), Date.now() + 30_000)).toBe(
+      true,
+    );
+    await scheduler.shutdown();
+    expect(store.written).toBe(0);
+    expect(counts.executed).toBeLessThan(JOBS);
+    store.down = false;
+    // The pass at start finds the store behind: the rows left are written, then the rest runs.
+    await scheduler.start();
+    expect(
+      await pollUntil(() => counts.executed === JOBS && store.written === JOBS, Date.now() + 30_000),
+    ).toBe(true);
+  } finally {
+    store.down = false;
     if (scheduler.running) await scheduler.shutdown({ wait: false });
   }
 }, 60_000);
