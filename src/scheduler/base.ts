@@ -145,7 +145,6 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       unstartedRuns: (job, runs) => runs.map((run) => this.#recorder.unstarted(job, job.id, run).row),
       recordsRuns: () => this.recordsRuns,
       unrecordedRuns: (store) => this.#reports.unrecorded(store),
-      writeUnrecorded: () => this.#reports.writeQueued(),
       afterPass: () => this.#pruner.maybePrune(),
       settings: () => this.#settings,
       isRunning: () => this.#state === STATE_RUNNING,
@@ -261,6 +260,8 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
     // The loop starts first, so a scheduler_started listener that shuts down also stops it, and
     // a logger that throws cannot leave the scheduler running without its loop.
     this.#loop.start();
+    // Ends of runs whose last write failed at the shutdown before are written now.
+    this.#reports.writeQueued();
     this.logger.info({ schedulerId: this.schedulerId }, 'Scheduler started');
     this.#emit('scheduler_started', {});
   }

@@ -74,8 +74,6 @@ export interface LoopContext {
   recordsRuns(): boolean;
   /** Runs of a shared store that ended and whose end it has not yet confirmed. */
   unrecordedRuns(store: JobStore): number;
-  /** Starts writing those runs unless a write is under way. */
-  writeUnrecorded(): void;
   /** Called after each pass (the history is pruned from here when due). */
   afterPass(): void;
   /** The rows a store writes for runs that never started (their history rows). */
@@ -380,12 +378,8 @@ export class RunLoop {
    * pass then waits for it to catch up (`roomMade`), as for a free slot.
    */
   #capacity(store: JobStore, countHeld = true): number {
-    // Runs ended faster than the store records them: no new work from it until it catches up
-    // (and a write of them starts now if none is under way, as after a restart).
-    if (this.ctx.unrecordedRuns(store) >= UNRECORDED_LIMIT) {
-      this.ctx.writeUnrecorded();
-      return 0;
-    }
+    // Runs ended faster than the store records them: no new work from it until it catches up.
+    if (this.ctx.unrecordedRuns(store) >= UNRECORDED_LIMIT) return 0;
     if (this.ctx.executors.size === 0) return Number.POSITIVE_INFINITY;
     let total = 0;
     for (const [alias, executor] of this.ctx.executors) {

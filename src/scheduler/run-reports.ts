@@ -181,9 +181,8 @@ export class RunReports {
   }
 
   /**
-   * Starts writing the runs queued for shared stores unless a write is under way: the run loop
-   * calls this when a store has too many unrecorded runs, so that rows left by a write that
-   * failed (or by a shutdown whose last write failed, before a restart) are written again.
+   * Starts writing the runs queued for shared stores unless a write is under way: at `start()`,
+   * for the rows a shutdown's last write failed to write (no retry is armed once stopped).
    */
   writeQueued(): void {
     if (this.#shared.size > 0) this.#flushing ??= this.#flush();

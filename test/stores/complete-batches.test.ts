@@ -202,7 +202,7 @@ it('a scheduler started again after its last write failed writes what was left, 
     expect(store.written).toBe(0);
     expect(counts.executed).toBeLessThan(JOBS);
     store.down = false;
-    // The pass at start finds the store behind: the rows left are written, then the rest runs.
+    // start() writes the rows left; once the store has caught up, the rest runs.
     await scheduler.start();
     expect(
       await pollUntil(() => counts.executed === JOBS && store.written === JOBS, Date.now() + 30_000),

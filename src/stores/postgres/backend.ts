@@ -363,14 +363,7 @@ export class PostgresBackend implements StoreBackend {
        RETURNING j.id, j.next_run_time, j.state, j.token`,
       [owner, now, leaseUntil, limit, skip, retakeOwn],
     );
-    return result.rows
-      .map((r) => ({
-        id: r.id,
-        nextRunTime: r.next_run_time === null ? null : Number(r.next_run_time),
-        state: r.state,
-        token: Number(r.token),
-      }))
-      .sort(byRunTimeThenId);
+    return result.rows.map((r) => ({ ...jobRowOf(r), token: Number(r.token) })).sort(byRunTimeThenId);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {

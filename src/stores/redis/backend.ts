@@ -384,12 +384,7 @@ export class RedisBackend implements StoreBackend {
     retakeOwn = false,
   ): Promise<AcquiredRow[]> {
     const reply = await this.#run('acquire', [owner, now, leaseUntil, limit, retakeOwn ? '1' : '0', ...skip]);
-    return recordsOf(reply, 'acquire', 4).map((r) => ({
-      id: asText(r[0]),
-      nextRunTime: asTime(r[1]),
-      state: asText(r[2]),
-      token: Number(r[3]),
-    }));
+    return recordsOf(reply, 'acquire', 4).map((r) => ({ ...jobRowOf(r), token: Number(r[3]) }));
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
