@@ -17,6 +17,9 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   BackgroundScheduler,
@@ -86,11 +89,30 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/stores/scheduler-process.ts',
 
 // ---- the stores ----
 
-/** One store under test: starts what it needs and says how to open it. */
+/** A run waiting in a store for any process to take: a retry, or a run given back. */
+interface WaitingRun {
+  jobId: string;
+  runTime: number;
+  attempt: number;
+}
+
+/**
+ * One store under test: starts what it needs, says how to open it, and reads its waiting runs
+ * from the documented tables (`<tableName>_retries`) or keys (`<keyPrefix>retries`, members
+ * `<run time>:<attempt>:<job id>`).
+ */
 interface StoreSetup {
   name: string;
   open(dir: string): Promise<{ config: StoreConfig; close(): Promise<void> }>;
+  waiting(config: StoreConfig): Promise<WaitingRun[]>;
 }
+
+const RETRIES_SQL = 'SELECT job_id, run_time, attempt FROM tickwork_jobs_retries';
+const waitingRow = (r: { job_id: string; run_time: number | string; attempt: number }): WaitingRun => ({
+  jobId: r.job_id,
+  runTime: Number(r.run_time),
+  attempt: r.attempt,
+});
 
 const STORE_TIMES = { leaseTime: LEASE_MS / 1000, pollInterval: 0.2, claimAhead: CLAIM_AHEAD_MS / 1000 };
 
@@ -101,6 +123,14 @@ const SETUPS: StoreSetup[] = [
       config: { kind: 'sqlite', path: join(dir, 'jobs.db'), ...STORE_TIMES },
       close: async () => {},
     }),
+    waiting: async (config) => {
+      const db = new Database((config as { path: string }).path, { readonly: true });
+      try {
+        return (db.prepare(RETRIES_SQL).all() as Array<Parameters<typeof waitingRow>[0]>).map(waitingRow);
+      } finally {
+        db.close();
+      }
+    },
   },
   {
     name: 'postgres',
@@ -111,6 +141,17 @@ const SETUPS: StoreSetup[] = [
         close: () => server.destroy(),
       };
     },
+    waiting: async (config) => {
+      const client = new pg.Client({
+        connectionString: (config as { connectionString: string }).connectionString,
+      });
+      await client.connect();
+      try {
+        return (await client.query(RETRIES_SQL)).rows.map(waitingRow);
+      } finally {
+        await client.end();
+      }
+    },
   },
   {
     name: 'redis',
@@ -120,6 +161,18 @@ const SETUPS: StoreSetup[] = [
         config: { kind: 'redis', url: server.url, keyPrefix: 'crash:', ...STORE_TIMES },
         close: () => server.destroy(),
       };
+    },
+    waiting: async (config) => {
+      const client = new Redis((config as { url: string }).url);
+      try {
+        const members = await client.zrange('crash:retries', 0, -1);
+        return members.map((m) => {
+          const [runTime, attempt, ...id] = m.split(':');
+          return { jobId: id.join(':'), runTime: Number(runTime), attempt: Number(attempt) };
+        });
+      } finally {
+        client.disconnect();
+      }
     },
   },
 ];
@@ -542,7 +595,10 @@ function checkJobs(
  *   exists only when the one before it ran, failed by plan (reported as `failed` unless its
  *   process was killed) and was not reported abandoned, and for fire times up to `chainUntil`
  *   such an attempt was followed by the next one (run or reported abandoned).
- * `ends`: when each checking scheduler stopped.
+ * `ends`: when each checking scheduler stopped. `waiting`: the runs left waiting in the store once
+ * every process stopped: the last one's graceful stop gives back the runs it claimed and did not
+ * start (each a waiting run of its job), so such a fire time is accounted for, and must not have
+ * been handled too.
  */
 function checkLedger(
   entries: Entry[],
@@ -551,8 +607,10 @@ function checkLedger(
   ends: Map<string, number>,
   finals: Map<string, number>,
   chainUntil: number,
+  waiting: WaitingRun[],
 ): string[] {
   const problems: string[] = [];
+  const waitingKeys = new Set(waiting.map((w) => attemptKey(w)));
   const byPlan = new Map(plans.map((p) => [p.id, p]));
   const byChild = new Map(children.map((c) => [c.id, c]));
   const outcomes = new Map<string, Entry[]>();
@@ -603,6 +661,11 @@ function checkLedger(
     if (e.kind === 'missed' && (graceMs === null || e.runTime + graceMs > (child.exitAt ?? 0))) {
       problems.push(`missed before its grace time was up: ${e.line}`);
     }
+  }
+  for (const k of waitingKeys) {
+    const handled = [...(outcomes.get(k) ?? []), ...(abandoned.get(k) ?? [])];
+    if (handled.length > 0)
+      problems.push(`${k} waits in the store, yet was handled: ${handled.map((e) => e.line).join(' / ')}`);
   }
   for (const [k, list] of outcomes) {
     if (list.length > 1)
@@ -681,8 +744,8 @@ function checkLedger(
     }
     for (let t = plan.startMs; t < final; t += plan.intervalMs) {
       const k = key(plan.id, t);
-      if (!outcomes.has(k) && !abandoned.has(k))
-        problems.push(`${k} was never run, missed nor reported abandoned`);
+      if (!outcomes.has(k) && !abandoned.has(k) && !waitingKeys.has(k))
+        problems.push(`${k} was never run, missed, reported abandoned nor given back`);
     }
   }
   return problems;
@@ -776,8 +839,9 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     // A last process runs until the claims of the killed ones have run out and been collected,
     // and every fire time up to shortly before is in the ledger; then it stops gracefully. When
     // that does not happen in time, the checks below say what is missing.
-    // It claims runs when due: a clean shutdown gives back the runs claimed ahead (as queued runs
-    // in the store, for the next process), and with none after it the ledger would lack them.
+    // It claims runs when due, so that its clean shutdown gives back (as waiting runs in the
+    // store, for the next process) only the runs of the batch it was starting, if any, and the
+    // runs waiting for a free worker; the checks read those from the store.
     const last = startChild({ ...config('final'), store: { ...store, claimAhead: 0 } });
     children.push(last);
     await last.ready;
@@ -802,10 +866,11 @@ describe.each(SETUPS)('crash: $name', (setup) => {
     const jobs = await readJobs(store, 'check-final', ledger, checkerEnds, LEASE_MS + 2 * BEAT_MS);
     const rows = await readRuns(store, 'check-history', ledger, checkerEnds, plans);
     const entries = readLedger(ledger);
+    const waiting = await setup.waiting(store);
     problems.push(
       ...checkJobs(jobs, plans, entries, last.exitAt as number, previous, 'after the last process'),
     );
-    problems.push(...checkLedger(entries, plans, children, checkerEnds, previous, chainUntil));
+    problems.push(...checkLedger(entries, plans, children, checkerEnds, previous, chainUntil, waiting));
     const killed = new Set(children.filter((c) => c.killed).map((c) => c.id));
     const retries = {
       isRetrying: (jobId: string) => jobId.startsWith('retry-'),
@@ -818,7 +883,7 @@ describe.each(SETUPS)('crash: $name', (setup) => {
       entries.filter((e) => e.kind === kind && (attempt === undefined || e.attempt === attempt)).length;
     const abandonedRetries = entries.filter((e) => e.kind === 'abandoned' && e.attempt > 1).length;
     console.log(
-      `crash ${setup.name}: ${ROUNDS} rounds in ${(roundsMs / 1000).toFixed(1)} s, all in ${((Date.now() - began) / 1000).toFixed(1)} s; ledger: ${count('run')} run (${count('run', FAIL_ATTEMPTS + 1)} last attempts), ${count('failed')} failed by plan, ${count('missed')} missed, ${count('max_instances')} max_instances, ${count('abandoned')} abandoned (${abandonedRetries} retries); ${rows.length} history rows (seed ${SEED})`,
+      `crash ${setup.name}: ${ROUNDS} rounds in ${(roundsMs / 1000).toFixed(1)} s, all in ${((Date.now() - began) / 1000).toFixed(1)} s; ledger: ${count('run')} run (${count('run', FAIL_ATTEMPTS + 1)} last attempts), ${count('failed')} failed by plan, ${count('missed')} missed, ${count('max_instances')} max_instances, ${count('abandoned')} abandoned (${abandonedRetries} retries); ${rows.length} history rows; ${waiting.length} waiting in the store (seed ${SEED})`,
     );
     expect(problems, `seed ${SEED}`).toEqual([]);
     // The rounds must have exercised each rule.
