@@ -165,7 +165,7 @@ const SETUPS: StoreSetup[] = [
     waiting: async (config) => {
       const client = new Redis((config as { url: string }).url);
       try {
-        const members = await client.zrange('crash:retries', 0, -1);
+        const members = await client.zrange('crash:retries', '0', '-1');
         return members.map((m) => {
           const [runTime, attempt, ...id] = m.split(':');
           return { jobId: id.join(':'), runTime: Number(runTime), attempt: Number(attempt) };
