@@ -351,9 +351,11 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   /** Removes a job store (shutting it down). */
   async removeJobstore(alias: string, shutdown = true): Promise<void> {
-    this.#plugins.lookupStore(alias);
-    // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there.
+    const store = this.#plugins.lookupStore(alias);
+    // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there,
+    // and the ends of runs it has not recorded yet are written.
     await this.#loop.storeRemoved(alias);
+    await this.#reports.storeRemoved(store);
     return this.#plugins.removeStore(alias, shutdown, () => this.#emit('jobstore_removed', { alias }));
   }
 

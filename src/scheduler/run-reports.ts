@@ -4,7 +4,8 @@
  * stopped are reported as `job_error` (and `job_retry`) with their rows. A store without claims
  * (in this process) gets its rows a microtask later; a shared store gets them a turn of the event
  * loop later, at most COMPLETE_BATCH a call, and again after `jobstoreRetryInterval` when the
- * write fails, so no claim is left.
+ * write fails, so no claim is left. Each shared store is written on its own, so one whose writes
+ * hang or fail holds up no other.
  */
 import { JobAbandonedError } from '../errors.js';
 import type { EventName, EventPayload } from '../events.js';
@@ -41,29 +42,47 @@ export interface RunReportsHost {
   retryIntervalMs(): number;
 }
 
+/**
+ * The ends of runs of one shared store on their way to it. Each store has its own writes and
+ * retry timer: a store whose writes hang or fail holds up no other store's, and is tried again
+ * when its own runs end or after `jobstoreRetryInterval`.
+ */
+interface StoreQueue {
+  rows: FinishedRunRow[];
+  // Its runs that ended and whose end it has not confirmed yet (queued or being written).
+  unrecorded: number;
+  flushing: Promise<void> | null;
+  // The next try of a write that failed.
+  retryTimer: TimerHandle | null;
+}
+
 /** The ends of runs, on their way to the stores. */
 export class RunReports {
-  // Rows for stores shared with other processes, written a turn of the event loop later.
-  readonly #shared = new Map<JobStore, FinishedRunRow[]>();
-  #flushing: Promise<void> | null = null;
-  // The next try of a write that failed.
-  #retryTimer: TimerHandle | null = null;
+  // By store shared with other processes: its rows, written a turn of the event loop later.
+  readonly #shared = new Map<JobStore, StoreQueue>();
   // Rows for stores without claims, written once the runs ending together have ended.
   readonly #local = new Map<JobStore, FinishedRunRow[]>();
-  // By shared store: its runs that ended and whose end it has not yet confirmed.
-  readonly #unrecorded = new Map<JobStore, number>();
 
   constructor(private readonly host: RunReportsHost) {}
 
   /** Runs of a shared store that ended and whose end it has not yet confirmed. */
   unrecorded(store: JobStore): number {
-    return this.#unrecorded.get(store) ?? 0;
+    return this.#shared.get(store)?.unrecorded ?? 0;
   }
 
   /** An instance submitted to an executor is over: its rows go to its store. */
   runFinished(job: Job, runTimes: Date[], attempt: number, outcomes: RunEnd[] | undefined): void {
     const store = this.host.stores.get(job.jobstore);
-    if (store?.completeRuns === undefined) return;
+    if (store === undefined) {
+      this.host
+        .logger()
+        .warn(
+          { jobId: job.id, jobstore: job.jobstore },
+          `Job "${job.id}" ended after its job store ${JSON.stringify(job.jobstore)} was removed: its end is not recorded there`,
+        );
+      return;
+    }
+    if (store.completeRuns === undefined) return;
     const rows = this.host.recorder.instanceEnded(job, runTimes, attempt, outcomes);
     if (store.shared === true) {
       this.#queueShared(store, rows);
@@ -144,10 +163,39 @@ export class RunReports {
     return rows;
   }
 
-  /** Resolves once every row queued so far is written (or its write failed). */
+  /**
+   * Resolves once every row queued so far is written (or its write failed): the last write of a
+   * shutdown, which does not wait for a retry timer.
+   */
   async drain(): Promise<void> {
-    await this.#flushing;
-    if (this.#shared.size > 0) await (this.#flushing = this.#flush());
+    await Promise.all([...this.#shared].map(([store, queue]) => this.#drainStore(store, queue)));
+  }
+
+  async #drainStore(store: JobStore, queue: StoreQueue): Promise<void> {
+    this.#clearRetry(queue);
+    await queue.flushing;
+    if (queue.rows.length > 0) await (queue.flushing ??= this.#flush(store, queue));
+  }
+
+  /**
+   * The store is being removed from the scheduler: what is queued for it is written once more,
+   * and what that write fails to record is dropped, with an error (its claims are then reported
+   * as abandoned by a process that still has the store).
+   */
+  async storeRemoved(store: JobStore): Promise<void> {
+    const queue = this.#shared.get(store);
+    if (queue === undefined) return;
+    await this.#drainStore(store, queue);
+    this.#clearRetry(queue);
+    this.#shared.delete(store);
+    if (queue.rows.length > 0) {
+      this.host
+        .logger()
+        .error(
+          { runs: queue.rows.length },
+          `The ends of ${queue.rows.length} run(s) were not recorded in a job store that was removed; another scheduler on it reports them as abandoned`,
+        );
+    }
   }
 
   readonly #writeLocal = (): void => {
@@ -170,14 +218,17 @@ export class RunReports {
   };
 
   #queueShared(store: JobStore, rows: FinishedRunRow[]): void {
-    let batch = this.#shared.get(store);
-    if (batch === undefined) {
-      batch = [];
-      this.#shared.set(store, batch);
+    let queue = this.#shared.get(store);
+    if (queue === undefined) {
+      queue = { rows: [], unrecorded: 0, flushing: null, retryTimer: null };
+      this.#shared.set(store, queue);
     }
-    for (const row of rows) batch.push(row);
-    this.#unrecorded.set(store, this.unrecorded(store) + rows.length);
-    this.#flushing ??= yieldToEventLoop().then(() => this.#flush());
+    for (const row of rows) queue.rows.push(row);
+    queue.unrecorded += rows.length;
+    // After a failed write, new rows of the store try it again at once (as does the retry timer):
+    // a store that failed once is not left behind for a whole retry interval.
+    const q = queue;
+    q.flushing ??= yieldToEventLoop().then(() => this.#flush(store, q));
   }
 
   /**
@@ -185,55 +236,63 @@ export class RunReports {
    * for the rows a shutdown's last write failed to write (no retry is armed once stopped).
    */
   writeQueued(): void {
-    if (this.#shared.size > 0) this.#flushing ??= this.#flush();
+    for (const [store, queue] of this.#shared) {
+      if (queue.rows.length > 0) queue.flushing ??= this.#flush(store, queue);
+    }
+  }
+
+  #clearRetry(queue: StoreQueue): void {
+    if (queue.retryTimer === null) return;
+    clock.clearTimeout(queue.retryTimer);
+    queue.retryTimer = null;
   }
 
   /**
-   * Writes finished runs to their stores; a failed write is tried again later. Callers set
-   * `#flushing` to the promise this returns, which clears it when done: it waits a microtask
-   * first, so that it never clears it before the caller has set it (with nothing queued, or a
-   * store that throws at once).
+   * Writes the finished runs queued for `store`, at most COMPLETE_BATCH a call; a failed write
+   * is tried again with the store's next rows, or after `jobstoreRetryInterval`. Callers set `queue.flushing` to the promise
+   * this returns, which clears it when done: it waits a microtask first, so that it never clears
+   * it before the caller has set it (with nothing queued, or a store that throws at once).
    */
-  async #flush(): Promise<void> {
+  async #flush(store: JobStore, queue: StoreQueue): Promise<void> {
     await null;
     let failed = false;
-    while (this.#shared.size > 0 && !failed) {
-      const batches = [...this.#shared];
-      this.#shared.clear();
-      for (const [store, runs] of batches) {
-        for (let start = 0; start < runs.length; start += COMPLETE_BATCH) {
-          const part = runs.length <= COMPLETE_BATCH ? runs : runs.slice(start, start + COMPLETE_BATCH);
-          try {
-            await store.completeRuns?.(part);
-            const before = this.unrecorded(store);
-            const after = before - part.length;
-            if (after > 0) this.#unrecorded.set(store, after);
-            else this.#unrecorded.delete(store);
-            if (before >= UNRECORDED_LIMIT && after < UNRECORDED_LIMIT) this.host.caughtUp();
-            // A retry written is a new due time this scheduler may not know of yet.
-            if (part.some((r) => r.retry !== undefined)) this.host.wakeup();
-          } catch (error) {
-            failed = true;
-            this.host
-              .logger()
-              .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
-            // This part and those after it wait for the next try.
-            this.#shared.set(store, (this.#shared.get(store) ?? []).concat(runs.slice(start)));
-            break;
-          }
+    while (queue.rows.length > 0 && !failed) {
+      const runs = queue.rows;
+      queue.rows = [];
+      for (let start = 0; start < runs.length; start += COMPLETE_BATCH) {
+        const part = runs.length <= COMPLETE_BATCH ? runs : runs.slice(start, start + COMPLETE_BATCH);
+        try {
+          await store.completeRuns?.(part);
+        } catch (error) {
+          failed = true;
+          this.host
+            .logger()
+            .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
+          // This part and those after it wait for the next try, before what came meanwhile.
+          queue.rows = runs.slice(start).concat(queue.rows);
+          break;
         }
+        const before = queue.unrecorded;
+        queue.unrecorded = before - part.length;
+        if (before >= UNRECORDED_LIMIT && queue.unrecorded < UNRECORDED_LIMIT) this.host.caughtUp();
+        // A retry written is a new due time this scheduler may not know of yet.
+        if (part.some((r) => r.retry !== undefined)) this.host.wakeup();
       }
     }
-    this.#flushing = null;
-    if (failed && !this.host.stopped() && this.#retryTimer === null) {
-      this.#retryTimer = clock.setTimeout(
-        () => {
-          this.#retryTimer = null;
-          this.#flushing ??= this.#flush();
-        },
-        this.host.retryIntervalMs(),
-        true,
-      );
+    queue.flushing = null;
+    if (failed) {
+      if (!this.host.stopped() && queue.retryTimer === null) {
+        queue.retryTimer = clock.setTimeout(
+          () => {
+            queue.retryTimer = null;
+            queue.flushing ??= this.#flush(store, queue);
+          },
+          this.host.retryIntervalMs(),
+          true,
+        );
+      }
+    } else if (queue.rows.length === 0 && this.#shared.get(store) === queue) {
+      this.#shared.delete(store);
     }
   }
 }

@@ -5,7 +5,9 @@
  * the process takes no new work from that store until it has caught up, so the backlog (and what
  * a crash would leave to report as abandoned) stays bounded. Writes that failed are written later:
  * a retry with nothing left to write does not stop the writes after it, and a scheduler started
- * again after its last write failed writes what was left before it takes more.
+ * again after its last write failed writes what was left before it takes more. Each store is
+ * written on its own: one whose writes hang holds up no other, and one removed from the scheduler
+ * gets what is queued for it first.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,9 +22,19 @@ import {
   setClock,
 } from '../../src/index.js';
 import type { FinishedRunRow } from '../../src/stores/backend.js';
+import { fakeLogger } from '../helpers/scheduler.js';
 import { pollUntil } from '../helpers/wait.js';
 
 registerTask('complete-batches:noop', () => undefined);
+// A run of this task lasts until `finishHeld()`.
+let finishHeld: () => void = () => {};
+registerTask(
+  'complete-batches:held',
+  () =>
+    new Promise<void>((resolve) => {
+      finishHeld = resolve;
+    }),
+);
 
 const JOBS = 12_500;
 const LIMIT = 10_000;
@@ -212,3 +224,122 @@ it('a scheduler started again after its last write failed writes what was left, 
     if (scheduler.running) await scheduler.shutdown({ wait: false });
   }
 }, 60_000);
+
+/** Two stores (`default` and `other`) under one scheduler, running, with the logger recording. */
+async function twoStores() {
+  dir = await mkdtemp(join(tmpdir(), 'tickwork-complete-batches-'));
+  const main = new WatchedWrites({ path: join(dir, 'main.db'), pollInterval: 600 });
+  const other = new WatchedWrites({ path: join(dir, 'other.db'), pollInterval: 600 });
+  const logger = fakeLogger();
+  const scheduler = new BackgroundScheduler({
+    timezone: 'UTC',
+    jobstores: { default: main, other },
+    executors: { default: new PromisePoolExecutor() },
+    jobstoreRetryInterval: 600,
+    logger,
+  });
+  await scheduler.start();
+  const addDueTo = (jobstore: string, id: string) =>
+    scheduler.addJob('complete-batches:noop', 'date', {
+      runDate: new Date(Date.now() - 1_000),
+      misfireGraceTime: null,
+      id,
+      jobstore,
+    });
+  return { main, other, scheduler, logger, addDueTo };
+}
+
+it('a store whose writes hang holds up no other store', async () => {
+  const { main, other, scheduler, addDueTo } = await twoStores();
+  try {
+    other.holdFirstWrite();
+    await addDueTo('other', 'held');
+    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    // While that write hangs, the runs of the other store are recorded.
+    await Promise.all(['a', 'b', 'c'].map((id) => addDueTo('default', id)));
+    expect(await pollUntil(() => main.written === 3, Date.now() + 10_000)).toBe(true);
+    expect(other.written).toBe(0);
+    expect((await scheduler.getRuns({ jobstore: 'default' })).map((r) => r.jobId).sort()).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+    other.open();
+    expect(await pollUntil(() => other.written === 1, Date.now() + 10_000)).toBe(true);
+  } finally {
+    other.open();
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
+
+it('a store removed from the scheduler first gets the ends of runs queued for it', async () => {
+  const { main, other, scheduler, logger, addDueTo } = await twoStores();
+  try {
+    // The write fails; the retry would come in 600 s.
+    other.down = true;
+    await addDueTo('other', 'queued');
+    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    other.down = false;
+    await scheduler.removeJobstore('other', false);
+    expect(other.written).toBe(1);
+    expect(logger.errors).toEqual([]);
+    // A later write to another store does not go to the removed one.
+    await addDueTo('default', 'after');
+    expect(await pollUntil(() => main.written === 1, Date.now() + 10_000)).toBe(true);
+    expect(other.calls).toEqual([1, 1]);
+  } finally {
+    other.down = false;
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
+
+it('what a removed store fails to record is dropped with an error, and never tried again', async () => {
+  const { main, other, scheduler, logger, addDueTo } = await twoStores();
+  try {
+    other.down = true;
+    await addDueTo('other', 'lost');
+    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    await scheduler.removeJobstore('other', false);
+    expect(other.calls).toEqual([1, 1]);
+    expect(logger.errors.map((e) => e[1])).toEqual([
+      'The ends of 1 run(s) were not recorded in a job store that was removed; another scheduler on it reports them as abandoned',
+    ]);
+    await addDueTo('default', 'after');
+    expect(await pollUntil(() => main.written === 1, Date.now() + 10_000)).toBe(true);
+    expect(other.calls).toEqual([1, 1]);
+  } finally {
+    other.down = false;
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
+
+it('a run that ends after its store was removed says so in a warning', async () => {
+  const { other, scheduler, logger } = await twoStores();
+  try {
+    let started = false;
+    scheduler.on('job_submitted', () => {
+      started = true;
+    });
+    await scheduler.addJob('complete-batches:held', 'date', {
+      runDate: new Date(Date.now() - 1_000),
+      misfireGraceTime: null,
+      id: 'long',
+      jobstore: 'other',
+    });
+    expect(await pollUntil(() => started, Date.now() + 10_000)).toBe(true);
+    await scheduler.removeJobstore('other', false);
+    let executed = false;
+    scheduler.on('job_executed', () => {
+      executed = true;
+    });
+    finishHeld();
+    expect(await pollUntil(() => executed, Date.now() + 10_000)).toBe(true);
+    expect(logger.warnings.map((w) => w[1])).toEqual([
+      'Job "long" ended after its job store "other" was removed: its end is not recorded there',
+    ]);
+    expect(other.calls).toEqual([]);
+  } finally {
+    finishHeld();
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
