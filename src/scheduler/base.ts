@@ -351,12 +351,16 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
 
   /** Removes a job store (shutting it down). */
   async removeJobstore(alias: string, shutdown = true): Promise<void> {
-    const store = this.#plugins.lookupStore(alias);
-    // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there,
-    // and the ends of runs it has not recorded yet are written.
+    this.#plugins.lookupStore(alias);
+    // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there;
+    // once it is out, the ends of runs it has not recorded yet are written.
     await this.#loop.storeRemoved(alias);
-    await this.#reports.storeRemoved(store);
-    return this.#plugins.removeStore(alias, shutdown, () => this.#emit('jobstore_removed', { alias }));
+    return this.#plugins.removeStore(
+      alias,
+      shutdown,
+      () => this.#emit('jobstore_removed', { alias }),
+      (store) => this.#reports.storeRemoved(store, alias),
+    );
   }
 
   /** Adds an executor (started at once when the scheduler runs). */

@@ -77,9 +77,16 @@ export class Plugins {
   }
 
   /** Removes a store (shut down if asked and the scheduler runs); `removed` runs after. */
-  async removeStore(alias: string, shutdown: boolean, removed: () => void): Promise<void> {
+  async removeStore(
+    alias: string,
+    shutdown: boolean,
+    removed: () => void,
+    taken: (store: JobStore) => Promise<void> = async () => {},
+  ): Promise<void> {
     const store = this.lookupStore(alias);
     this.stores.delete(alias);
+    // Out of the scheduler, before it shuts down: what is on its way to it gets there.
+    await taken(store);
     if (shutdown && this.#running()) await store.shutdown();
     removed();
   }

@@ -52,6 +52,8 @@ interface StoreQueue {
   // Its runs that ended and whose end it has not confirmed yet (queued or being written).
   unrecorded: number;
   flushing: Promise<void> | null;
+  // Whether the last write failed (rows were left for the next try).
+  failed: boolean;
   // The next try of a write that failed.
   retryTimer: TimerHandle | null;
 }
@@ -165,10 +167,24 @@ export class RunReports {
 
   /**
    * Resolves once every row queued so far is written (or its write failed): the last write of a
-   * shutdown, which does not wait for a retry timer.
+   * shutdown, which does not wait for a retry timer. Rows of a store that arrive during another
+   * store's write (runs aborted meanwhile) are written too; a store whose write failed is not
+   * tried again here.
    */
   async drain(): Promise<void> {
-    await Promise.all([...this.#shared].map(([store, queue]) => this.#drainStore(store, queue)));
+    const failed = new Set<StoreQueue>();
+    for (;;) {
+      const left = [...this.#shared].filter(
+        ([, queue]) => queue.flushing !== null || (queue.rows.length > 0 && !failed.has(queue)),
+      );
+      if (left.length === 0) return;
+      await Promise.all(
+        left.map(async ([store, queue]) => {
+          await this.#drainStore(store, queue);
+          if (queue.failed) failed.add(queue);
+        }),
+      );
+    }
   }
 
   async #drainStore(store: JobStore, queue: StoreQueue): Promise<void> {
@@ -178,22 +194,22 @@ export class RunReports {
   }
 
   /**
-   * The store is being removed from the scheduler: what is queued for it is written once more,
-   * and what that write fails to record is dropped, with an error (its claims are then reported
-   * as abandoned by a process that still has the store).
+   * The store `alias` was taken out of the scheduler (no run ends reach it any more): what is
+   * queued for it is written once more, and what that write fails to record is dropped, with an
+   * error (its claims are then reported as abandoned by a process that still has the store).
    */
-  async storeRemoved(store: JobStore): Promise<void> {
+  async storeRemoved(store: JobStore, alias: string): Promise<void> {
     const queue = this.#shared.get(store);
     if (queue === undefined) return;
     await this.#drainStore(store, queue);
     this.#clearRetry(queue);
-    this.#shared.delete(store);
+    if (this.#shared.get(store) === queue) this.#shared.delete(store);
     if (queue.rows.length > 0) {
       this.host
         .logger()
         .error(
-          { runs: queue.rows.length },
-          `The ends of ${queue.rows.length} run(s) were not recorded in a job store that was removed; another scheduler on it reports them as abandoned`,
+          { jobstore: alias, runs: queue.rows.length },
+          `The ends of ${queue.rows.length} run(s) were not recorded in the job store ${JSON.stringify(alias)}, which was removed; another scheduler on it reports them as abandoned`,
         );
     }
   }
@@ -220,7 +236,7 @@ export class RunReports {
   #queueShared(store: JobStore, rows: FinishedRunRow[]): void {
     let queue = this.#shared.get(store);
     if (queue === undefined) {
-      queue = { rows: [], unrecorded: 0, flushing: null, retryTimer: null };
+      queue = { rows: [], unrecorded: 0, flushing: null, failed: false, retryTimer: null };
       this.#shared.set(store, queue);
     }
     for (const row of rows) queue.rows.push(row);
@@ -256,30 +272,34 @@ export class RunReports {
   async #flush(store: JobStore, queue: StoreQueue): Promise<void> {
     await null;
     let failed = false;
-    while (queue.rows.length > 0 && !failed) {
-      const runs = queue.rows;
-      queue.rows = [];
-      for (let start = 0; start < runs.length; start += COMPLETE_BATCH) {
-        const part = runs.length <= COMPLETE_BATCH ? runs : runs.slice(start, start + COMPLETE_BATCH);
-        try {
-          await store.completeRuns?.(part);
-        } catch (error) {
-          failed = true;
-          this.host
-            .logger()
-            .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
-          // This part and those after it wait for the next try, before what came meanwhile.
-          queue.rows = runs.slice(start).concat(queue.rows);
-          break;
+    try {
+      while (queue.rows.length > 0 && !failed) {
+        const runs = queue.rows;
+        queue.rows = [];
+        for (let start = 0; start < runs.length; start += COMPLETE_BATCH) {
+          const part = runs.length <= COMPLETE_BATCH ? runs : runs.slice(start, start + COMPLETE_BATCH);
+          try {
+            await store.completeRuns?.(part);
+          } catch (error) {
+            failed = true;
+            // This part and those after it wait for the next try, before what came meanwhile.
+            queue.rows = runs.slice(start).concat(queue.rows);
+            this.host
+              .logger()
+              .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
+            break;
+          }
+          const before = queue.unrecorded;
+          queue.unrecorded = before - part.length;
+          if (before >= UNRECORDED_LIMIT && queue.unrecorded < UNRECORDED_LIMIT) this.host.caughtUp();
+          // A retry written is a new due time this scheduler may not know of yet.
+          if (part.some((r) => r.retry !== undefined)) this.host.wakeup();
         }
-        const before = queue.unrecorded;
-        queue.unrecorded = before - part.length;
-        if (before >= UNRECORDED_LIMIT && queue.unrecorded < UNRECORDED_LIMIT) this.host.caughtUp();
-        // A retry written is a new due time this scheduler may not know of yet.
-        if (part.some((r) => r.retry !== undefined)) this.host.wakeup();
       }
+    } finally {
+      queue.flushing = null;
+      queue.failed = failed;
     }
-    queue.flushing = null;
     if (failed) {
       if (!this.host.stopped() && queue.retryTimer === null) {
         queue.retryTimer = clock.setTimeout(
@@ -292,6 +312,7 @@ export class RunReports {
         );
       }
     } else if (queue.rows.length === 0 && this.#shared.get(store) === queue) {
+      this.#clearRetry(queue);
       this.#shared.delete(store);
     }
   }

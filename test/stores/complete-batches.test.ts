@@ -16,6 +16,7 @@ import { afterEach, expect, it } from 'vitest';
 import {
   BackgroundScheduler,
   type Clock,
+  getJobContext,
   PromisePoolExecutor,
   registerTask,
   SqliteJobStore,
@@ -26,15 +27,18 @@ import { fakeLogger } from '../helpers/scheduler.js';
 import { pollUntil } from '../helpers/wait.js';
 
 registerTask('complete-batches:noop', () => undefined);
-// A run of this task lasts until `finishHeld()`.
+// A run of this task lasts until `finishHeld()`; `heldAborted` is set when its signal aborts.
 let finishHeld: () => void = () => {};
-registerTask(
-  'complete-batches:held',
-  () =>
-    new Promise<void>((resolve) => {
-      finishHeld = resolve;
-    }),
-);
+let heldAborted = false;
+registerTask('complete-batches:held', () => {
+  heldAborted = false;
+  getJobContext()?.signal.addEventListener('abort', () => {
+    heldAborted = true;
+  });
+  return new Promise<void>((resolve) => {
+    finishHeld = resolve;
+  });
+});
 
 const JOBS = 12_500;
 const LIMIT = 10_000;
@@ -302,7 +306,7 @@ it('what a removed store fails to record is dropped with an error, and never tri
     await scheduler.removeJobstore('other', false);
     expect(other.calls).toEqual([1, 1]);
     expect(logger.errors.map((e) => e[1])).toEqual([
-      'The ends of 1 run(s) were not recorded in a job store that was removed; another scheduler on it reports them as abandoned',
+      'The ends of 1 run(s) were not recorded in the job store "other", which was removed; another scheduler on it reports them as abandoned',
     ]);
     await addDueTo('default', 'after');
     expect(await pollUntil(() => main.written === 1, Date.now() + 10_000)).toBe(true);
@@ -340,6 +344,49 @@ it('a run that ends after its store was removed says so in a warning', async () 
     expect(other.calls).toEqual([]);
   } finally {
     finishHeld();
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
+
+it("shutdown waits for the write of runs that end during another store's last write", async () => {
+  const { main, other, scheduler, addDueTo } = await twoStores();
+  let stopped = false;
+  try {
+    let started = false;
+    scheduler.on('job_submitted', (e) => {
+      if (e.jobId === 'long') started = true;
+    });
+    await scheduler.addJob('complete-batches:held', 'date', {
+      runDate: new Date(Date.now() - 1_000),
+      misfireGraceTime: null,
+      id: 'long',
+      jobstore: 'other',
+    });
+    expect(await pollUntil(() => started, Date.now() + 10_000)).toBe(true);
+    main.holdFirstWrite();
+    other.holdFirstWrite();
+    await addDueTo('default', 'quick');
+    expect(await pollUntil(() => main.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    // The last write of main hangs; the long run, aborted, ends a turn later, once the last
+    // writes have begun.
+    const stopping = scheduler.shutdown({ wait: false }).then(() => {
+      stopped = true;
+    });
+    expect(await pollUntil(() => heldAborted, Date.now() + 10_000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    finishHeld();
+    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    main.open();
+    expect(await pollUntil(() => main.written === 1, Date.now() + 10_000)).toBe(true);
+    // Shutdown waits for other's write before it closes the store.
+    expect(await pollUntil(() => stopped, Date.now() + 300)).toBe(false);
+    other.open();
+    await stopping;
+    expect(other.written).toBe(1);
+  } finally {
+    finishHeld();
+    main.open();
+    other.open();
     if (scheduler.running) await scheduler.shutdown({ wait: false });
   }
 }, 30_000);
