@@ -83,6 +83,11 @@ const RETRY_POLICY: RetryPolicy = {
 const RETRY_MAX_INSTANCES = 20;
 /** After this long from its fire time, a retrying job's run has had every try it can have. */
 const CHAIN_MS = 3000;
+/**
+ * A run the last process gave back at its stop has a fire time at most this long before that
+ * process was found to have accounted for every fire time up to 0.5 s before (it stops then).
+ */
+const GIVEN_BACK_WITHIN_MS = 1000;
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/stores/scheduler-process.ts', import.meta.url));
@@ -94,6 +99,7 @@ interface WaitingRun {
   jobId: string;
   runTime: number;
   attempt: number;
+  dueAt: number;
 }
 
 /**
@@ -107,11 +113,17 @@ interface StoreSetup {
   waiting(config: StoreConfig): Promise<WaitingRun[]>;
 }
 
-const RETRIES_SQL = 'SELECT job_id, run_time, attempt FROM tickwork_jobs_retries';
-const waitingRow = (r: { job_id: string; run_time: number | string; attempt: number }): WaitingRun => ({
+const RETRIES_SQL = 'SELECT job_id, run_time, attempt, due_at FROM tickwork_jobs_retries';
+const waitingRow = (r: {
+  job_id: string;
+  run_time: number | string;
+  attempt: number;
+  due_at: number | string;
+}): WaitingRun => ({
   jobId: r.job_id,
   runTime: Number(r.run_time),
   attempt: r.attempt,
+  dueAt: Number(r.due_at),
 });
 
 const STORE_TIMES = { leaseTime: LEASE_MS / 1000, pollInterval: 0.2, claimAhead: CLAIM_AHEAD_MS / 1000 };
@@ -165,11 +177,18 @@ const SETUPS: StoreSetup[] = [
     waiting: async (config) => {
       const client = new Redis((config as { url: string }).url);
       try {
-        const members = await client.zrange('crash:retries', '0', '-1');
-        return members.map((m) => {
-          const [runTime, attempt, ...id] = m.split(':');
-          return { jobId: id.join(':'), runTime: Number(runTime), attempt: Number(attempt) };
-        });
+        const flat = await client.zrange('crash:retries', '0', '-1', 'WITHSCORES');
+        const runs: WaitingRun[] = [];
+        for (let k = 0; k < flat.length; k += 2) {
+          const [runTime, attempt, ...id] = flat[k].split(':');
+          runs.push({
+            jobId: id.join(':'),
+            runTime: Number(runTime),
+            attempt: Number(attempt),
+            dueAt: Number(flat[k + 1]),
+          });
+        }
+        return runs;
       } finally {
         client.disconnect();
       }
@@ -660,6 +679,17 @@ function checkLedger(
     }
     if (e.kind === 'missed' && (graceMs === null || e.runTime + graceMs > (child.exitAt ?? 0))) {
       problems.push(`missed before its grace time was up: ${e.line}`);
+    }
+  }
+  // Given back at the last stop: due 1 ms after its fire time (as every run given back is), and
+  // a fire time that came shortly before that stop. Any other first attempt waiting is a run lost
+  // in the store.
+  const settledAt = chainUntil + CHAIN_MS;
+  for (const w of waiting) {
+    if (w.attempt === 1 && (w.dueAt !== w.runTime + 1 || w.runTime < settledAt - GIVEN_BACK_WITHIN_MS)) {
+      problems.push(
+        `${attemptKey(w)} waits in the store (due ${new Date(w.dueAt).toISOString()}), yet the last process did not give it back at its stop`,
+      );
     }
   }
   for (const k of waitingKeys) {
