@@ -352,6 +352,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
   /** Removes a job store (shutting it down). */
   async removeJobstore(alias: string, shutdown = true): Promise<void> {
     this.#plugins.lookupStore(alias);
+    const started = this.running;
     // Its runs claimed ahead of their time go back to it first, for whichever scheduler is there;
     // once it is out, the ends of runs it has not recorded yet are written.
     await this.#loop.storeRemoved(alias);
@@ -360,6 +361,7 @@ export abstract class Scheduler implements StoreHost, ExecutorHost {
       shutdown,
       () => this.#emit('jobstore_removed', { alias }),
       (store) => this.#reports.storeRemoved(store, alias),
+      started,
     );
   }
 

@@ -82,13 +82,19 @@ export class Plugins {
     shutdown: boolean,
     removed: () => void,
     taken: (store: JobStore) => Promise<void> = async () => {},
+    started = this.#running(),
   ): Promise<void> {
     const store = this.lookupStore(alias);
+    // `started`: whether the scheduler ran when the removal began. One shut down since may not
+    // have seen this store, which is then shut down here (a second shutdown is harmless).
     this.stores.delete(alias);
-    // Out of the scheduler, before it shuts down: what is on its way to it gets there.
-    await taken(store);
-    if (shutdown && this.#running()) await store.shutdown();
-    removed();
+    try {
+      // Out of the scheduler, before it shuts down: what is on its way to it gets there.
+      await taken(store);
+    } finally {
+      if (shutdown && started) await store.shutdown();
+      removed();
+    }
   }
 
   /** Adds an executor (started first if the scheduler runs); `added` runs once it is in. */

@@ -195,13 +195,17 @@ export class RunReports {
 
   /**
    * The store `alias` was taken out of the scheduler (no run ends reach it any more): what is
-   * queued for it is written once more, and what that write fails to record is dropped, with an
-   * error (its claims are then reported as abandoned by a process that still has the store).
+   * queued for it is written once more (unless the scheduler is stopped, its stores closed), and
+   * what that write fails to record is dropped, with an error (its claims run out, and a
+   * scheduler on the store then reports those runs as abandoned).
    */
   async storeRemoved(store: JobStore, alias: string): Promise<void> {
     const queue = this.#shared.get(store);
     if (queue === undefined) return;
-    await this.#drainStore(store, queue);
+    // A stopped scheduler starts no write (its stores are closed, or about to be), but the one
+    // under way ends first.
+    if (this.host.stopped()) await queue.flushing;
+    else await this.#drainStore(store, queue);
     this.#clearRetry(queue);
     if (this.#shared.get(store) === queue) this.#shared.delete(store);
     if (queue.rows.length > 0) {
@@ -209,7 +213,7 @@ export class RunReports {
         .logger()
         .error(
           { jobstore: alias, runs: queue.rows.length },
-          `The ends of ${queue.rows.length} run(s) were not recorded in the job store ${JSON.stringify(alias)}, which was removed; another scheduler on it reports them as abandoned`,
+          `The ends of ${queue.rows.length} run(s) were not recorded in the job store ${JSON.stringify(alias)}, which was removed; their claims stay until they run out, and then a scheduler on the store reports them as abandoned`,
         );
     }
   }
@@ -282,11 +286,17 @@ export class RunReports {
             await store.completeRuns?.(part);
           } catch (error) {
             failed = true;
-            // This part and those after it wait for the next try, before what came meanwhile.
+            // This part and those after it wait for the next try, before what came
+            // meanwhile.
             queue.rows = runs.slice(start).concat(queue.rows);
             this.host
               .logger()
-              .warn({ err: error }, 'Could not mark finished runs in their job store; trying again');
+              .warn(
+                { err: error },
+                this.host.stopped()
+                  ? 'Could not mark finished runs in their job store; they are written when the scheduler starts again'
+                  : 'Could not mark finished runs in their job store; trying again',
+              );
             break;
           }
           const before = queue.unrecorded;

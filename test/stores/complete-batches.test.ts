@@ -52,6 +52,7 @@ class WatchedWrites extends SqliteJobStore {
   readonly calls: number[] = [];
   readonly endedAtPassEnd: number[] = [];
   written = 0;
+  shutdowns = 0;
   down = false;
   ended: () => number = () => 0;
   #gate: Promise<void> | null = null;
@@ -73,6 +74,11 @@ class WatchedWrites extends SqliteJobStore {
     if (this.calls.length === 1 && this.#gate !== null) await this.#gate;
     await super.completeRuns(runs);
     this.written += runs.length;
+  }
+
+  override async shutdown(): Promise<void> {
+    this.shutdowns++;
+    await super.shutdown();
   }
 
   override async getNextRunTime(): Promise<Date | null> {
@@ -164,18 +170,25 @@ it('takes no new work past 10,000 unrecorded runs, and writes the backlog in cal
 it('a failed write tried again when nothing is left to write does not stop the writes after it', async () => {
   // The retries of failed writes (jobstoreRetryInterval 7.777 s) wait until the test fires them.
   const retries: Array<() => void> = [];
+  const tokens: object[] = [];
+  const cleared: unknown[] = [];
   const system: Clock = {
     now: () => Date.now(),
     setTimeout: (fn, ms, unref) => {
       if (ms === 7_777) {
         retries.push(fn);
-        return null;
+        const token = {};
+        tokens.push(token);
+        return token;
       }
       const handle = setTimeout(fn, ms);
       if (unref) handle.unref();
       return handle;
     },
-    clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    clearTimeout: (handle) => {
+      cleared.push(handle);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
   };
   setClock(system);
   const { store, scheduler } = await setup({
@@ -192,6 +205,8 @@ it('a failed write tried again when nothing is left to write does not stop the w
     store.down = false;
     await addDue(scheduler, 1, 1);
     expect(await pollUntil(() => store.written === 2, Date.now() + 10_000)).toBe(true);
+    // Nothing is left to try again: the retry is cleared. Fired all the same, it finds nothing.
+    expect(cleared).toContain(tokens[0]);
     retries[0]();
     // A run after it is still written.
     await addDue(scheduler, 1, 2);
@@ -230,7 +245,7 @@ it('a scheduler started again after its last write failed writes what was left, 
 }, 60_000);
 
 /** Two stores (`default` and `other`) under one scheduler, running, with the logger recording. */
-async function twoStores() {
+async function twoStores(jobstoreRetryInterval = 600) {
   dir = await mkdtemp(join(tmpdir(), 'tickwork-complete-batches-'));
   const main = new WatchedWrites({ path: join(dir, 'main.db'), pollInterval: 600 });
   const other = new WatchedWrites({ path: join(dir, 'other.db'), pollInterval: 600 });
@@ -239,7 +254,7 @@ async function twoStores() {
     timezone: 'UTC',
     jobstores: { default: main, other },
     executors: { default: new PromisePoolExecutor() },
-    jobstoreRetryInterval: 600,
+    jobstoreRetryInterval,
     logger,
   });
   await scheduler.start();
@@ -284,7 +299,7 @@ it('a store removed from the scheduler first gets the ends of runs queued for it
     await addDueTo('other', 'queued');
     expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
     other.down = false;
-    await scheduler.removeJobstore('other', false);
+    await scheduler.removeJobstore('other');
     expect(other.written).toBe(1);
     expect(logger.errors).toEqual([]);
     // A later write to another store does not go to the removed one.
@@ -298,15 +313,40 @@ it('a store removed from the scheduler first gets the ends of runs queued for it
 }, 30_000);
 
 it('what a removed store fails to record is dropped with an error, and never tried again', async () => {
-  const { main, other, scheduler, logger, addDueTo } = await twoStores();
+  // The retries of failed writes (jobstoreRetryInterval 7.777 s) are recorded, never fired.
+  const armed: object[] = [];
+  const cleared: unknown[] = [];
+  setClock({
+    now: () => Date.now(),
+    setTimeout: (fn, ms, unref) => {
+      if (ms === 7_777) {
+        const token = {};
+        armed.push(token);
+        return token;
+      }
+      const handle = setTimeout(fn, ms);
+      if (unref) handle.unref();
+      return handle;
+    },
+    clearTimeout: (handle) => {
+      cleared.push(handle);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+  });
+  const { main, other, scheduler, logger, addDueTo } = await twoStores(7.777);
   try {
     other.down = true;
     await addDueTo('other', 'lost');
-    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
-    await scheduler.removeJobstore('other', false);
+    expect(await pollUntil(() => other.calls.length === 1 && armed.length === 1, Date.now() + 10_000)).toBe(
+      true,
+    );
+    await scheduler.removeJobstore('other');
     expect(other.calls).toEqual([1, 1]);
+    // The removal's own failed write armed a retry too: both are cleared.
+    expect(armed).toHaveLength(2);
+    expect(armed.every((token) => cleared.includes(token))).toBe(true);
     expect(logger.errors.map((e) => e[1])).toEqual([
-      'The ends of 1 run(s) were not recorded in the job store "other", which was removed; another scheduler on it reports them as abandoned',
+      'The ends of 1 run(s) were not recorded in the job store "other", which was removed; their claims stay until they run out, and then a scheduler on the store reports them as abandoned',
     ]);
     await addDueTo('default', 'after');
     expect(await pollUntil(() => main.written === 1, Date.now() + 10_000)).toBe(true);
@@ -331,7 +371,7 @@ it('a run that ends after its store was removed says so in a warning', async () 
       jobstore: 'other',
     });
     expect(await pollUntil(() => started, Date.now() + 10_000)).toBe(true);
-    await scheduler.removeJobstore('other', false);
+    await scheduler.removeJobstore('other');
     let executed = false;
     scheduler.on('job_executed', () => {
       executed = true;
@@ -373,7 +413,6 @@ it("shutdown waits for the write of runs that end during another store's last wr
       stopped = true;
     });
     expect(await pollUntil(() => heldAborted, Date.now() + 10_000)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 20));
     finishHeld();
     expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
     main.open();
@@ -386,6 +425,30 @@ it("shutdown waits for the write of runs that end during another store's last wr
   } finally {
     finishHeld();
     main.open();
+    other.open();
+    if (scheduler.running) await scheduler.shutdown({ wait: false });
+  }
+}, 30_000);
+
+it('a store being removed when the scheduler shuts down is shut down, after its write', async () => {
+  const { main, other, scheduler, addDueTo } = await twoStores();
+  try {
+    other.holdFirstWrite();
+    await addDueTo('other', 'held');
+    expect(await pollUntil(() => other.calls.length === 1, Date.now() + 10_000)).toBe(true);
+    // The removal waits for that write, and the scheduler shuts down meanwhile.
+    let done = false;
+    const ending = Promise.all([scheduler.removeJobstore('other'), scheduler.shutdown()]).then(() => {
+      done = true;
+    });
+    expect(await pollUntil(() => done, Date.now() + 300)).toBe(false);
+    expect(other.shutdowns).toBe(0);
+    other.open();
+    await ending;
+    expect(other.written).toBe(1);
+    expect(main.shutdowns).toBe(1);
+    expect(other.shutdowns).toBeGreaterThanOrEqual(1);
+  } finally {
     other.open();
     if (scheduler.running) await scheduler.shutdown({ wait: false });
   }
